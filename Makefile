@@ -1,0 +1,49 @@
+# greeter: `make run` serves it, `make test` tests it. Everything a target needs is installed by
+# make itself into the project's folders (.venv for Python tools, target/ for Rust).
+
+CARGO  ?= cargo
+PYTHON ?= python3
+VENV   := .venv
+# Extra arguments for `make run`, e.g. make run ARGS="--port 9000 --io-delay 250ms".
+ARGS   ?=
+
+PY_TOOLS := $(VENV)/.installed
+SPEC     := openapi/openapi.json
+
+.DEFAULT_GOAL := help
+.PHONY: help run build test lint openapi clean
+
+help: ## List the targets.
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+
+run: ## Build (release) and serve on http://127.0.0.1:8000 (ARGS="..." passes flags).
+	$(CARGO) run --release --locked -- $(ARGS)
+
+build: ## Build the release binary: target/release/greeter.
+	$(CARGO) build --release --locked
+
+test: $(PY_TOOLS) ## Run every test (installs the Python tools the tests use into .venv).
+	@if $(CARGO) nextest --version >/dev/null 2>&1; then \
+		$(CARGO) nextest run --locked --no-fail-fast; \
+	else \
+		echo "cargo-nextest not found: running cargo test instead"; \
+		$(CARGO) test --locked --no-fail-fast; \
+	fi
+
+lint: ## Check formatting and clippy warnings.
+	$(CARGO) fmt --check
+	$(CARGO) clippy --locked --all-targets -- -D warnings
+
+openapi: ## Regenerate openapi/openapi.json from the code.
+	$(CARGO) run --quiet --locked -- openapi > $(SPEC).tmp
+	mv $(SPEC).tmp $(SPEC)
+	@echo "wrote $(SPEC)"
+
+$(PY_TOOLS): tests/requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r tests/requirements.txt
+	touch $@
+
+clean: ## Remove build output and the tool folders.
+	$(CARGO) clean
+	rm -rf $(VENV)

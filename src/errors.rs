@@ -1,0 +1,169 @@
+//! Every error answer is JSON in FastAPI's shape, `{"detail": "..."}`.
+//!
+//! [`ApiError`] is what handlers return; [`json_errors`] is the safety net that rewrites any other
+//! error response (actix-web's own plain-text ones included) into the same shape, so no error
+//! ever reaches a client as HTML, plain text or an empty body.
+
+use std::fmt;
+
+use actix_web::body::MessageBody;
+use actix_web::dev::ServiceResponse;
+use actix_web::http::header::{self, HeaderMap};
+use actix_web::http::{Method, StatusCode};
+use actix_web::middleware::{ErrorHandlerResponse, ErrorHandlers};
+use actix_web::{HttpResponse, ResponseError, mime};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+/// The body of every non-validation error answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+#[schema(example = json!({"detail": "Not Found"}))]
+pub struct ErrorBody {
+    /// What went wrong, for a person to read.
+    pub detail: String,
+}
+
+impl ErrorBody {
+    /// The body for `status`: its canonical reason phrase, e.g. "Not Found".
+    pub fn for_status(status: StatusCode) -> Self {
+        Self {
+            detail: status
+                .canonical_reason()
+                .unwrap_or("Unknown Error")
+                .to_owned(),
+        }
+    }
+}
+
+/// The errors a handler can answer with.
+#[derive(Debug)]
+pub enum ApiError {
+    /// No route has this path.
+    NotFound,
+    /// A route has this path, but not for this method; `allow` lists the methods it takes.
+    MethodNotAllowed {
+        /// The methods the path accepts, for the `Allow` header.
+        allow: Vec<Method>,
+    },
+    /// A failure inside the service; the cause is logged, never sent to the client.
+    Internal(String),
+}
+
+impl fmt::Display for ApiError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::NotFound => f.write_str("not found"),
+            Self::MethodNotAllowed { allow } => write!(f, "method not allowed (allow: {allow:?})"),
+            Self::Internal(cause) => write!(f, "internal error: {cause}"),
+        }
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            Self::NotFound => StatusCode::NOT_FOUND,
+            Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
+            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let status = self.status_code();
+        let mut response = HttpResponse::build(status);
+        if let Self::MethodNotAllowed { allow } = self {
+            response.insert_header(header::Allow(allow.clone()));
+        }
+        response.json(ErrorBody::for_status(status))
+    }
+}
+
+/// Middleware that turns every error response whose body is not JSON into `{"detail": reason}`,
+/// keeping its status and headers, and logs the cause of every server error.
+pub fn json_errors<B: MessageBody + 'static>() -> ErrorHandlers<B> {
+    ErrorHandlers::new().default_handler(into_json_error)
+}
+
+fn into_json_error<B: MessageBody + 'static>(
+    res: ServiceResponse<B>,
+) -> actix_web::Result<ErrorHandlerResponse<B>> {
+    let status = res.status();
+    if status.is_server_error() {
+        match res.response().error() {
+            Some(cause) => log::error!(
+                "{} {} failed: {cause}",
+                res.request().method(),
+                res.request().path()
+            ),
+            None => log::error!(
+                "{} {} failed with {status}",
+                res.request().method(),
+                res.request().path()
+            ),
+        }
+    }
+    if is_json(res.headers()) {
+        return Ok(ErrorHandlerResponse::Response(res.map_into_left_body()));
+    }
+    let (req, old) = res.into_parts();
+    let mut new = HttpResponse::build(status).json(ErrorBody::for_status(status));
+    for (name, value) in old.headers() {
+        if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
+            new.headers_mut().append(name.clone(), value.clone());
+        }
+    }
+    Ok(ErrorHandlerResponse::Response(
+        ServiceResponse::new(req, new).map_into_right_body(),
+    ))
+}
+
+fn is_json(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.parse::<mime::Mime>().ok())
+        .is_some_and(|mime| mime.subtype() == mime::JSON || mime.suffix() == Some(mime::JSON))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn detail_is_the_reason_phrase() {
+        assert_eq!(
+            ErrorBody::for_status(StatusCode::NOT_FOUND).detail,
+            "Not Found"
+        );
+        assert_eq!(
+            ErrorBody::for_status(StatusCode::INTERNAL_SERVER_ERROR).detail,
+            "Internal Server Error"
+        );
+    }
+
+    #[test]
+    fn json_content_types_are_recognised() {
+        let mut headers = HeaderMap::new();
+        for (value, expected) in [
+            ("application/json", true),
+            ("application/problem+json; charset=utf-8", true),
+            ("text/plain; charset=utf-8", false),
+            ("text/html", false),
+        ] {
+            headers.insert(header::CONTENT_TYPE, value.parse().unwrap());
+            assert_eq!(is_json(&headers), expected, "{value}");
+        }
+        headers.clear();
+        assert!(!is_json(&headers));
+    }
+
+    #[test]
+    fn method_not_allowed_names_the_allowed_methods() {
+        let response = ApiError::MethodNotAllowed {
+            allow: vec![Method::GET, Method::HEAD],
+        }
+        .error_response();
+        assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED);
+        assert_eq!(response.headers().get(header::ALLOW).unwrap(), "GET, HEAD");
+    }
+}

@@ -1,0 +1,16 @@
+//! greeter: FastAPI's first example rebuilt on actix-web, with its OpenAPI document generated
+//! from the same code that registers the routes and an offline Swagger UI at `/docs`.
+//!
+//! `main.rs` only parses the command line and calls into this library; the integration tests
+//! drive the same library through [`startup::run`] on a real socket.
+
+pub mod api_doc;
+pub mod errors;
+pub mod fallback;
+pub mod head_as_get;
+pub mod routes;
+pub mod settings;
+pub mod shutdown;
+pub mod simulated_io;
+pub mod startup;
+pub mod telemetry;

@@ -1,0 +1,15 @@
+//! The API's routes, one file per concern. [`register`] is the single list of them: the app
+//! serves exactly what it registers, and the OpenAPI document describes exactly the same.
+
+pub mod docs;
+pub mod greeting;
+pub mod health;
+
+use utoipa_actix_web::service_config::ServiceConfig;
+
+/// Registers every API route, collecting each one's OpenAPI path and schemas as it goes.
+pub fn register(config: &mut ServiceConfig) {
+    config
+        .service(greeting::get_greeting)
+        .service(health::get_health);
+}

@@ -1,0 +1,146 @@
+//! Every setting of the service in one place: the command line, its environment fallbacks and
+//! their defaults. `greeter --help` documents all of them.
+
+use std::net::{IpAddr, Ipv4Addr};
+use std::num::NonZeroUsize;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+
+/// Address the server listens on unless told otherwise (uvicorn's default).
+pub const DEFAULT_HOST: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
+/// Port the server listens on unless told otherwise (uvicorn's default).
+pub const DEFAULT_PORT: u16 = 8000;
+/// The simulated I/O wait of the greeting, as the original's `await asyncio.sleep(1)`.
+pub const DEFAULT_IO_DELAY: Duration = Duration::from_secs(1);
+
+/// The command line: `greeter [serve] [OPTIONS]` or `greeter openapi`.
+#[derive(Debug, Parser)]
+#[command(
+    name = "greeter",
+    version,
+    about = "FastAPI's first example rebuilt in Rust: GET / answers {\"Hello\":\"World\"} after a \
+             simulated, non-blocking I/O wait; Swagger UI at /docs, the spec at /openapi.json.",
+    args_conflicts_with_subcommands = true,
+    after_help = "Logging: RUST_LOG sets the log filter (default: info), e.g. RUST_LOG=warn."
+)]
+pub struct Cli {
+    /// What to do; serving is the default.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    /// Server settings when no subcommand is given.
+    #[command(flatten)]
+    pub serve: ServeSettings,
+}
+
+impl Cli {
+    /// The command to run, `serve` with the top-level settings when none was named.
+    pub fn into_command(self) -> Command {
+        self.command.unwrap_or(Command::Serve(self.serve))
+    }
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the API (the default).
+    Serve(ServeSettings),
+    /// Print the OpenAPI document to stdout and exit, without binding a port.
+    Openapi,
+}
+
+/// Settings of a running server.
+#[derive(Debug, Clone, Args)]
+pub struct ServeSettings {
+    /// IP address to listen on.
+    #[arg(long, env = "GREETER_HOST", default_value_t = DEFAULT_HOST)]
+    pub host: IpAddr,
+
+    /// TCP port to listen on (0 picks a free one).
+    #[arg(long, env = "GREETER_PORT", default_value_t = DEFAULT_PORT, allow_negative_numbers = true)]
+    pub port: u16,
+
+    /// Worker threads, each running its own event loop (default: the number of CPUs).
+    #[arg(long, env = "GREETER_WORKERS", default_value_t = default_workers(),
+          allow_negative_numbers = true)]
+    pub workers: NonZeroUsize,
+
+    /// Simulated I/O wait of the greeting, a human duration such as 1s, 250ms or 0s.
+    #[arg(long, env = "GREETER_IO_DELAY", value_name = "DURATION",
+          default_value_t = DEFAULT_IO_DELAY.into(), allow_hyphen_values = true)]
+    pub io_delay: humantime::Duration,
+}
+
+impl Default for ServeSettings {
+    fn default() -> Self {
+        Self {
+            host: DEFAULT_HOST,
+            port: DEFAULT_PORT,
+            workers: default_workers(),
+            io_delay: DEFAULT_IO_DELAY.into(),
+        }
+    }
+}
+
+/// One worker per CPU the process may use.
+pub fn default_workers() -> NonZeroUsize {
+    std::thread::available_parallelism().unwrap_or(NonZeroUsize::MIN)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    fn parse(args: &[&str]) -> Result<Command, clap::Error> {
+        Cli::try_parse_from(std::iter::once("greeter").chain(args.iter().copied()))
+            .map(Cli::into_command)
+    }
+
+    #[test]
+    fn the_command_line_is_well_formed() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn no_subcommand_means_serve_with_top_level_flags() {
+        let Command::Serve(s) = parse(&["--port", "9001", "--io-delay", "250ms"]).unwrap() else {
+            panic!("expected serve");
+        };
+        assert_eq!(s.port, 9001);
+        assert_eq!(Duration::from(s.io_delay), Duration::from_millis(250));
+    }
+
+    #[test]
+    fn serve_subcommand_takes_the_same_flags() {
+        let Command::Serve(s) = parse(&["serve", "--workers", "3", "--host", "::1"]).unwrap()
+        else {
+            panic!("expected serve");
+        };
+        assert_eq!(s.workers.get(), 3);
+        assert_eq!(s.host, "::1".parse::<IpAddr>().unwrap());
+    }
+
+    #[test]
+    fn openapi_subcommand_parses() {
+        assert!(matches!(parse(&["openapi"]).unwrap(), Command::Openapi));
+    }
+
+    #[test]
+    fn bad_values_are_rejected_by_name() {
+        for (args, flag) in [
+            (&["--port", "70000"][..], "--port"),
+            (&["--workers", "0"][..], "--workers"),
+            (&["--io-delay", "soon"][..], "--io-delay"),
+            (&["--host", "not-an-ip"][..], "--host"),
+        ] {
+            let err = parse(args).unwrap_err();
+            assert_eq!(
+                err.kind(),
+                clap::error::ErrorKind::ValueValidation,
+                "{args:?}"
+            );
+            assert!(err.to_string().contains(flag), "{args:?}: {err}");
+        }
+    }
+}

@@ -1,0 +1,159 @@
+use std::net::TcpListener;
+use std::process::{Command, Output};
+
+use greeter::api_doc::{openapi, to_json};
+
+use crate::helpers::{GreeterProcess, get_request, raw_http_blocking};
+
+fn greeter(args: &[&str], envs: &[(&str, &str)]) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_greeter"));
+    command.args(args);
+    for (key, value) in envs {
+        command.env(key, value);
+    }
+    command.output().expect("cannot run greeter")
+}
+
+fn assert_one_line_error_naming(output: &Output, flag: &str) {
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert_eq!(
+        stderr.trim_end().lines().count(),
+        1,
+        "not one line: {stderr:?}"
+    );
+    assert!(stderr.starts_with("error: "), "{stderr}");
+    assert!(stderr.contains(flag), "does not name {flag}: {stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
+#[test]
+fn help_documents_every_setting_and_its_environment_variable() {
+    let output = greeter(&["--help"], &[]);
+    let help = String::from_utf8_lossy(&output.stdout);
+
+    assert!(output.status.success());
+    for item in [
+        "--host",
+        "GREETER_HOST",
+        "--port",
+        "GREETER_PORT",
+        "--workers",
+        "GREETER_WORKERS",
+        "--io-delay",
+        "GREETER_IO_DELAY",
+        "RUST_LOG",
+        "serve",
+        "openapi",
+    ] {
+        assert!(
+            help.contains(item),
+            "--help does not mention {item}:\n{help}"
+        );
+    }
+}
+
+#[test]
+fn bad_flag_values_get_a_one_line_error_and_exit_code_2() {
+    for (flag, value) in [
+        ("--port", "abc"),
+        ("--port", "70000"),
+        ("--workers", "0"),
+        ("--workers", "-1"),
+        ("--port", "-80"),
+        ("--io-delay", "soon"),
+        ("--io-delay", "-1s"),
+        ("--host", "nowhere"),
+    ] {
+        let output = greeter(&[flag, value], &[]);
+        assert_one_line_error_naming(&output, flag);
+    }
+}
+
+#[test]
+fn bad_environment_values_name_their_flag() {
+    for (variable, flag) in [
+        ("GREETER_PORT", "--port"),
+        ("GREETER_WORKERS", "--workers"),
+        ("GREETER_IO_DELAY", "--io-delay"),
+        ("GREETER_HOST", "--host"),
+    ] {
+        let output = greeter(&[], &[(variable, "bogus")]);
+        assert_one_line_error_naming(&output, flag);
+    }
+}
+
+#[test]
+fn unknown_arguments_get_a_one_line_error() {
+    let output = greeter(&["--colour", "blue"], &[]);
+    assert_one_line_error_naming(&output, "--colour");
+}
+
+#[test]
+fn openapi_subcommand_prints_the_generated_spec() {
+    let output = greeter(&["openapi"], &[]);
+
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(
+        String::from_utf8(output.stdout).unwrap(),
+        to_json(&openapi())
+    );
+}
+
+#[test]
+fn a_port_in_use_is_a_clean_error() {
+    let taken = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port().to_string();
+
+    let output = greeter(&["--port", &port], &[("RUST_LOG", "off")]);
+
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(&format!("cannot listen on 127.0.0.1:{port}")),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
+#[test]
+fn environment_variables_configure_the_server() {
+    let mut process = GreeterProcess::start(
+        &[],
+        &[
+            ("GREETER_PORT", "0"),
+            ("GREETER_WORKERS", "1"),
+            ("GREETER_IO_DELAY", "0s"),
+        ],
+    );
+
+    let line = process.wait_for_line("listening on", std::time::Duration::from_secs(30));
+
+    assert!(line.contains("workers: 1, I/O delay: 0s"), "{line}");
+}
+
+#[test]
+fn startup_line_names_the_urls_and_each_request_is_logged() {
+    let (mut process, address) = GreeterProcess::serve(&["--io-delay", "0s"]);
+    let startup = process.wait_for_line("listening on", std::time::Duration::from_secs(1));
+    assert!(
+        startup.contains(&format!("docs: {address}/docs/")),
+        "{startup}"
+    );
+    assert!(
+        startup.contains(&format!("spec: {address}/openapi.json")),
+        "{startup}"
+    );
+
+    let socket = address.trim_start_matches("http://");
+    raw_http_blocking(socket, &get_request("/healthz")).unwrap();
+    raw_http_blocking(socket, &get_request("/nope")).unwrap();
+
+    let timeout = std::time::Duration::from_secs(10);
+    process.wait_for_line(r#""GET /healthz HTTP/1.1" 200"#, timeout);
+    process.wait_for_line(r#""GET /nope HTTP/1.1" 404"#, timeout);
+}

@@ -1,0 +1,132 @@
+use std::net::TcpListener;
+
+use actix_web::{HttpResponse, HttpServer, web};
+use awc::http::Method;
+use greeter::errors::ApiError;
+use greeter::settings::ServeSettings;
+use greeter::startup::{self, AppState};
+use serde_json::json;
+
+use crate::helpers::{TestApp, client, raw_http, spawn_app};
+
+#[actix_web::test]
+async fn unknown_paths_answer_404_json() {
+    let app = spawn_app();
+
+    for path in [
+        "/nope",
+        "/healthz/extra",
+        "/Hello",
+        "/openapi.yaml",
+        "/docs/nope.js",
+        "/%FF",
+    ] {
+        let reply = app.get(path).await;
+
+        assert_eq!(reply.status, 404, "{path}");
+        assert_eq!(
+            reply.header("content-type"),
+            Some("application/json"),
+            "{path}"
+        );
+        assert_eq!(reply.json(), json!({"detail": "Not Found"}), "{path}");
+    }
+}
+
+#[actix_web::test]
+async fn wrong_methods_answer_405_json_with_allow() {
+    let app = spawn_app();
+
+    for path in ["/", "/healthz", "/openapi.json", "/docs", "/docs/"] {
+        for method in [
+            Method::POST,
+            Method::PUT,
+            Method::DELETE,
+            Method::PATCH,
+            Method::OPTIONS,
+        ] {
+            let reply = app.request(method.clone(), path).await;
+
+            assert_eq!(reply.status, 405, "{method} {path}");
+            assert_eq!(reply.header("allow"), Some("GET, HEAD"), "{method} {path}");
+            assert_eq!(reply.header("content-type"), Some("application/json"));
+            assert_eq!(reply.json(), json!({"detail": "Method Not Allowed"}));
+        }
+    }
+}
+
+#[actix_web::test]
+async fn head_on_an_unknown_path_answers_404_without_body() {
+    let app = spawn_app();
+
+    let answer = raw_http(
+        app.socket_address(),
+        "HEAD /nope HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n",
+    )
+    .await;
+
+    let (head, body) = answer.split_once("\r\n\r\n").unwrap();
+    assert!(head.starts_with("HTTP/1.1 404"), "{head}");
+    assert!(
+        head.to_ascii_lowercase()
+            .contains("content-type: application/json"),
+        "{head}"
+    );
+    assert_eq!(body, "");
+}
+
+/// A route that fails the way handler code can: an actix-web error carrying a plain-text cause.
+async fn failing_with_plain_text() -> actix_web::Result<HttpResponse> {
+    Err(actix_web::error::ErrorInternalServerError(
+        "db password is hunter2",
+    ))
+}
+
+/// A route that fails with the service's own error type.
+async fn failing_with_api_error() -> Result<HttpResponse, ApiError> {
+    Err(ApiError::Internal("db password is hunter2".into()))
+}
+
+/// The real app with two failing routes added, on a real socket.
+fn spawn_app_with_failing_routes() -> TestApp {
+    let state = AppState::new(&ServeSettings::default());
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = format!("http://{}", listener.local_addr().unwrap());
+    let server = HttpServer::new(move || {
+        startup::app(state.clone())
+            .route("/fail/plain", web::get().to(failing_with_plain_text))
+            .route("/fail/api", web::get().to(failing_with_api_error))
+    })
+    .workers(1)
+    .disable_signals()
+    .listen(listener)
+    .unwrap()
+    .run();
+    actix_rt::spawn(server);
+    TestApp {
+        address,
+        client: client(),
+    }
+}
+
+#[actix_web::test]
+async fn handler_failures_answer_500_json_without_their_cause() {
+    let app = spawn_app_with_failing_routes();
+
+    for path in ["/fail/plain", "/fail/api"] {
+        let reply = app.get(path).await;
+
+        assert_eq!(reply.status, 500, "{path}");
+        assert_eq!(
+            reply.header("content-type"),
+            Some("application/json"),
+            "{path}"
+        );
+        assert_eq!(
+            reply.json(),
+            json!({"detail": "Internal Server Error"}),
+            "{path}"
+        );
+        assert!(!reply.text().contains("hunter2"), "{path} leaked its cause");
+    }
+}

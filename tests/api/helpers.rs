@@ -1,0 +1,292 @@
+//! Shared test harness: an in-process app on `127.0.0.1:0`, the `greeter` binary as a child
+//! process, raw HTTP, and the skip rule for tools that may be missing.
+
+use std::io::{BufRead, BufReader};
+use std::net::TcpListener;
+use std::num::NonZeroUsize;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use greeter::settings::ServeSettings;
+use greeter::startup;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+/// A running app and a client for it.
+pub struct TestApp {
+    /// `http://127.0.0.1:PORT`.
+    pub address: String,
+    /// A client with no connection limit and a generous timeout.
+    pub client: awc::Client,
+}
+
+impl TestApp {
+    /// The absolute URL of `path`.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.address)
+    }
+
+    /// `GET path`, returning status, headers and the whole body.
+    pub async fn get(&self, path: &str) -> Reply {
+        Reply::from(
+            self.client
+                .get(self.url(path))
+                .send()
+                .await
+                .expect("request failed"),
+        )
+        .await
+    }
+
+    /// `METHOD path` with no body.
+    pub async fn request(&self, method: awc::http::Method, path: &str) -> Reply {
+        Reply::from(
+            self.client
+                .request(method, self.url(path))
+                .send()
+                .await
+                .expect("request failed"),
+        )
+        .await
+    }
+
+    /// The `host:port` part of the address, for raw TCP.
+    pub fn socket_address(&self) -> &str {
+        self.address.trim_start_matches("http://")
+    }
+}
+
+/// A complete answer.
+pub struct Reply {
+    /// Status code.
+    pub status: u16,
+    /// Response headers.
+    pub headers: awc::http::header::HeaderMap,
+    /// The whole body.
+    pub body: Vec<u8>,
+}
+
+impl Reply {
+    async fn from<S>(mut response: awc::ClientResponse<S>) -> Self
+    where
+        S: futures_util::Stream<Item = Result<actix_web::web::Bytes, awc::error::PayloadError>>
+            + Unpin,
+    {
+        let body = response.body().limit(32 << 20).await.expect("body failed");
+        Self {
+            status: response.status().as_u16(),
+            headers: response.headers().clone(),
+            body: body.to_vec(),
+        }
+    }
+
+    /// A header's value as text.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .get(name)
+            .map(|v| v.to_str().expect("header is not text"))
+    }
+
+    /// The body parsed as JSON.
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body).unwrap_or_else(|err| {
+            panic!(
+                "body is not JSON ({err}): {:?}",
+                String::from_utf8_lossy(&self.body)
+            )
+        })
+    }
+
+    /// The body as text.
+    pub fn text(&self) -> String {
+        String::from_utf8(self.body.clone()).expect("body is not UTF-8")
+    }
+}
+
+/// Starts the app with a short I/O wait, in this test's runtime.
+pub fn spawn_app() -> TestApp {
+    spawn_app_with_delay(Duration::from_millis(50))
+}
+
+/// Starts the app with the given I/O wait, in this test's runtime.
+pub fn spawn_app_with_delay(io_delay: Duration) -> TestApp {
+    let settings = ServeSettings {
+        workers: NonZeroUsize::new(2).unwrap(),
+        io_delay: io_delay.into(),
+        ..ServeSettings::default()
+    };
+    let listener = TcpListener::bind("127.0.0.1:0").expect("cannot bind a free port");
+    let address = format!("http://{}", listener.local_addr().unwrap());
+    let server = startup::run(listener, &settings).expect("cannot start the server");
+    actix_rt::spawn(server);
+    TestApp {
+        address,
+        client: client(),
+    }
+}
+
+/// An HTTP client with no per-host connection limit and a generous timeout.
+pub fn client() -> awc::Client {
+    awc::Client::builder()
+        .timeout(Duration::from_secs(60))
+        .connector(
+            awc::Connector::new()
+                .limit(0)
+                .timeout(Duration::from_secs(30)),
+        )
+        .disable_redirects()
+        .finish()
+}
+
+/// Sends `request` as raw bytes and reads until the server closes the connection.
+pub async fn raw_http(socket_address: &str, request: &str) -> String {
+    let mut stream = TcpStream::connect(socket_address)
+        .await
+        .expect("connect failed");
+    stream
+        .write_all(request.as_bytes())
+        .await
+        .expect("write failed");
+    let mut answer = Vec::new();
+    tokio::time::timeout(Duration::from_secs(30), stream.read_to_end(&mut answer))
+        .await
+        .expect("server did not close the connection")
+        .expect("read failed");
+    String::from_utf8(answer).expect("answer is not UTF-8")
+}
+
+/// The project's root folder.
+pub fn project_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Skips a test whose tool is missing, saying why; under `CI=true` a skip is a failure.
+pub fn skip(reason: &str) {
+    if std::env::var("CI").is_ok_and(|ci| ci == "true") {
+        panic!("cannot skip under CI=true: {reason}");
+    }
+    eprintln!("SKIPPED: {reason}");
+}
+
+/// `greeter` run as a child process, its stderr collected line by line.
+pub struct GreeterProcess {
+    /// The child.
+    pub child: Child,
+    lines: Arc<Mutex<Vec<String>>>,
+}
+
+impl GreeterProcess {
+    /// Starts `greeter` with `args` and extra environment `envs` (and `RUST_LOG=info`).
+    pub fn start(args: &[&str], envs: &[(&str, &str)]) -> Self {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_greeter"));
+        command
+            .args(args)
+            .env("RUST_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        for (key, value) in envs {
+            command.env(key, value);
+        }
+        let mut child = command.spawn().expect("cannot start greeter");
+        let stderr = child.stderr.take().unwrap();
+        let lines = Arc::new(Mutex::new(Vec::new()));
+        let sink = lines.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                sink.lock().unwrap().push(line);
+            }
+        });
+        Self { child, lines }
+    }
+
+    /// Starts `greeter` on a free port and waits for it to listen; returns it with its address.
+    pub fn serve(args: &[&str]) -> (Self, String) {
+        let mut all = vec!["--port", "0", "--workers", "2"];
+        all.extend_from_slice(args);
+        let mut process = Self::start(&all, &[]);
+        let address = process.address();
+        (process, address)
+    }
+
+    /// Waits for the startup line and returns `http://host:port` from it.
+    pub fn address(&mut self) -> String {
+        let line = self.wait_for_line("listening on http://", Duration::from_secs(30));
+        let start = line.find("http://").unwrap();
+        line[start..].split_whitespace().next().unwrap().to_owned()
+    }
+
+    /// Waits until a stderr line contains `needle`, and returns it.
+    pub fn wait_for_line(&mut self, needle: &str, within: Duration) -> String {
+        let deadline = Instant::now() + within;
+        loop {
+            if let Some(line) = self.lines().into_iter().find(|l| l.contains(needle)) {
+                return line;
+            }
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!(
+                    "greeter exited ({status}) before logging {needle:?}: {:#?}",
+                    self.lines()
+                );
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no {needle:?} in: {:#?}",
+                self.lines()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Every stderr line so far.
+    pub fn lines(&self) -> Vec<String> {
+        self.lines.lock().unwrap().clone()
+    }
+
+    /// Sends `signal` to the process.
+    pub fn signal(&self, signal: nix::sys::signal::Signal) {
+        let pid = nix::unistd::Pid::from_raw(self.child.id() as i32);
+        nix::sys::signal::kill(pid, signal).expect("cannot signal greeter");
+    }
+
+    /// Waits up to `within` for the process to exit and returns its exit code.
+    pub fn wait_for_exit(&mut self, within: Duration) -> Option<i32> {
+        let deadline = Instant::now() + within;
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status.code();
+            }
+            assert!(
+                Instant::now() < deadline,
+                "greeter did not exit: {:#?}",
+                self.lines()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for GreeterProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Blocking twin of [`raw_http`], for tests that drive a child process from plain threads.
+pub fn raw_http_blocking(socket_address: &str, request: &str) -> std::io::Result<String> {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(socket_address)?;
+    stream.set_read_timeout(Some(Duration::from_secs(30)))?;
+    stream.write_all(request.as_bytes())?;
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer)?;
+    Ok(answer)
+}
+
+/// A `GET` of `path` that closes the connection after the answer.
+pub fn get_request(path: &str) -> String {
+    format!("GET {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n")
+}
