@@ -1,7 +1,7 @@
 //! The `greeter` command: parses the command line and hands over to the library.
 
 use std::io::Write;
-use std::net::TcpListener;
+use std::net::SocketAddr;
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -45,15 +45,9 @@ fn print_openapi() -> ExitCode {
 fn serve(settings: ServeSettings) -> ExitCode {
     telemetry::init_logging();
     let result = actix_rt::System::new().block_on(async {
-        let address = (settings.host, settings.port);
-        let listener = TcpListener::bind(address).map_err(|err| {
-            std::io::Error::new(
-                err.kind(),
-                format!(
-                    "cannot listen on {}:{}: {err}",
-                    settings.host, settings.port
-                ),
-            )
+        let address = SocketAddr::new(settings.host, settings.port);
+        let listener = startup::listen(address, settings.backlog).map_err(|err| {
+            std::io::Error::new(err.kind(), format!("cannot listen on {address}: {err}"))
         })?;
         let server = startup::run(listener, &settings)?;
         actix_rt::spawn(shutdown::stop_on_signal(server.handle()));

@@ -11,6 +11,10 @@ use clap::{Args, Parser, Subcommand};
 pub const DEFAULT_HOST: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
 /// Port the server listens on unless told otherwise (uvicorn's default).
 pub const DEFAULT_PORT: u16 = 8000;
+/// Connections the kernel may queue before the server accepts them; the kernel caps it at
+/// `net.core.somaxconn` (4096 on current Linux). Too small a queue makes a burst of clients
+/// wait for SYN retransmits (a second or more) before they are even accepted.
+pub const DEFAULT_BACKLOG: u32 = 4096;
 /// The simulated I/O wait of the greeting, as the original's `await asyncio.sleep(1)`.
 pub const DEFAULT_IO_DELAY: Duration = Duration::from_secs(1);
 
@@ -65,6 +69,11 @@ pub struct ServeSettings {
           allow_negative_numbers = true)]
     pub workers: NonZeroUsize,
 
+    /// Accept queue length: connections the kernel holds until the server accepts them.
+    #[arg(long, env = "GREETER_BACKLOG", default_value_t = DEFAULT_BACKLOG,
+          value_parser = clap::value_parser!(u32).range(1..=65535), allow_negative_numbers = true)]
+    pub backlog: u32,
+
     /// Simulated I/O wait of the greeting, a human duration such as 1s, 250ms or 0s.
     #[arg(long, env = "GREETER_IO_DELAY", value_name = "DURATION",
           default_value_t = DEFAULT_IO_DELAY.into(), allow_hyphen_values = true)]
@@ -77,6 +86,7 @@ impl Default for ServeSettings {
             host: DEFAULT_HOST,
             port: DEFAULT_PORT,
             workers: default_workers(),
+            backlog: DEFAULT_BACKLOG,
             io_delay: DEFAULT_IO_DELAY.into(),
         }
     }
@@ -122,6 +132,16 @@ mod tests {
     }
 
     #[test]
+    fn backlog_accepts_its_whole_range() {
+        for backlog in ["1", "65535"] {
+            let Command::Serve(s) = parse(&["--backlog", backlog]).unwrap() else {
+                panic!("expected serve");
+            };
+            assert_eq!(s.backlog.to_string(), backlog);
+        }
+    }
+
+    #[test]
     fn openapi_subcommand_parses() {
         assert!(matches!(parse(&["openapi"]).unwrap(), Command::Openapi));
     }
@@ -133,6 +153,8 @@ mod tests {
             (&["--workers", "0"][..], "--workers"),
             (&["--io-delay", "soon"][..], "--io-delay"),
             (&["--host", "not-an-ip"][..], "--host"),
+            (&["--backlog", "0"][..], "--backlog"),
+            (&["--backlog", "65536"][..], "--backlog"),
         ] {
             let err = parse(args).unwrap_err();
             assert_eq!(

@@ -1,7 +1,9 @@
 //! Building the app and running the server: one place used by `main`, `greeter openapi` and the
 //! tests alike.
 
-use std::net::TcpListener;
+use std::net::{SocketAddr, TcpListener};
+
+use socket2::{Domain, Protocol, Socket, Type};
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{Server, ServiceFactory, ServiceRequest, ServiceResponse};
@@ -80,6 +82,20 @@ pub fn app(
         .wrap(from_fn(head_as_get))
         .wrap(json_errors())
         .wrap(Logger::default())
+}
+
+/// Binds a listening socket on `address` whose accept queue holds `backlog` connections
+/// (`std::net::TcpListener::bind` would fix it at 128).
+pub fn listen(address: SocketAddr, backlog: u32) -> std::io::Result<TcpListener> {
+    let socket = Socket::new(
+        Domain::for_address(address),
+        Type::STREAM,
+        Some(Protocol::TCP),
+    )?;
+    socket.set_reuse_address(true)?;
+    socket.bind(&address.into())?;
+    socket.listen(i32::try_from(backlog).unwrap_or(i32::MAX))?;
+    Ok(socket.into())
 }
 
 /// Serves the app on `listener` with `settings`; the returned server runs when awaited.

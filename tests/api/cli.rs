@@ -64,6 +64,7 @@ fn bad_flag_values_get_a_one_line_error_and_exit_code_2() {
         ("--io-delay", "soon"),
         ("--io-delay", "-1s"),
         ("--host", "nowhere"),
+        ("--backlog", "0"),
     ] {
         let output = greeter(&[flag, value], &[]);
         assert_one_line_error_naming(&output, flag);
@@ -77,6 +78,7 @@ fn bad_environment_values_name_their_flag() {
         ("GREETER_WORKERS", "--workers"),
         ("GREETER_IO_DELAY", "--io-delay"),
         ("GREETER_HOST", "--host"),
+        ("GREETER_BACKLOG", "--backlog"),
     ] {
         let output = greeter(&[], &[(variable, "bogus")]);
         assert_one_line_error_naming(&output, flag);

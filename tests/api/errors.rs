@@ -1,5 +1,3 @@
-use std::net::TcpListener;
-
 use actix_web::{HttpResponse, HttpServer, web};
 use awc::http::Method;
 use greeter::errors::ApiError;
@@ -7,7 +5,7 @@ use greeter::settings::ServeSettings;
 use greeter::startup::{self, AppState};
 use serde_json::json;
 
-use crate::helpers::{TestApp, client, raw_http, spawn_app};
+use crate::helpers::{TestApp, client, free_port_listener, raw_http, spawn_app};
 
 #[actix_web::test]
 async fn unknown_paths_answer_404_json() {
@@ -90,7 +88,7 @@ async fn failing_with_api_error() -> Result<HttpResponse, ApiError> {
 /// The real app with two failing routes added, on a real socket.
 fn spawn_app_with_failing_routes() -> TestApp {
     let state = AppState::new(&ServeSettings::default());
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let listener = free_port_listener();
     let address = format!("http://{}", listener.local_addr().unwrap());
     let server = HttpServer::new(move || {
         startup::app(state.clone())

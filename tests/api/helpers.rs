@@ -117,7 +117,7 @@ pub fn spawn_app_with_delay(io_delay: Duration) -> TestApp {
         io_delay: io_delay.into(),
         ..ServeSettings::default()
     };
-    let listener = TcpListener::bind("127.0.0.1:0").expect("cannot bind a free port");
+    let listener = free_port_listener();
     let address = format!("http://{}", listener.local_addr().unwrap());
     let server = startup::run(listener, &settings).expect("cannot start the server");
     actix_rt::spawn(server);
@@ -125,6 +125,13 @@ pub fn spawn_app_with_delay(io_delay: Duration) -> TestApp {
         address,
         client: client(),
     }
+}
+
+/// A listener on a free loopback port, bound as the server binds its own.
+pub fn free_port_listener() -> TcpListener {
+    let settings = ServeSettings::default();
+    startup::listen("127.0.0.1:0".parse().unwrap(), settings.backlog)
+        .expect("cannot bind a free port")
 }
 
 /// An HTTP client with no per-host connection limit and a generous timeout.
