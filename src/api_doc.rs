@@ -4,6 +4,7 @@
 use utoipa::OpenApi;
 
 use crate::errors::ErrorBody;
+use crate::validation::{HttpValidationError, ValidationError};
 
 /// Info (title, version, description, license from Cargo.toml), tags and shared schemas.
 #[derive(OpenApi)]
@@ -12,7 +13,7 @@ use crate::errors::ErrorBody;
         (name = "greeting", description = "Greetings, after a simulated I/O wait."),
         (name = "health", description = "Liveness of the service, answered at once."),
     ),
-    components(schemas(ErrorBody)),
+    components(schemas(ErrorBody, HttpValidationError, ValidationError)),
 )]
 pub struct ApiDoc;
 

@@ -45,8 +45,33 @@ pub enum ApiError {
         /// The methods the path accepts, for the `Allow` header.
         allow: Vec<Method>,
     },
+    /// The request body is not JSON (`Content-Type` missing or another type).
+    UnsupportedMediaType,
+    /// The request body is larger than `limit` bytes.
+    PayloadTooLarge {
+        /// The limit in bytes (`--max-body`).
+        limit: usize,
+    },
+    /// The request body could not be read, e.g. a broken chunked encoding.
+    BadRequest(String),
     /// A failure inside the service; the cause is logged, never sent to the client.
     Internal(String),
+}
+
+impl ApiError {
+    /// The `detail` the client reads.
+    fn detail(&self) -> String {
+        match self {
+            Self::UnsupportedMediaType => "Unsupported Media Type: the request body must be JSON \
+                 (Content-Type: application/json)"
+                .to_owned(),
+            Self::PayloadTooLarge { limit } => {
+                format!("Payload Too Large: the request body exceeds the limit of {limit} bytes")
+            }
+            Self::BadRequest(cause) => format!("Bad Request: {cause}"),
+            _ => ErrorBody::for_status(self.status_code()).detail,
+        }
+    }
 }
 
 impl fmt::Display for ApiError {
@@ -55,6 +80,7 @@ impl fmt::Display for ApiError {
             Self::NotFound => f.write_str("not found"),
             Self::MethodNotAllowed { allow } => write!(f, "method not allowed (allow: {allow:?})"),
             Self::Internal(cause) => write!(f, "internal error: {cause}"),
+            _ => f.write_str(&self.detail()),
         }
     }
 }
@@ -64,6 +90,9 @@ impl ResponseError for ApiError {
         match self {
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
+            Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::BadRequest(_) => StatusCode::BAD_REQUEST,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -74,7 +103,9 @@ impl ResponseError for ApiError {
         if let Self::MethodNotAllowed { allow } = self {
             response.insert_header(header::Allow(allow.clone()));
         }
-        response.json(ErrorBody::for_status(status))
+        response.json(ErrorBody {
+            detail: self.detail(),
+        })
     }
 }
 

@@ -5,12 +5,15 @@
 //! drive the same library through [`startup::run`] on a real socket.
 
 pub mod api_doc;
+pub mod domain;
 pub mod errors;
 pub mod fallback;
 pub mod head_as_get;
+pub mod json_body;
 pub mod routes;
 pub mod settings;
 pub mod shutdown;
 pub mod simulated_io;
 pub mod startup;
 pub mod telemetry;
+pub mod validation;

@@ -5,6 +5,7 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::num::NonZeroUsize;
 use std::time::Duration;
 
+use bytesize::ByteSize;
 use clap::{Args, Parser, Subcommand};
 
 /// Address the server listens on unless told otherwise (uvicorn's default).
@@ -15,6 +16,8 @@ pub const DEFAULT_PORT: u16 = 8000;
 /// `net.core.somaxconn` (4096 on current Linux). Too small a queue makes a burst of clients
 /// wait for SYN retransmits (a second or more) before they are even accepted.
 pub const DEFAULT_BACKLOG: u32 = 4096;
+/// The largest request body accepted; larger ones get `413`.
+pub const DEFAULT_MAX_BODY: ByteSize = ByteSize::kib(64);
 /// The simulated I/O wait of the greeting, as the original's `await asyncio.sleep(1)`.
 pub const DEFAULT_IO_DELAY: Duration = Duration::from_secs(1);
 
@@ -74,6 +77,11 @@ pub struct ServeSettings {
           value_parser = clap::value_parser!(u32).range(1..=65535), allow_negative_numbers = true)]
     pub backlog: u32,
 
+    /// Largest request body accepted, e.g. 64KiB, 1MiB or 512 (bytes); larger ones get 413.
+    #[arg(long, env = "GREETER_MAX_BODY", value_name = "SIZE", default_value_t = DEFAULT_MAX_BODY,
+          value_parser = parse_body_size)]
+    pub max_body: ByteSize,
+
     /// Simulated I/O wait of the greeting, a human duration such as 1s, 250ms or 0s.
     #[arg(long, env = "GREETER_IO_DELAY", value_name = "DURATION",
           default_value_t = DEFAULT_IO_DELAY.into(), allow_hyphen_values = true)]
@@ -87,9 +95,26 @@ impl Default for ServeSettings {
             port: DEFAULT_PORT,
             workers: default_workers(),
             backlog: DEFAULT_BACKLOG,
+            max_body: DEFAULT_MAX_BODY,
             io_delay: DEFAULT_IO_DELAY.into(),
         }
     }
+}
+
+impl ServeSettings {
+    /// The body limit in bytes.
+    pub fn max_body_bytes(&self) -> usize {
+        usize::try_from(self.max_body.as_u64()).unwrap_or(usize::MAX)
+    }
+}
+
+/// A body size of at least one byte, in bytesize's notation (`64KiB`, `1MB`, `512`).
+fn parse_body_size(input: &str) -> Result<ByteSize, String> {
+    let size: ByteSize = input.parse()?;
+    if size.as_u64() == 0 {
+        return Err("the limit must be at least 1 byte".to_owned());
+    }
+    Ok(size)
 }
 
 /// One worker per CPU the process may use.
@@ -142,6 +167,21 @@ mod tests {
     }
 
     #[test]
+    fn max_body_reads_human_sizes() {
+        for (input, bytes) in [
+            ("64KiB", 65536),
+            ("1 MiB", 1 << 20),
+            ("512", 512),
+            ("2kb", 2000),
+        ] {
+            let Command::Serve(s) = parse(&["--max-body", input]).unwrap() else {
+                panic!("expected serve");
+            };
+            assert_eq!(s.max_body_bytes(), bytes, "{input}");
+        }
+    }
+
+    #[test]
     fn openapi_subcommand_parses() {
         assert!(matches!(parse(&["openapi"]).unwrap(), Command::Openapi));
     }
@@ -155,6 +195,8 @@ mod tests {
             (&["--host", "not-an-ip"][..], "--host"),
             (&["--backlog", "0"][..], "--backlog"),
             (&["--backlog", "65536"][..], "--backlog"),
+            (&["--max-body", "0"][..], "--max-body"),
+            (&["--max-body", "lots"][..], "--max-body"),
         ] {
             let err = parse(args).unwrap_err();
             assert_eq!(

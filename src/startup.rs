@@ -17,6 +17,7 @@ use crate::api_doc::{self, ApiDoc};
 use crate::errors::json_errors;
 use crate::fallback::{RouteTable, not_routed};
 use crate::head_as_get::head_as_get;
+use crate::json_body::BodyLimit;
 use crate::routes::{self, docs};
 use crate::settings::ServeSettings;
 use crate::simulated_io::SimulatedIo;
@@ -41,6 +42,7 @@ pub fn api_app() -> UtoipaApp<
 #[derive(Clone)]
 pub struct AppState {
     io: SimulatedIo,
+    body_limit: BodyLimit,
     routes: web::Data<RouteTable>,
     docs: web::Data<docs::Docs>,
 }
@@ -56,6 +58,7 @@ impl AppState {
             });
         Self {
             io: SimulatedIo::new(settings.io_delay.into()),
+            body_limit: BodyLimit(settings.max_body_bytes()),
             routes: web::Data::new(routes),
             docs: web::Data::new(docs::Docs::new(&api)),
         }
@@ -76,6 +79,7 @@ pub fn app(
 > {
     let (app, _) = api_app().split_for_parts();
     app.app_data(ThinData(state.io))
+        .app_data(state.body_limit)
         .app_data(state.routes)
         .configure(docs::configure(state.docs))
         .default_service(web::to(not_routed))

@@ -1,14 +1,22 @@
-//! `GET /`: the greeting of FastAPI's first example.
+//! The greetings: `GET /` (FastAPI's first example), `GET /hello/{name}` and `POST /greetings`.
+//! All of them wait for the simulated I/O first.
 
-use actix_web::get;
 use actix_web::web::{Json, ThinData};
+use actix_web::{HttpRequest, get, post};
+use percent_encoding::percent_decode_str;
 use serde::Serialize;
+use serde_json::{Value, json};
 use utoipa::ToSchema;
 
+use crate::domain::{Language, Name};
+use crate::errors::ErrorBody;
+use crate::json_body::JsonBody;
 use crate::simulated_io::SimulatedIo;
+use crate::validation::{HttpValidationError, Violation, body_loc, path_loc};
 
 /// The greeting, `{"Hello": "World"}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+#[schema(example = json!({"Hello": "World"}))]
 pub struct Greeting {
     /// Who is greeted.
     #[serde(rename = "Hello")]
@@ -19,8 +27,13 @@ pub struct Greeting {
 impl Greeting {
     /// `{"Hello": "World"}`.
     pub fn world() -> Self {
+        Self::to("World")
+    }
+
+    /// `{"Hello": name}`.
+    pub fn to(name: &str) -> Self {
         Self {
-            hello: "World".to_owned(),
+            hello: name.to_owned(),
         }
     }
 }
@@ -41,4 +54,144 @@ impl Greeting {
 pub async fn get_greeting(io: ThinData<SimulatedIo>) -> Json<Greeting> {
     io.wait().await;
     Json(Greeting::world())
+}
+
+/// Say hello to someone
+///
+/// Answers `{"Hello": "<name>"}` after the simulated I/O wait. The name is percent-decoded from
+/// the path and must be 1 to 64 characters with no control characters; otherwise the answer is
+/// `422` saying which rule it broke.
+#[utoipa::path(
+    tag = "greeting",
+    params(("name" = Name, Path, description = "Who to greet, percent-encoded in the URL.",
+            example = "Ada")),
+    responses(
+        (status = 200, description = "The greeting.", body = Greeting,
+         example = json!({"Hello": "Ada"})),
+        (status = 422, description = "The name breaks a rule: too short, too long, a control \
+          character, or not UTF-8 once decoded.", body = HttpValidationError,
+         example = json!({"detail": [{
+             "type": "string_too_long", "loc": ["path", "name"],
+             "msg": "String should have at most 64 characters",
+             "input": "a name far longer than sixty-four characters, which is more than anybody needs",
+             "ctx": {"max_length": 64}}]})),
+    ),
+)]
+#[get("/hello/{name:[^/]*}")]
+pub async fn get_named_greeting(
+    req: HttpRequest,
+    io: ThinData<SimulatedIo>,
+) -> Result<Json<Greeting>, HttpValidationError> {
+    let name = name_from_path(&req)?;
+    io.wait().await;
+    Ok(Json(Greeting::to(name.as_str())))
+}
+
+/// The `{name}` segment, percent-decoded from the raw path. actix-web's own decoding replaces
+/// invalid UTF-8 with U+FFFD, which would echo a name the client never sent.
+fn name_from_path(req: &HttpRequest) -> Result<Name, HttpValidationError> {
+    let raw = req.uri().path().rsplit('/').next().unwrap_or_default();
+    let decoded = percent_decode_str(raw).decode_utf8().map_err(|_| {
+        Violation::new(
+            "string_unicode",
+            "Input should be a valid string, unable to parse raw data as a unicode string",
+        )
+        .at(path_loc("name"), json!(raw))
+    })?;
+    Name::parse(&decoded).map_err(|violation| violation.at(path_loc("name"), json!(decoded)).into())
+}
+
+/// What `POST /greetings` takes.
+#[derive(Debug, Clone, PartialEq, Eq, ToSchema)]
+#[schema(example = json!({"name": "Ada", "language": "fr"}))]
+pub struct GreetingRequest {
+    /// Who to greet.
+    pub name: Name,
+    /// The greeting's language; English when absent.
+    #[schema(required = false, default = Language::default)]
+    pub language: Language,
+}
+
+impl GreetingRequest {
+    /// Validates every field of `body` and reports every invalid one; fields it does not know
+    /// are ignored, as FastAPI does.
+    pub fn from_json(body: &Value) -> Result<Self, HttpValidationError> {
+        let Some(fields) = body.as_object() else {
+            return Err(Violation::new(
+                "model_attributes_type",
+                "Input should be a valid dictionary or object to extract fields from",
+            )
+            .at(body_loc(None), body.clone())
+            .into());
+        };
+        let name = match fields.get("name") {
+            None => Err(Violation::missing().at(body_loc(Some("name")), body.clone())),
+            Some(value) => Name::from_json(value)
+                .map_err(|violation| violation.at(body_loc(Some("name")), value.clone())),
+        };
+        let language = match fields.get("language") {
+            None => Ok(Language::default()),
+            Some(value) => Language::from_json(value)
+                .map_err(|violation| violation.at(body_loc(Some("language")), value.clone())),
+        };
+        match (name, language) {
+            (Ok(name), Ok(language)) => Ok(Self { name, language }),
+            (name, language) => Err(HttpValidationError {
+                detail: [name.err(), language.err()].into_iter().flatten().collect(),
+            }),
+        }
+    }
+}
+
+/// A greeting in a language.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+#[schema(example = json!({"message": "Bonjour, Ada!", "language": "fr"}))]
+pub struct GreetingMessage {
+    /// The greeting, e.g. "Bonjour, Ada!".
+    pub message: String,
+    /// The language it is in.
+    pub language: Language,
+}
+
+/// Greet someone in a language
+///
+/// Takes `{"name": ..., "language": ...}` as JSON and answers the greeting in that language
+/// after the simulated I/O wait. `language` is one of `en` (the default), `fr`, `es`, `de`, `ja`;
+/// unknown fields are ignored. Every invalid field is reported in one `422` answer.
+#[utoipa::path(
+    tag = "greeting",
+    request_body(content = GreetingRequest, content_type = "application/json",
+                 description = "Who to greet, and in which language."),
+    responses(
+        (status = 200, description = "The greeting.", body = GreetingMessage,
+         example = json!({"message": "Bonjour, Ada!", "language": "fr"})),
+        (status = 400, description = "The request body could not be read (e.g. a broken chunked \
+          encoding).", body = ErrorBody,
+         example = json!({"detail": "Bad Request: the request body ended early"})),
+        (status = 413, description = "The request body is larger than the server's limit \
+          (`--max-body`, 64 KiB by default).", body = ErrorBody,
+         example = json!({"detail": "Payload Too Large: the request body exceeds the limit of 65536 bytes"})),
+        (status = 415, description = "The request body is not declared as JSON.", body = ErrorBody,
+         example = json!({"detail": "Unsupported Media Type: the request body must be JSON (Content-Type: application/json)"})),
+        (status = 422, description = "The body is not valid JSON, or a field breaks a rule; every \
+          invalid field is listed.", body = HttpValidationError,
+         example = json!({"detail": [
+             {"type": "missing", "loc": ["body", "name"], "msg": "Field required",
+              "input": {"language": "fr"}},
+             {"type": "enum", "loc": ["body", "language"],
+              "msg": "Input should be 'en', 'fr', 'es', 'de' or 'ja'", "input": "xx",
+              "ctx": {"expected": "'en', 'fr', 'es', 'de' or 'ja'"}}]})),
+    ),
+)]
+#[post("/greetings")]
+pub async fn post_greeting(
+    body: JsonBody,
+    io: ThinData<SimulatedIo>,
+) -> Result<Json<GreetingMessage>, HttpValidationError> {
+    let request = GreetingRequest::from_json(&body.0)?;
+    io.wait().await;
+    Ok(Json(GreetingMessage {
+        message: request.language.greet(request.name.as_str()),
+        language: request.language,
+    }))
 }

@@ -11,5 +11,7 @@ use utoipa_actix_web::service_config::ServiceConfig;
 pub fn register(config: &mut ServiceConfig) {
     config
         .service(greeting::get_greeting)
+        .service(greeting::get_named_greeting)
+        .service(greeting::post_greeting)
         .service(health::get_health);
 }

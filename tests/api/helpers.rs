@@ -52,6 +52,26 @@ impl TestApp {
         .await
     }
 
+    /// `POST path` with `body` declared as `content_type` (none when `None`).
+    pub async fn post(&self, path: &str, content_type: Option<&str>, body: &str) -> Reply {
+        let mut request = self.client.post(self.url(path));
+        if let Some(content_type) = content_type {
+            request = request.insert_header(("content-type", content_type));
+        }
+        Reply::from(
+            request
+                .send_body(body.to_owned())
+                .await
+                .expect("request failed"),
+        )
+        .await
+    }
+
+    /// `POST path` with a JSON body.
+    pub async fn post_json(&self, path: &str, body: &str) -> Reply {
+        self.post(path, Some("application/json"), body).await
+    }
+
     /// The `host:port` part of the address, for raw TCP.
     pub fn socket_address(&self) -> &str {
         self.address.trim_start_matches("http://")
@@ -107,16 +127,43 @@ impl Reply {
 
 /// Starts the app with a short I/O wait, in this test's runtime.
 pub fn spawn_app() -> TestApp {
-    spawn_app_with_delay(Duration::from_millis(50))
+    spawn_app_with(test_settings())
+}
+
+/// Starts the app with `settings` on a thread of its own, for tests that are not async;
+/// returns its `host:port`. The server lives until the test process ends.
+pub fn spawn_app_in_thread(settings: ServeSettings) -> String {
+    let listener = free_port_listener();
+    let address = listener.local_addr().unwrap().to_string();
+    std::thread::spawn(move || {
+        actix_rt::System::new().block_on(async move {
+            startup::run(listener, &settings)
+                .expect("cannot start the server")
+                .await
+        })
+    });
+    address
 }
 
 /// Starts the app with the given I/O wait, in this test's runtime.
 pub fn spawn_app_with_delay(io_delay: Duration) -> TestApp {
-    let settings = ServeSettings {
-        workers: NonZeroUsize::new(2).unwrap(),
+    spawn_app_with(ServeSettings {
         io_delay: io_delay.into(),
+        ..test_settings()
+    })
+}
+
+/// Settings for tests: 2 workers, a short I/O wait, the rest as by default.
+pub fn test_settings() -> ServeSettings {
+    ServeSettings {
+        workers: NonZeroUsize::new(2).unwrap(),
+        io_delay: Duration::from_millis(50).into(),
         ..ServeSettings::default()
-    };
+    }
+}
+
+/// Starts the app with `settings` (host and port aside), in this test's runtime.
+pub fn spawn_app_with(settings: ServeSettings) -> TestApp {
     let listener = free_port_listener();
     let address = format!("http://{}", listener.local_addr().unwrap());
     let server = startup::run(listener, &settings).expect("cannot start the server");

@@ -73,7 +73,15 @@ fn every_route_is_documented() {
         .collect();
     documented.sort();
 
-    assert_eq!(documented, ["GET /", "GET /healthz"]);
+    assert_eq!(
+        documented,
+        [
+            "GET /",
+            "GET /healthz",
+            "GET /hello/{name}",
+            "POST /greetings"
+        ]
+    );
 }
 
 #[test]
@@ -172,6 +180,127 @@ fn healthz_is_documented_under_the_health_tag() {
         spec["paths"]["/healthz"]["get"]["tags"],
         serde_json::json!(["health"])
     );
+}
+
+#[test]
+fn every_operation_lists_every_status_it_can_return() {
+    let spec = generated();
+    for (method, path, statuses) in [
+        ("get", "/", &["200"][..]),
+        ("get", "/healthz", &["200"][..]),
+        ("get", "/hello/{name}", &["200", "422"][..]),
+        (
+            "post",
+            "/greetings",
+            &["200", "400", "413", "415", "422"][..],
+        ),
+    ] {
+        let documented: Vec<&str> = spec["paths"][path][method]["responses"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        assert_eq!(documented, statuses, "{method} {path}");
+    }
+}
+
+#[test]
+fn errors_use_fastapis_schema_names() {
+    let spec = generated();
+    let schemas = &spec["components"]["schemas"];
+    let reference = |path: &str, method: &str, status: &str| {
+        spec["paths"][path][method]["responses"][status]["content"]["application/json"]["schema"]
+            ["$ref"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    };
+
+    assert_eq!(
+        reference("/hello/{name}", "get", "422"),
+        "#/components/schemas/HTTPValidationError"
+    );
+    assert_eq!(
+        reference("/greetings", "post", "422"),
+        "#/components/schemas/HTTPValidationError"
+    );
+    for status in ["400", "413", "415"] {
+        assert_eq!(
+            reference("/greetings", "post", status),
+            "#/components/schemas/ErrorBody"
+        );
+    }
+    assert_eq!(
+        schemas["HTTPValidationError"]["properties"]["detail"]["items"]["$ref"],
+        "#/components/schemas/ValidationError"
+    );
+    let required = &schemas["ValidationError"]["required"];
+    for field in ["loc", "msg", "type", "input"] {
+        assert!(
+            required.as_array().unwrap().contains(&field.into()),
+            "{field} not required"
+        );
+    }
+    assert_eq!(
+        schemas["ErrorBody"]["required"],
+        serde_json::json!(["detail"])
+    );
+}
+
+/// The schema states the very constants the server checks against.
+#[test]
+fn name_rules_in_the_spec_are_the_ones_enforced() {
+    use greeter::domain::Name;
+    let spec = generated();
+    let name = &spec["components"]["schemas"]["Name"];
+
+    assert_eq!(name["type"], "string");
+    assert_eq!(name["minLength"], Name::MIN_CHARS);
+    assert_eq!(name["maxLength"], Name::MAX_CHARS);
+    assert_eq!(name["pattern"], Name::PATTERN);
+    let by_path = &spec["paths"]["/hello/{name}"]["get"]["parameters"][0];
+    assert_eq!(by_path["schema"]["$ref"], "#/components/schemas/Name");
+    let by_body = &spec["components"]["schemas"]["GreetingRequest"]["properties"]["name"];
+    assert_eq!(by_body["$ref"], "#/components/schemas/Name");
+}
+
+#[test]
+fn language_rules_in_the_spec_are_the_ones_enforced() {
+    use greeter::domain::Language;
+    let spec = generated();
+    let codes: Vec<serde_json::Value> = Language::ALL
+        .iter()
+        .map(|l| serde_json::to_value(l).unwrap())
+        .collect();
+
+    assert_eq!(
+        spec["components"]["schemas"]["Language"]["enum"],
+        serde_json::json!(codes)
+    );
+    let request = &spec["components"]["schemas"]["GreetingRequest"];
+    assert_eq!(request["required"], serde_json::json!(["name"]));
+    assert_eq!(
+        request["properties"]["language"]["default"],
+        serde_json::to_value(Language::default()).unwrap()
+    );
+}
+
+#[test]
+fn request_and_response_bodies_have_examples() {
+    let spec = generated();
+    for (method, path, _) in operations(&spec) {
+        let operation = &spec["paths"][&path][method.to_lowercase()];
+        for (status, response) in operation["responses"].as_object().unwrap() {
+            let content = &response["content"]["application/json"];
+            assert!(
+                !content["example"].is_null(),
+                "{method} {path} {status} has no example"
+            );
+        }
+    }
+    let request = &spec["components"]["schemas"]["GreetingRequest"];
+    assert!(!request["example"].is_null());
 }
 
 /// openapi-spec-validator (PyPI), installed by `make test` into the project's `.venv`.

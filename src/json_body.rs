@@ -1,0 +1,141 @@
+//! The JSON request body, read with care: `415` unless it is declared JSON, `413` past the
+//! `--max-body` limit (from `Content-Length` before a byte is read, or as soon as a streamed body
+//! passes it, so an oversized body never sits in memory), `422` when it does not parse. What it
+//! yields is a [`serde_json::Value`] for the route to validate field by field, so one answer can
+//! list every invalid field.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use actix_web::body::{BodyStream, to_bytes_limited};
+use actix_web::dev::Payload;
+use actix_web::http::header;
+use actix_web::{FromRequest, HttpMessage, HttpRequest, mime};
+use serde_json::{Value, json};
+
+use crate::errors::ApiError;
+use crate::validation::{HttpValidationError, LocationItem, Violation, body_loc};
+
+/// The most bytes a request body may have; the app's `--max-body` setting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BodyLimit(pub usize);
+
+/// A request body that is well-formed JSON.
+#[derive(Debug, Clone, PartialEq)]
+pub struct JsonBody(pub Value);
+
+impl FromRequest for JsonBody {
+    type Error = actix_web::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let limit = req
+            .app_data::<BodyLimit>()
+            .copied()
+            .unwrap_or(BodyLimit(64 * 1024))
+            .0;
+        let checked = check_head(req, limit);
+        let body = BodyStream::new(payload.take());
+        Box::pin(async move {
+            checked?;
+            let bytes = match to_bytes_limited(body, limit).await {
+                Ok(Ok(bytes)) => bytes,
+                Ok(Err(cause)) => return Err(ApiError::BadRequest(cause.to_string()).into()),
+                Err(_) => return Err(ApiError::PayloadTooLarge { limit }.into()),
+            };
+            parse(&bytes).map(JsonBody).map_err(Into::into)
+        })
+    }
+}
+
+/// What can be judged before reading: the media type, then a declared length over the limit.
+fn check_head(req: &HttpRequest, limit: usize) -> Result<(), ApiError> {
+    let is_json = req.mime_type().ok().flatten().is_some_and(|mime| {
+        mime.type_() == mime::APPLICATION
+            && (mime.subtype() == mime::JSON || mime.suffix() == Some(mime::JSON))
+    });
+    if !is_json {
+        return Err(ApiError::UnsupportedMediaType);
+    }
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|value| value.to_str().ok()?.parse::<u64>().ok());
+    if declared.is_some_and(|length| length > limit as u64) {
+        return Err(ApiError::PayloadTooLarge { limit });
+    }
+    Ok(())
+}
+
+/// Parses `bytes`: an empty body is FastAPI's `missing`; a syntax error is `json_invalid`,
+/// located at its character position as FastAPI does.
+fn parse(bytes: &[u8]) -> Result<Value, HttpValidationError> {
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Err(Violation::missing().at(body_loc(None), Value::Null).into());
+    }
+    serde_json::from_slice(bytes).map_err(|error| {
+        let position = character_position(bytes, error.line(), error.column());
+        let message = error.to_string();
+        let reason = message
+            .split(" at line ")
+            .next()
+            .unwrap_or(&message)
+            .to_owned();
+        Violation::new("json_invalid", "JSON decode error")
+            .with_ctx(json!({"error": reason}))
+            .at(vec![LocationItem::from("body"), position.into()], json!({}))
+            .into()
+    })
+}
+
+/// The 0-based character position of serde_json's 1-based `line` and byte `column`.
+fn character_position(bytes: &[u8], line: usize, column: usize) -> usize {
+    let line_start: usize = bytes
+        .split_inclusive(|&b| b == b'\n')
+        .take(line.saturating_sub(1))
+        .map(<[u8]>::len)
+        .sum();
+    let end = (line_start + column.saturating_sub(1)).min(bytes.len());
+    String::from_utf8_lossy(&bytes[..end]).chars().count()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn error_of(body: &str) -> Value {
+        serde_json::to_value(&parse(body.as_bytes()).unwrap_err().detail[0]).unwrap()
+    }
+
+    #[test]
+    fn an_empty_body_is_missing() {
+        for body in ["", "  \n"] {
+            assert_eq!(
+                error_of(body),
+                json!({"type": "missing", "loc": ["body"], "msg": "Field required", "input": null})
+            );
+        }
+    }
+
+    #[test]
+    fn syntax_errors_are_json_invalid_at_their_character_position() {
+        let error = error_of("{\"name\": }");
+        assert_eq!(error["type"], "json_invalid");
+        assert_eq!(error["loc"], json!(["body", 9]));
+        assert_eq!(error["msg"], "JSON decode error");
+        assert_eq!(error["input"], json!({}));
+        assert_eq!(error["ctx"]["error"], "expected value");
+
+        assert_eq!(
+            error_of("{\n\"é\": x}")["loc"],
+            json!(["body", 7]),
+            "counts characters"
+        );
+    }
+
+    #[test]
+    fn well_formed_json_of_any_kind_parses() {
+        assert_eq!(parse(b"[1, 2]").unwrap(), json!([1, 2]));
+        assert_eq!(parse(b" {\"a\": null} ").unwrap(), json!({"a": null}));
+    }
+}

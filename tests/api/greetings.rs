@@ -1,0 +1,343 @@
+//! `POST /greetings`: the body, its fields and its limits, through real HTTP.
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+use crate::helpers::{TestApp, spawn_app, spawn_app_with, test_settings};
+
+async fn expect_errors(app: &TestApp, body: &str) -> Vec<Value> {
+    let reply = app.post_json("/greetings", body).await;
+    assert_eq!(reply.status, 422, "{body}: {}", reply.text());
+    assert_eq!(reply.header("content-type"), Some("application/json"));
+    reply.json()["detail"]
+        .as_array()
+        .expect("detail is a list")
+        .clone()
+}
+
+#[actix_web::test]
+async fn greets_in_every_language() {
+    let app = spawn_app();
+
+    for (language, message) in [
+        ("en", "Hello, Ada!"),
+        ("fr", "Bonjour, Ada!"),
+        ("es", "¡Hola, Ada!"),
+        ("de", "Hallo, Ada!"),
+        ("ja", "こんにちは、Adaさん!"),
+    ] {
+        let body = json!({"name": "Ada", "language": language}).to_string();
+        let reply = app.post_json("/greetings", &body).await;
+
+        assert_eq!(reply.status, 200, "{}", reply.text());
+        assert_eq!(reply.header("content-type"), Some("application/json"));
+        assert_eq!(
+            reply.json(),
+            json!({"message": message, "language": language})
+        );
+    }
+}
+
+#[actix_web::test]
+async fn language_defaults_to_english_and_unknown_fields_are_ignored() {
+    let app = spawn_app();
+
+    let reply = app
+        .post_json(
+            "/greetings",
+            r#"{"name": "Ada", "title": "Countess", "n": [1]}"#,
+        )
+        .await;
+
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    assert_eq!(
+        reply.json(),
+        json!({"message": "Hello, Ada!", "language": "en"})
+    );
+}
+
+#[actix_web::test]
+async fn the_name_rule_holds_in_the_body_at_every_edge() {
+    let app = spawn_app();
+
+    for (name, expected) in [
+        (String::new(), Some("string_too_short")),
+        ("A".to_owned(), None),
+        ("a".repeat(64), None),
+        ("a".repeat(65), Some("string_too_long")),
+        ("é".repeat(64), None),
+        ("日".repeat(65), Some("string_too_long")),
+        ("Ada\u{0}".to_owned(), Some("string_pattern_mismatch")),
+        ("Ada\u{85}".to_owned(), Some("string_pattern_mismatch")),
+    ] {
+        let body = json!({"name": name}).to_string();
+        match expected {
+            None => {
+                let reply = app.post_json("/greetings", &body).await;
+                assert_eq!(reply.status, 200, "{name:?}: {}", reply.text());
+                assert_eq!(reply.json()["message"], format!("Hello, {name}!"));
+            }
+            Some(kind) => {
+                let errors = expect_errors(&app, &body).await;
+                assert_eq!(errors.len(), 1, "{errors:?}");
+                assert_eq!(errors[0]["type"], kind, "{name:?}");
+                assert_eq!(errors[0]["loc"], json!(["body", "name"]));
+                assert_eq!(errors[0]["input"], json!(name));
+            }
+        }
+    }
+}
+
+#[actix_web::test]
+async fn every_invalid_field_is_reported_at_once() {
+    let app = spawn_app();
+
+    let errors = expect_errors(&app, r#"{"name": 42, "language": "xx"}"#).await;
+
+    assert_eq!(errors.len(), 2, "{errors:?}");
+    assert_eq!(errors[0]["type"], "string_type");
+    assert_eq!(errors[0]["loc"], json!(["body", "name"]));
+    assert_eq!(errors[0]["input"], 42);
+    assert_eq!(errors[1]["type"], "enum");
+    assert_eq!(errors[1]["loc"], json!(["body", "language"]));
+    assert_eq!(errors[1]["input"], "xx");
+    assert_eq!(
+        errors[1]["msg"],
+        "Input should be 'en', 'fr', 'es', 'de' or 'ja'"
+    );
+    assert_eq!(
+        errors[1]["ctx"],
+        json!({"expected": "'en', 'fr', 'es', 'de' or 'ja'"})
+    );
+}
+
+#[actix_web::test]
+async fn a_missing_name_is_missing_with_the_whole_body_as_input() {
+    let app = spawn_app();
+
+    let errors = expect_errors(&app, r#"{"language": "fr"}"#).await;
+
+    assert_eq!(
+        errors,
+        [
+            json!({"type": "missing", "loc": ["body", "name"], "msg": "Field required",
+                "input": {"language": "fr"}})
+        ]
+    );
+}
+
+#[actix_web::test]
+async fn languages_that_are_not_codes_are_enum_errors() {
+    let app = spawn_app();
+
+    for language in [json!("EN"), json!(""), json!(null), json!(1), json!(["fr"])] {
+        let body = json!({"name": "Ada", "language": language}).to_string();
+        let errors = expect_errors(&app, &body).await;
+        assert_eq!(errors.len(), 1);
+        assert_eq!(errors[0]["type"], "enum", "{language}");
+        assert_eq!(errors[0]["input"], language);
+    }
+}
+
+#[actix_web::test]
+async fn a_body_that_is_not_an_object_is_refused() {
+    let app = spawn_app();
+
+    for body in ["[1]", "\"Ada\"", "42", "null"] {
+        let errors = expect_errors(&app, body).await;
+        assert_eq!(errors.len(), 1);
+        assert_eq!(errors[0]["type"], "model_attributes_type", "{body}");
+        assert_eq!(errors[0]["loc"], json!(["body"]));
+        assert_eq!(
+            errors[0]["input"],
+            serde_json::from_str::<Value>(body).unwrap()
+        );
+    }
+}
+
+#[actix_web::test]
+async fn malformed_json_is_json_invalid_at_its_position() {
+    let app = spawn_app();
+
+    for (body, position) in [
+        (r#"{"name": }"#, 9),
+        ("{'name': 'Ada'}", 1),
+        ("{\"name\": \"Ada\"} x", 16),
+    ] {
+        let errors = expect_errors(&app, body).await;
+        assert_eq!(errors.len(), 1);
+        assert_eq!(errors[0]["type"], "json_invalid", "{body}");
+        assert_eq!(errors[0]["loc"], json!(["body", position]), "{body}");
+        assert_eq!(errors[0]["msg"], "JSON decode error");
+        assert!(errors[0]["ctx"]["error"].is_string());
+    }
+}
+
+#[actix_web::test]
+async fn an_empty_body_is_missing() {
+    let app = spawn_app();
+
+    let errors = expect_errors(&app, "").await;
+
+    assert_eq!(
+        errors,
+        [json!({"type": "missing", "loc": ["body"], "msg": "Field required", "input": null})]
+    );
+}
+
+#[actix_web::test]
+async fn a_body_not_declared_as_json_is_415() {
+    let app = spawn_app();
+    let body = r#"{"name": "Ada"}"#;
+
+    for content_type in [
+        None,
+        Some("text/plain"),
+        Some("application/x-www-form-urlencoded"),
+        Some("application/jsonx"),
+        Some("nonsense"),
+    ] {
+        let reply = app.post("/greetings", content_type, body).await;
+        assert_eq!(reply.status, 415, "{content_type:?}");
+        assert_eq!(reply.header("content-type"), Some("application/json"));
+        assert!(
+            reply.json()["detail"]
+                .as_str()
+                .unwrap()
+                .contains("application/json")
+        );
+    }
+    for content_type in [
+        "application/json; charset=utf-8",
+        "application/merge-patch+json",
+    ] {
+        let reply = app.post("/greetings", Some(content_type), body).await;
+        assert_eq!(reply.status, 200, "{content_type}");
+    }
+}
+
+/// `{"name": "Ada", "pad": "xxx..."}` of exactly `size` bytes.
+fn body_of_size(size: usize) -> String {
+    let frame = r#"{"name": "Ada", "pad": ""}"#;
+    let body = format!(
+        r#"{{"name": "Ada", "pad": "{}"}}"#,
+        "x".repeat(size - frame.len())
+    );
+    assert_eq!(body.len(), size);
+    body
+}
+
+#[actix_web::test]
+async fn the_body_limit_is_a_setting_enforced_at_its_edge() {
+    let settings = test_settings();
+    let app = spawn_app_with(greeter::settings::ServeSettings {
+        max_body: bytesize::ByteSize::b(1024),
+        ..settings
+    });
+
+    let reply = app.post_json("/greetings", &body_of_size(1024)).await;
+    assert_eq!(reply.status, 200, "{}", reply.text());
+
+    let reply = app.post_json("/greetings", &body_of_size(1025)).await;
+    assert_eq!(reply.status, 413);
+    assert_eq!(reply.header("content-type"), Some("application/json"));
+    assert_eq!(
+        reply.json(),
+        json!({"detail": "Payload Too Large: the request body exceeds the limit of 1024 bytes"})
+    );
+}
+
+#[actix_web::test]
+async fn the_default_body_limit_is_64_kib() {
+    let app = spawn_app();
+
+    assert_eq!(
+        app.post_json("/greetings", &body_of_size(64 * 1024))
+            .await
+            .status,
+        200
+    );
+    assert_eq!(
+        app.post_json("/greetings", &body_of_size(64 * 1024 + 1))
+            .await
+            .status,
+        413
+    );
+}
+
+async fn read_status_line(stream: &mut TcpStream) -> String {
+    let mut answer = vec![0; 4096];
+    let read = tokio::time::timeout(Duration::from_secs(10), stream.read(&mut answer))
+        .await
+        .expect("no answer while the body was still unsent")
+        .expect("read failed");
+    String::from_utf8_lossy(&answer[..read])
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// A declared 10 GB body is refused from its headers: the answer comes before any body byte.
+#[actix_web::test]
+async fn an_oversized_declared_body_is_refused_before_it_is_sent() {
+    let app = spawn_app();
+    let mut stream = TcpStream::connect(app.socket_address()).await.unwrap();
+
+    stream
+        .write_all(
+            b"POST /greetings HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\n\
+              Content-Length: 10000000000\r\n\r\n",
+        )
+        .await
+        .unwrap();
+
+    assert_eq!(
+        read_status_line(&mut stream).await,
+        "HTTP/1.1 413 Payload Too Large"
+    );
+}
+
+/// A chunked body with no declared length is refused as soon as it passes the limit, while the
+/// client is still sending: the server never holds more than the limit.
+#[actix_web::test]
+async fn a_streamed_body_is_refused_once_it_passes_the_limit() {
+    let app = spawn_app();
+    let mut stream = TcpStream::connect(app.socket_address()).await.unwrap();
+    stream
+        .write_all(
+            b"POST /greetings HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\n\
+              Transfer-Encoding: chunked\r\n\r\n",
+        )
+        .await
+        .unwrap();
+
+    let chunk = format!("{:x}\r\n{}\r\n", 16 * 1024, "x".repeat(16 * 1024));
+    for _ in 0..5 {
+        stream.write_all(chunk.as_bytes()).await.unwrap();
+    }
+
+    // 80 KiB sent, the final chunk never: only an early refusal can answer.
+    assert_eq!(
+        read_status_line(&mut stream).await,
+        "HTTP/1.1 413 Payload Too Large"
+    );
+}
+
+#[actix_web::test]
+async fn a_broken_chunked_body_is_a_json_400() {
+    let app = spawn_app();
+
+    let answer = crate::helpers::raw_http(
+        app.socket_address(),
+        "POST /greetings HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\n\
+         Transfer-Encoding: chunked\r\nConnection: close\r\n\r\nzz\r\n{}\r\n0\r\n\r\n",
+    )
+    .await;
+
+    assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
+    assert!(!answer.starts_with("HTTP/1.1 5"), "{answer}");
+}
