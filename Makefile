@@ -8,7 +8,6 @@ VENV   := .venv
 ARGS   ?=
 
 PY_TOOLS := $(VENV)/.installed
-SPEC     := openapi/openapi.json
 
 .DEFAULT_GOAL := help
 .PHONY: help run build test lint openapi clean
@@ -34,10 +33,13 @@ lint: ## Check formatting and clippy warnings.
 	$(CARGO) fmt --check
 	$(CARGO) clippy --locked --all-targets -- -D warnings
 
-openapi: ## Regenerate openapi/openapi.json from the code.
-	$(CARGO) run --quiet --locked -- openapi > $(SPEC).tmp
-	mv $(SPEC).tmp $(SPEC)
-	@echo "wrote $(SPEC)"
+openapi: ## Regenerate openapi/openapi.json (3.1) and openapi/openapi-3.0.json from the code.
+	$(CARGO) build --quiet --locked
+	target/debug/greeter openapi --spec-version 3.1 > openapi/openapi.json.tmp
+	target/debug/greeter openapi --spec-version 3.0 > openapi/openapi-3.0.json.tmp
+	mv openapi/openapi.json.tmp openapi/openapi.json
+	mv openapi/openapi-3.0.json.tmp openapi/openapi-3.0.json
+	@echo "wrote openapi/openapi.json and openapi/openapi-3.0.json"
 
 $(PY_TOOLS): tests/requirements.txt
 	$(PYTHON) -m venv $(VENV)

@@ -1,9 +1,12 @@
 //! The OpenAPI document: its fixed parts (info comes from Cargo.toml, tags below), completed by
-//! the paths and schemas that the routes register in [`crate::startup::api_app`].
+//! the paths and schemas that the routes register in [`crate::startup::api_app`], and published
+//! in two editions: OpenAPI 3.1 as utoipa generates it, and a 3.0.3 conversion for generators
+//! that read only 3.0.
 
 use utoipa::OpenApi;
 
 use crate::errors::ErrorBody;
+use crate::openapi30::{self, UnsupportedConstruct};
 use crate::validation::{HttpValidationError, ValidationError};
 
 /// Info (title, version, description, license from Cargo.toml), tags and shared schemas.
@@ -22,12 +25,55 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     crate::startup::api_app().split_for_parts().1
 }
 
-/// `api` as pretty-printed JSON with a trailing newline: the form committed as
-/// `openapi/openapi.json` and served at `/openapi.json`.
-pub fn to_json(api: &utoipa::openapi::OpenApi) -> String {
-    let mut json = api
-        .to_pretty_json()
-        .expect("an OpenAPI document always serializes");
-    json.push('\n');
-    json
+/// The editions of the document greeter publishes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum SpecVersion {
+    /// OpenAPI 3.1, as utoipa generates it.
+    #[value(name = "3.1")]
+    V3_1,
+    /// OpenAPI 3.0.3, converted from the 3.1 document.
+    #[value(name = "3.0")]
+    V3_0,
+}
+
+impl SpecVersion {
+    /// Both editions, the primary one first.
+    pub const ALL: [SpecVersion; 2] = [Self::V3_1, Self::V3_0];
+
+    /// The edition's URL path, e.g. `/openapi.json`.
+    pub fn url_path(self) -> &'static str {
+        match self {
+            Self::V3_1 => "/openapi.json",
+            Self::V3_0 => "/openapi-3.0.json",
+        }
+    }
+
+    /// Where the edition is committed, relative to the project root.
+    pub fn committed_file(self) -> &'static str {
+        match self {
+            Self::V3_1 => "openapi/openapi.json",
+            Self::V3_0 => "openapi/openapi-3.0.json",
+        }
+    }
+
+    /// A short label, e.g. `OpenAPI 3.1`.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::V3_1 => "OpenAPI 3.1",
+            Self::V3_0 => "OpenAPI 3.0",
+        }
+    }
+
+    /// `api` in this edition as pretty-printed JSON with a trailing newline: the form that is
+    /// committed under `openapi/` and served.
+    pub fn render(self, api: &utoipa::openapi::OpenApi) -> Result<String, UnsupportedConstruct> {
+        let value = serde_json::to_value(api).expect("an OpenAPI document always serializes");
+        let value = match self {
+            Self::V3_1 => value,
+            Self::V3_0 => openapi30::downgrade(&value)?,
+        };
+        let mut json = serde_json::to_string_pretty(&value).expect("JSON always serializes");
+        json.push('\n');
+        Ok(json)
+    }
 }

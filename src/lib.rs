@@ -10,6 +10,7 @@ pub mod errors;
 pub mod fallback;
 pub mod head_as_get;
 pub mod json_body;
+pub mod openapi30;
 pub mod routes;
 pub mod settings;
 pub mod shutdown;

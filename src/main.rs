@@ -5,12 +5,13 @@ use std::net::SocketAddr;
 use std::process::ExitCode;
 
 use clap::Parser;
+use greeter::api_doc::{self, SpecVersion};
 use greeter::settings::{Cli, Command, ServeSettings};
-use greeter::{api_doc, shutdown, startup, telemetry};
+use greeter::{shutdown, startup, telemetry};
 
 fn main() -> ExitCode {
     match parse_command_line().into_command() {
-        Command::Openapi => print_openapi(),
+        Command::Openapi { spec_version } => print_openapi(spec_version),
         Command::Serve(settings) => serve(settings),
     }
 }
@@ -31,8 +32,14 @@ fn parse_command_line() -> Cli {
     })
 }
 
-fn print_openapi() -> ExitCode {
-    let json = api_doc::to_json(&api_doc::openapi());
+fn print_openapi(spec_version: SpecVersion) -> ExitCode {
+    let json = match spec_version.render(&api_doc::openapi()) {
+        Ok(json) => json,
+        Err(err) => {
+            eprintln!("error: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
     match std::io::stdout().lock().write_all(json.as_bytes()) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {

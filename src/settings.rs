@@ -8,6 +8,8 @@ use std::time::Duration;
 use bytesize::ByteSize;
 use clap::{Args, Parser, Subcommand};
 
+use crate::api_doc::SpecVersion;
+
 /// Address the server listens on unless told otherwise (uvicorn's default).
 pub const DEFAULT_HOST: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
 /// Port the server listens on unless told otherwise (uvicorn's default).
@@ -53,7 +55,11 @@ pub enum Command {
     /// Serve the API (the default).
     Serve(ServeSettings),
     /// Print the OpenAPI document to stdout and exit, without binding a port.
-    Openapi,
+    Openapi {
+        /// Which edition: 3.1 as generated, or 3.0.3 for generators that read only 3.0.
+        #[arg(long, value_enum, default_value = "3.1")]
+        spec_version: SpecVersion,
+    },
 }
 
 /// Settings of a running server.
@@ -183,7 +189,19 @@ mod tests {
 
     #[test]
     fn openapi_subcommand_parses() {
-        assert!(matches!(parse(&["openapi"]).unwrap(), Command::Openapi));
+        assert!(matches!(
+            parse(&["openapi"]).unwrap(),
+            Command::Openapi {
+                spec_version: SpecVersion::V3_1
+            }
+        ));
+        assert!(matches!(
+            parse(&["openapi", "--spec-version", "3.0"]).unwrap(),
+            Command::Openapi {
+                spec_version: SpecVersion::V3_0
+            }
+        ));
+        assert!(parse(&["openapi", "--spec-version", "2.0"]).is_err());
     }
 
     #[test]

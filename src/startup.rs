@@ -13,11 +13,12 @@ use actix_web::{App, Error, HttpServer};
 use utoipa::OpenApi;
 use utoipa_actix_web::{AppExt, UtoipaApp};
 
-use crate::api_doc::{self, ApiDoc};
+use crate::api_doc::{self, ApiDoc, SpecVersion};
 use crate::errors::json_errors;
 use crate::fallback::{RouteTable, not_routed};
 use crate::head_as_get::head_as_get;
 use crate::json_body::BodyLimit;
+use crate::openapi30::UnsupportedConstruct;
 use crate::routes::{self, docs};
 use crate::settings::ServeSettings;
 use crate::simulated_io::SimulatedIo;
@@ -48,20 +49,21 @@ pub struct AppState {
 }
 
 impl AppState {
-    /// Prepares the document, Swagger UI and the route table for `settings`.
-    pub fn new(settings: &ServeSettings) -> Self {
+    /// Prepares the document, Swagger UI and the route table for `settings`; fails only if the
+    /// document cannot be converted to OpenAPI 3.0.
+    pub fn new(settings: &ServeSettings) -> Result<Self, UnsupportedConstruct> {
         let api = api_doc::openapi();
-        let routes = docs::PATTERNS
-            .iter()
+        let routes = docs::patterns()
+            .into_iter()
             .fold(RouteTable::from_openapi(&api), |table, pattern| {
                 table.with(pattern, [actix_web::http::Method::GET])
             });
-        Self {
+        Ok(Self {
             io: SimulatedIo::new(settings.io_delay.into()),
             body_limit: BodyLimit(settings.max_body_bytes()),
             routes: web::Data::new(routes),
-            docs: web::Data::new(docs::Docs::new(&api)),
-        }
+            docs: web::Data::new(docs::Docs::new(&api)?),
+        })
     }
 }
 
@@ -107,7 +109,7 @@ pub fn listen(address: SocketAddr, backlog: u32) -> std::io::Result<TcpListener>
 /// Signals are not handled here (see [`crate::shutdown`]); stop it through its handle.
 pub fn run(listener: TcpListener, settings: &ServeSettings) -> std::io::Result<Server> {
     let address = listener.local_addr()?;
-    let state = AppState::new(settings);
+    let state = AppState::new(settings).map_err(std::io::Error::other)?;
     let server = HttpServer::new(move || app(state.clone()))
         .workers(settings.workers.get())
         .disable_signals()
@@ -118,7 +120,7 @@ pub fn run(listener: TcpListener, settings: &ServeSettings) -> std::io::Result<S
          workers: {}, I/O delay: {})",
         env!("CARGO_PKG_VERSION"),
         docs::DOCS_PATH,
-        docs::SPEC_PATH,
+        SpecVersion::V3_1.url_path(),
         settings.workers,
         settings.io_delay,
     );

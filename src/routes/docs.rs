@@ -11,31 +11,44 @@ use actix_web::http::header::{self, ContentType};
 use actix_web::web::{self, Bytes};
 use actix_web::{HttpResponse, ResponseError};
 use utoipa::openapi::OpenApi;
-use utoipa_swagger_ui::Config;
+use utoipa_swagger_ui::{Config, Url};
+
+use crate::api_doc::SpecVersion;
 
 use crate::errors::ApiError;
+use crate::openapi30::UnsupportedConstruct;
 
-/// Where the OpenAPI document is served (FastAPI's URL).
-pub const SPEC_PATH: &str = "/openapi.json";
 /// Where Swagger UI is served; the page itself lives at `/docs/`, `/docs` redirects there.
 pub const DOCS_PATH: &str = "/docs";
+/// The pattern of the files of Swagger UI.
+const DOCS_FILES: &str = "/docs/{file:.*}";
+
 /// The route patterns this module serves, all `GET`.
-pub const PATTERNS: [&str; 3] = [SPEC_PATH, DOCS_PATH, "/docs/{file:.*}"];
-/// The document's URL as Swagger UI at `/docs/` fetches it: relative, so a path prefix survives.
-const SPEC_URL_FROM_DOCS: &str = "../openapi.json";
+pub fn patterns() -> Vec<&'static str> {
+    let specs = SpecVersion::ALL.map(SpecVersion::url_path);
+    specs.into_iter().chain([DOCS_PATH, DOCS_FILES]).collect()
+}
 
 /// What the docs routes serve, prepared once at start-up.
 pub struct Docs {
-    spec_json: Bytes,
+    specs: Vec<(SpecVersion, Bytes)>,
     index_html: Bytes,
     swagger_config: Arc<Config<'static>>,
 }
 
 impl Docs {
-    /// Prepares the document and the Swagger UI page for `api`.
-    pub fn new(api: &OpenApi) -> Self {
+    /// Prepares both editions of the document and the Swagger UI page for `api`.
+    pub fn new(api: &OpenApi) -> Result<Self, UnsupportedConstruct> {
+        let specs = SpecVersion::ALL
+            .into_iter()
+            .map(|version| Ok((version, Bytes::from(version.render(api)?))))
+            .collect::<Result<_, UnsupportedConstruct>>()?;
+        let spec_urls = SpecVersion::ALL.map(|version| {
+            let primary = version == SpecVersion::ALL[0];
+            Url::with_primary(version.label(), url_from_docs_page(version), primary)
+        });
         let swagger_config = Arc::new(
-            Config::new([SPEC_URL_FROM_DOCS])
+            Config::new(spec_urls)
                 // Swagger UI's default validator badge loads an image from validator.swagger.io.
                 .validator_url("none")
                 .display_operation_id(true)
@@ -46,29 +59,48 @@ impl Docs {
         let index_html = swagger_file("index.html", &swagger_config)
             .map(|html| retitle(&html, &format!("{} - Swagger UI", api.info.title)))
             .expect("Swagger UI's index.html is compiled into the binary");
-        Self {
-            spec_json: Bytes::from(crate::api_doc::to_json(api)),
+        Ok(Self {
+            specs,
             index_html: Bytes::from(index_html),
             swagger_config,
-        }
+        })
+    }
+}
+
+/// Each edition's URL as Swagger UI at `/docs/` fetches it: relative, so a path prefix survives.
+fn url_from_docs_page(version: SpecVersion) -> &'static str {
+    match version {
+        SpecVersion::V3_1 => "../openapi.json",
+        SpecVersion::V3_0 => "../openapi-3.0.json",
     }
 }
 
 /// Registers the document and Swagger UI routes.
 pub fn configure(docs: web::Data<Docs>) -> impl FnOnce(&mut web::ServiceConfig) {
     move |config| {
+        for (version, _) in &docs.specs {
+            let version = *version;
+            config.route(
+                version.url_path(),
+                web::get().to(move |docs: web::Data<Docs>| spec(docs, version)),
+            );
+        }
         config
             .app_data(docs)
-            .route(SPEC_PATH, web::get().to(spec))
             .route(DOCS_PATH, web::get().to(redirect_to_docs_page))
-            .route(PATTERNS[2], web::get().to(docs_file));
+            .route(DOCS_FILES, web::get().to(docs_file));
     }
 }
 
-async fn spec(docs: web::Data<Docs>) -> HttpResponse {
+async fn spec(docs: web::Data<Docs>, version: SpecVersion) -> HttpResponse {
+    let json = docs
+        .specs
+        .iter()
+        .find(|(v, _)| *v == version)
+        .map(|(_, json)| json.clone());
     HttpResponse::Ok()
         .content_type(ContentType::json())
-        .body(docs.spec_json.clone())
+        .body(json.unwrap_or_default())
 }
 
 /// `/docs` → `docs/`: relative, so it resolves under whatever prefix the client sees.
@@ -123,6 +155,16 @@ fn retitle(html: &str, title: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn swagger_ui_finds_each_edition_from_the_docs_page() {
+        for version in SpecVersion::ALL {
+            assert_eq!(
+                url_from_docs_page(version),
+                format!("..{}", version.url_path())
+            );
+        }
+    }
 
     #[test]
     fn retitle_replaces_and_escapes_the_title() {

@@ -1,7 +1,7 @@
 use std::net::TcpListener;
 use std::process::{Command, Output};
 
-use greeter::api_doc::{openapi, to_json};
+use greeter::api_doc::{SpecVersion, openapi};
 
 use crate::helpers::{GreeterProcess, get_request, raw_http_blocking};
 
@@ -92,17 +92,27 @@ fn unknown_arguments_get_a_one_line_error() {
 }
 
 #[test]
-fn openapi_subcommand_prints_the_generated_spec() {
-    let output = greeter(&["openapi"], &[]);
+fn openapi_subcommand_prints_each_edition() {
+    for (args, version) in [
+        (&["openapi"][..], SpecVersion::V3_1),
+        (&["openapi", "--spec-version", "3.1"][..], SpecVersion::V3_1),
+        (&["openapi", "--spec-version", "3.0"][..], SpecVersion::V3_0),
+    ] {
+        let output = greeter(args, &[]);
 
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    assert_eq!(
-        String::from_utf8(output.stdout).unwrap(),
-        to_json(&openapi())
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        assert_eq!(
+            String::from_utf8(output.stdout).unwrap(),
+            version.render(&openapi()).unwrap()
+        );
+    }
+    assert_one_line_error_naming(
+        &greeter(&["openapi", "--spec-version", "2.0"], &[]),
+        "--spec-version",
     );
 }
 

@@ -72,6 +72,10 @@ async fn swagger_ui_loads_the_spec_by_a_relative_url_and_calls_no_validator() {
     // Relative to the page at /docs/, "../openapi.json" is /openapi.json, and stays under any
     // path prefix a proxy adds.
     assert!(script.contains(r#""url": "../openapi.json""#), "{script}");
+    assert!(
+        script.contains(r#""url": "../openapi-3.0.json""#),
+        "{script}"
+    );
     assert!(script.contains(r#""validatorUrl": "none""#), "{script}");
     assert!(
         !script.contains("http://") && !script.contains("https://"),

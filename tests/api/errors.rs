@@ -35,7 +35,15 @@ async fn unknown_paths_answer_404_json() {
 async fn wrong_methods_answer_405_json_with_allow() {
     let app = spawn_app();
 
-    for path in ["/", "/healthz", "/openapi.json", "/docs", "/docs/"] {
+    for path in [
+        "/",
+        "/healthz",
+        "/hello/Ada",
+        "/openapi.json",
+        "/openapi-3.0.json",
+        "/docs",
+        "/docs/",
+    ] {
         for method in [
             Method::POST,
             Method::PUT,
@@ -87,7 +95,7 @@ async fn failing_with_api_error() -> Result<HttpResponse, ApiError> {
 
 /// The real app with two failing routes added, on a real socket.
 fn spawn_app_with_failing_routes() -> TestApp {
-    let state = AppState::new(&ServeSettings::default());
+    let state = AppState::new(&ServeSettings::default()).unwrap();
     let listener = free_port_listener();
     let address = format!("http://{}", listener.local_addr().unwrap());
     let server = HttpServer::new(move || {

@@ -1,16 +1,18 @@
 use std::collections::HashSet;
 use std::process::Command;
 
-use greeter::api_doc::{openapi, to_json};
+use greeter::api_doc::{SpecVersion, openapi};
 use serde_json::Value;
 use similar::TextDiff;
 
 use crate::helpers::{project_root, skip, spawn_app};
 
-const COMMITTED_SPEC: &str = "openapi/openapi.json";
+fn rendered(version: SpecVersion) -> String {
+    version.render(&openapi()).expect("the document converts")
+}
 
 fn generated() -> Value {
-    serde_json::from_str(&to_json(&openapi())).unwrap()
+    serde_json::from_str(&rendered(SpecVersion::V3_1)).unwrap()
 }
 
 fn operations(spec: &Value) -> Vec<(String, String, Value)> {
@@ -24,30 +26,69 @@ fn operations(spec: &Value) -> Vec<(String, String, Value)> {
 }
 
 #[test]
-fn committed_spec_matches_the_code() {
-    let path = project_root().join(COMMITTED_SPEC);
-    let committed = std::fs::read_to_string(&path).unwrap_or_default();
-    let generated = to_json(&openapi());
+fn committed_specs_match_the_code() {
+    for version in SpecVersion::ALL {
+        let file = version.committed_file();
+        let committed = std::fs::read_to_string(project_root().join(file)).unwrap_or_default();
+        let generated = rendered(version);
 
-    if committed != generated {
-        let diff = TextDiff::from_lines(&committed, &generated);
-        panic!(
-            "{COMMITTED_SPEC} differs from what the code generates; refresh it with `make openapi` \
-             and review the change.\n{}",
-            diff.unified_diff().header(COMMITTED_SPEC, "generated")
-        );
+        if committed != generated {
+            let diff = TextDiff::from_lines(&committed, &generated);
+            panic!(
+                "{file} differs from what the code generates; refresh it with `make openapi` \
+                 and review the change.\n{}",
+                diff.unified_diff().header(file, "generated")
+            );
+        }
     }
 }
 
 #[actix_web::test]
-async fn the_served_spec_is_the_generated_one() {
+async fn the_served_specs_are_the_generated_ones() {
     let app = spawn_app();
 
-    let reply = app.get("/openapi.json").await;
+    for version in SpecVersion::ALL {
+        let reply = app.get(version.url_path()).await;
 
-    assert_eq!(reply.status, 200);
-    assert_eq!(reply.header("content-type"), Some("application/json"));
-    assert_eq!(reply.text(), to_json(&openapi()));
+        assert_eq!(reply.status, 200, "{version:?}");
+        assert_eq!(reply.header("content-type"), Some("application/json"));
+        assert_eq!(reply.text(), rendered(version), "{version:?}");
+    }
+}
+
+#[test]
+fn the_3_0_edition_describes_the_same_api_in_openapi_3_0() {
+    let v31 = generated();
+    let v30: Value = serde_json::from_str(&rendered(SpecVersion::V3_0)).unwrap();
+
+    assert_eq!(v30["openapi"], "3.0.3");
+    let operations_of = |spec: &Value| -> Vec<(String, String, Value)> {
+        operations(spec)
+            .into_iter()
+            .map(|(m, p, op)| (m, p, op["operationId"].clone()))
+            .collect()
+    };
+    assert_eq!(operations_of(&v30), operations_of(&v31));
+    let schema_names = |spec: &Value| -> Vec<String> {
+        spec["components"]["schemas"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .cloned()
+            .collect()
+    };
+    assert_eq!(schema_names(&v30), schema_names(&v31));
+    assert_eq!(
+        v30["info"]["license"]["url"],
+        "https://spdx.org/licenses/MIT.html"
+    );
+    let text = rendered(SpecVersion::V3_0);
+    for construct in ["\"examples\"", "\"const\"", "\"identifier\"", "\"null\""] {
+        assert!(
+            !text.contains(construct),
+            "the 3.0 edition still has {construct}"
+        );
+    }
 }
 
 #[test]
@@ -303,9 +344,10 @@ fn request_and_response_bodies_have_examples() {
     assert!(!request["example"].is_null());
 }
 
-/// openapi-spec-validator (PyPI), installed by `make test` into the project's `.venv`.
+/// openapi-spec-validator (PyPI), installed by `make test` into the project's `.venv`; it reads
+/// each file's `openapi` field and validates it as that version.
 #[test]
-fn committed_spec_passes_openapi_spec_validator() {
+fn committed_specs_pass_openapi_spec_validator() {
     let validator = project_root().join(".venv/bin/openapi-spec-validator");
     if !validator.exists() {
         return skip(&format!(
@@ -314,15 +356,18 @@ fn committed_spec_passes_openapi_spec_validator() {
         ));
     }
 
-    let output = Command::new(&validator)
-        .arg(project_root().join(COMMITTED_SPEC))
-        .output()
-        .expect("cannot run openapi-spec-validator");
+    for version in SpecVersion::ALL {
+        let file = version.committed_file();
+        let output = Command::new(&validator)
+            .arg(project_root().join(file))
+            .output()
+            .expect("cannot run openapi-spec-validator");
 
-    assert!(
-        output.status.success(),
-        "openapi-spec-validator rejected {COMMITTED_SPEC}:\n{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
+        assert!(
+            output.status.success(),
+            "openapi-spec-validator rejected {file}:\n{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
 }
