@@ -1,5 +1,6 @@
 # greeter: `make run` serves it, `make test` tests it. Everything a target needs is installed by
-# make itself into the project's folders (.venv for Python tools, target/ for Rust).
+# make itself into the project's folders: .venv for Python tools, tests/clients/typescript/
+# node_modules for the TypeScript client's, target/ for Rust.
 
 CARGO  ?= cargo
 PYTHON ?= python3
@@ -7,7 +8,9 @@ VENV   := .venv
 # Extra arguments for `make run`, e.g. make run ARGS="--port 9000 --io-delay 250ms".
 ARGS   ?=
 
-PY_TOOLS := $(VENV)/.installed
+PY_TOOLS   := $(VENV)/.installed
+NODE_DIR   := tests/clients/typescript
+NODE_TOOLS := $(NODE_DIR)/node_modules/.installed
 
 .DEFAULT_GOAL := help
 .PHONY: help run build test lint openapi clean
@@ -21,7 +24,7 @@ run: ## Build (release) and serve on http://127.0.0.1:8000 (ARGS="..." passes fl
 build: ## Build the release binary: target/release/greeter.
 	$(CARGO) build --release --locked
 
-test: $(PY_TOOLS) ## Run every test (installs the Python tools the tests use into .venv).
+test: $(PY_TOOLS) $(NODE_TOOLS) ## Run every test (installs the tools the tests use into the project).
 	@if $(CARGO) nextest --version >/dev/null 2>&1; then \
 		$(CARGO) nextest run --locked --no-fail-fast; \
 	else \
@@ -46,6 +49,10 @@ $(PY_TOOLS): tests/requirements.txt
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r tests/requirements.txt
 	touch $@
 
+$(NODE_TOOLS): $(NODE_DIR)/package.json $(NODE_DIR)/package-lock.json
+	cd $(NODE_DIR) && npm ci --no-audit --no-fund
+	touch $@
+
 clean: ## Remove build output and the tool folders.
 	$(CARGO) clean
-	rm -rf $(VENV)
+	rm -rf $(VENV) $(NODE_DIR)/node_modules

@@ -2,7 +2,9 @@
 //! run as a real process. One test binary, so everything compiles and links once.
 
 mod cli;
+mod clients;
 mod concurrency;
+mod conformance;
 mod docs;
 mod errors;
 mod greeting;

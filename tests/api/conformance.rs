@@ -1,0 +1,70 @@
+//! schemathesis runs every check it has against a live server, for both editions of the spec:
+//! server errors, status codes, content types, response schemas and headers, acceptance of
+//! valid data, rejection of invalid data, unsupported methods, and more. A failure is a bug in
+//! the service or the spec.
+
+use std::process::Command;
+use std::time::Duration;
+
+use greeter::api_doc::SpecVersion;
+use greeter::settings::ServeSettings;
+
+use crate::helpers::{project_root, skip, spawn_app_in_thread, test_settings};
+
+/// Test cases per operation and phase; the seed makes a run reproducible (set
+/// `GREETER_SCHEMATHESIS_SEED` to explore others).
+const MAX_EXAMPLES: &str = "100";
+const DEFAULT_SEED: &str = "20261126";
+
+fn conforms(version: SpecVersion) {
+    let root = project_root();
+    let st = root.join(".venv/bin/st");
+    if !st.exists() {
+        return skip("schemathesis is not in .venv; `make test` installs it");
+    }
+    let settings = ServeSettings {
+        io_delay: Duration::ZERO.into(),
+        ..test_settings()
+    };
+    let url = format!("http://{}", spawn_app_in_thread(settings));
+    let seed = std::env::var("GREETER_SCHEMATHESIS_SEED").unwrap_or_else(|_| DEFAULT_SEED.into());
+
+    let output = Command::new(&st)
+        .arg("run")
+        .arg(root.join(version.committed_file()))
+        .args([
+            "--url",
+            &url,
+            "--checks",
+            "all",
+            "--max-examples",
+            MAX_EXAMPLES,
+        ])
+        .args(["--seed", &seed, "--workers", "2", "--no-color"])
+        .env("SCHEMATHESIS_HOOKS", "")
+        .output()
+        .expect("cannot run schemathesis");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+
+    let summary = stdout
+        .lines()
+        .find(|line| line.contains(" generated, "))
+        .unwrap_or("no summary");
+    println!("{}: {}", version.label(), summary.trim());
+    assert!(
+        output.status.success() && stdout.contains("No issues found"),
+        "schemathesis found issues with {}:\n{stdout}\n{}",
+        version.committed_file(),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+#[test]
+fn the_server_conforms_to_the_3_1_spec() {
+    conforms(SpecVersion::V3_1);
+}
+
+#[test]
+fn the_server_conforms_to_the_3_0_spec() {
+    conforms(SpecVersion::V3_0);
+}

@@ -1,0 +1,76 @@
+"""Calls every operation of greeter through the Python client that openapi-python-client
+generated from openapi/openapi.json (package `greeter_client`), against the live server whose
+base URL is the first argument."""
+
+import sys
+
+from greeter_client import Client
+from greeter_client.api.greeting import get_greeting, get_named_greeting, post_greeting
+from greeter_client.api.health import get_health
+from greeter_client.models import (
+    Greeting,
+    GreetingMessage,
+    GreetingRequest,
+    Health,
+    HealthStatus,
+    HTTPValidationError,
+    Language,
+)
+
+EXPECTED = {
+    Language.EN: "Hello, Ada!",
+    Language.FR: "Bonjour, Ada!",
+    Language.ES: "¡Hola, Ada!",
+    Language.DE: "Hallo, Ada!",
+    Language.JA: "こんにちは、Adaさん!",
+}
+
+
+def main(base_url: str) -> None:
+    client = Client(base_url=base_url, raise_on_unexpected_status=True)
+    checks = 0
+
+    greeting = get_greeting.sync(client=client)
+    assert isinstance(greeting, Greeting) and greeting.hello == "World", greeting
+    checks += 1
+
+    # The client percent-encodes the name; the server decodes it back.
+    named = get_named_greeting.sync(name="Zoë/Ada 100%", client=client)
+    assert isinstance(named, Greeting) and named.hello == "Zoë/Ada 100%", named
+    checks += 1
+
+    invalid = get_named_greeting.sync_detailed(name="a" * 65, client=client)
+    assert invalid.status_code == 422, invalid
+    assert isinstance(invalid.parsed, HTTPValidationError), invalid.parsed
+    problem = invalid.parsed.detail[0]
+    assert problem.type_ == "string_too_long" and problem.loc == ["path", "name"], problem
+    checks += 1
+
+    for language, message in EXPECTED.items():
+        answer = post_greeting.sync(client=client, body=GreetingRequest(name="Ada", language=language))
+        assert isinstance(answer, GreetingMessage), answer
+        assert answer.message == message and answer.language == language, answer
+        checks += 1
+
+    default = post_greeting.sync(client=client, body=GreetingRequest(name="Ada"))
+    assert isinstance(default, GreetingMessage) and default.language == Language.EN, default
+    checks += 1
+
+    too_short = post_greeting.sync_detailed(client=client, body=GreetingRequest(name=""))
+    assert too_short.status_code == 422, too_short
+    assert isinstance(too_short.parsed, HTTPValidationError), too_short.parsed
+    assert too_short.parsed.detail[0].type_ == "string_too_short", too_short.parsed
+    assert too_short.parsed.detail[0].loc == ["body", "name"], too_short.parsed
+    checks += 1
+
+    health = get_health.sync(client=client)
+    assert isinstance(health, Health) and health.status == HealthStatus.OK, health
+    checks += 1
+
+    print(f"python client: {checks} checks passed")
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != 2:
+        sys.exit("usage: check_client.py BASE_URL")
+    main(sys.argv[1])

@@ -1,0 +1,87 @@
+// Calls every operation of greeter through the TypeScript client generated from
+// openapi/openapi.json (openapi-typescript types + openapi-fetch), against the live server whose
+// base URL is the first argument. The compiler checks the calls against the generated types;
+// the assertions check the answers.
+import assert from "node:assert/strict";
+import createClient from "openapi-fetch";
+
+import type { components, paths } from "./generated/schema.js";
+
+type Language = components["schemas"]["Language"];
+
+const baseUrl = process.argv[2];
+if (!baseUrl) {
+  throw new Error("usage: node dist/check_client.js BASE_URL");
+}
+const client = createClient<paths>({ baseUrl });
+let checks = 0;
+
+{
+  const { data, error, response } = await client.GET("/");
+  assert.equal(response.status, 200);
+  assert.equal(error, undefined);
+  assert.deepEqual(data, { Hello: "World" });
+  checks++;
+}
+
+{
+  // The client percent-encodes the name; the server decodes it back.
+  const { data, response } = await client.GET("/hello/{name}", {
+    params: { path: { name: "Zoë/Ada 100%" } },
+  });
+  assert.equal(response.status, 200);
+  assert.deepEqual(data, { Hello: "Zoë/Ada 100%" });
+  checks++;
+}
+
+{
+  const { data, error, response } = await client.GET("/hello/{name}", {
+    params: { path: { name: "a".repeat(65) } },
+  });
+  assert.equal(response.status, 422);
+  assert.equal(data, undefined);
+  const detail = error?.detail ?? [];
+  assert.equal(detail.length, 1);
+  assert.equal(detail[0]?.type, "string_too_long");
+  assert.deepEqual(detail[0]?.loc, ["path", "name"]);
+  checks++;
+}
+
+const expected: Record<Language, string> = {
+  en: "Hello, Ada!",
+  fr: "Bonjour, Ada!",
+  es: "¡Hola, Ada!",
+  de: "Hallo, Ada!",
+  ja: "こんにちは、Adaさん!",
+};
+for (const [language, message] of Object.entries(expected) as [Language, string][]) {
+  const { data, response } = await client.POST("/greetings", { body: { name: "Ada", language } });
+  assert.equal(response.status, 200);
+  assert.deepEqual(data, { message, language });
+  checks++;
+}
+
+{
+  const { data } = await client.POST("/greetings", { body: { name: "Ada" } });
+  assert.deepEqual(data, { message: "Hello, Ada!", language: "en" });
+  checks++;
+}
+
+{
+  const { error, response } = await client.POST("/greetings", { body: { name: "" } });
+  assert.equal(response.status, 422);
+  // POST's errors are a union: 413 and 415 carry a string `detail`, 422 a list of problems.
+  assert.ok(error && typeof error.detail !== "string", "a 422 body lists its problems");
+  assert.equal(error.detail[0]?.type, "string_too_short");
+  assert.deepEqual(error.detail[0]?.loc, ["body", "name"]);
+  checks++;
+}
+
+{
+  const { data, response } = await client.GET("/healthz");
+  assert.equal(response.status, 200);
+  assert.deepEqual(data, { status: "ok" });
+  checks++;
+}
+
+console.log(`typescript client: ${checks} checks passed`);
