@@ -1,6 +1,7 @@
 # greeter: `make run` serves it, `make test` tests it. Everything a target needs is installed by
 # make itself into the project's folders: .venv for Python tools, tests/clients/typescript/
-# node_modules for the TypeScript client's, target/ for Rust.
+# node_modules for the TypeScript client's, tests/browser/node_modules for the browser driver,
+# target/ for Rust. System packages (Chromium, nginx) are .ci/run's to install.
 
 CARGO  ?= cargo
 PYTHON ?= python3
@@ -11,9 +12,12 @@ ARGS   ?=
 PY_TOOLS   := $(VENV)/.installed
 NODE_DIR   := tests/clients/typescript
 NODE_TOOLS := $(NODE_DIR)/node_modules/.installed
+BROWSER_DIR   := tests/browser
+BROWSER_TOOLS := $(BROWSER_DIR)/node_modules/.installed
+SCREENSHOT    := openapi/swagger-ui.png
 
 .DEFAULT_GOAL := help
-.PHONY: help run build test lint openapi clean
+.PHONY: help run build test lint openapi screenshot clean
 
 help: ## List the targets.
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -24,7 +28,7 @@ run: ## Build (release) and serve on http://127.0.0.1:8000 (ARGS="..." passes fl
 build: ## Build the release binary: target/release/greeter.
 	$(CARGO) build --release --locked
 
-test: $(PY_TOOLS) $(NODE_TOOLS) ## Run every test (installs the tools the tests use into the project).
+test: $(PY_TOOLS) $(NODE_TOOLS) $(BROWSER_TOOLS) ## Run every test (installs the tools the tests use into the project).
 	@if $(CARGO) nextest --version >/dev/null 2>&1; then \
 		$(CARGO) nextest run --locked --no-fail-fast; \
 	else \
@@ -49,10 +53,23 @@ $(PY_TOOLS): tests/requirements.txt
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r tests/requirements.txt
 	touch $@
 
+screenshot: $(BROWSER_TOOLS) ## Save a picture of /docs with GET / tried out (needs Chromium).
+	$(CARGO) build --quiet --locked
+	@mkdir -p target; rm -f target/screenshot.log
+	@target/debug/greeter --port 0 --io-delay 0s 2> target/screenshot.log & pid=$$!; \
+	for _ in $$(seq 100); do grep -q 'listening on' target/screenshot.log && break; sleep 0.1; done; \
+	url=$$(grep -o 'listening on http://[^ ]*' target/screenshot.log | cut -d' ' -f3); \
+	cd $(BROWSER_DIR) && node check_docs.mjs "$$url/docs" --screenshot ../../$(SCREENSHOT); \
+	status=$$?; kill $$pid; exit $$status
+
 $(NODE_TOOLS): $(NODE_DIR)/package.json $(NODE_DIR)/package-lock.json
 	cd $(NODE_DIR) && npm ci --no-audit --no-fund
 	touch $@
 
+$(BROWSER_TOOLS): $(BROWSER_DIR)/package.json $(BROWSER_DIR)/package-lock.json
+	cd $(BROWSER_DIR) && npm ci --no-audit --no-fund
+	touch $@
+
 clean: ## Remove build output and the tool folders.
 	$(CARGO) clean
-	rm -rf $(VENV) $(NODE_DIR)/node_modules
+	rm -rf $(VENV) $(NODE_DIR)/node_modules $(BROWSER_DIR)/node_modules

@@ -40,12 +40,21 @@ impl SpecVersion {
     /// Both editions, the primary one first.
     pub const ALL: [SpecVersion; 2] = [Self::V3_1, Self::V3_0];
 
-    /// The edition's URL path, e.g. `/openapi.json`.
-    pub fn url_path(self) -> &'static str {
+    /// The edition's path when the 3.1 document is served at `primary`: the 3.0 edition puts
+    /// `-3.0` before a `.json` ending, or at the end (`/openapi.json` → `/openapi-3.0.json`).
+    pub fn path_beside(self, primary: &str) -> String {
         match self {
-            Self::V3_1 => "/openapi.json",
-            Self::V3_0 => "/openapi-3.0.json",
+            Self::V3_1 => primary.to_owned(),
+            Self::V3_0 => match primary.strip_suffix(".json") {
+                Some(stem) => format!("{stem}-3.0.json"),
+                None => format!("{primary}-3.0"),
+            },
         }
+    }
+
+    /// The edition's path with the default settings, e.g. `/openapi.json`.
+    pub fn url_path(self) -> String {
+        self.path_beside(crate::settings::DEFAULT_OPENAPI_PATH)
     }
 
     /// Where the edition is committed, relative to the project root.
@@ -75,5 +84,21 @@ impl SpecVersion {
         let mut json = serde_json::to_string_pretty(&value).expect("JSON always serializes");
         json.push('\n');
         Ok(json)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_3_0_edition_sits_beside_the_3_1_document() {
+        assert_eq!(SpecVersion::V3_0.url_path(), "/openapi-3.0.json");
+        assert_eq!(SpecVersion::V3_1.url_path(), "/openapi.json");
+        assert_eq!(
+            SpecVersion::V3_0.path_beside("/api/spec.json"),
+            "/api/spec-3.0.json"
+        );
+        assert_eq!(SpecVersion::V3_0.path_beside("/spec"), "/spec-3.0");
     }
 }

@@ -1,8 +1,10 @@
 //! Every setting of the service in one place: the command line, its environment fallbacks and
 //! their defaults. `greeter --help` documents all of them.
 
+use std::fmt;
 use std::net::{IpAddr, Ipv4Addr};
 use std::num::NonZeroUsize;
+use std::str::FromStr;
 use std::time::Duration;
 
 use bytesize::ByteSize;
@@ -20,6 +22,10 @@ pub const DEFAULT_PORT: u16 = 8000;
 pub const DEFAULT_BACKLOG: u32 = 4096;
 /// The largest request body accepted; larger ones get `413`.
 pub const DEFAULT_MAX_BODY: ByteSize = ByteSize::kib(64);
+/// Where Swagger UI is served (FastAPI's URL); the page itself is at `/docs/`.
+pub const DEFAULT_DOCS_PATH: &str = "/docs";
+/// Where the OpenAPI 3.1 document is served (FastAPI's URL); the 3.0 edition sits beside it.
+pub const DEFAULT_OPENAPI_PATH: &str = "/openapi.json";
 /// The simulated I/O wait of the greeting, as the original's `await asyncio.sleep(1)`.
 pub const DEFAULT_IO_DELAY: Duration = Duration::from_secs(1);
 
@@ -92,6 +98,23 @@ pub struct ServeSettings {
     #[arg(long, env = "GREETER_IO_DELAY", value_name = "DURATION",
           default_value_t = DEFAULT_IO_DELAY.into(), allow_hyphen_values = true)]
     pub io_delay: humantime::Duration,
+
+    /// Path of Swagger UI, or `off` to remove it (the spec stays).
+    #[arg(long, env = "GREETER_DOCS_PATH", value_name = "PATH|off",
+          default_value = DEFAULT_DOCS_PATH)]
+    pub docs_path: Mount,
+
+    /// Path of the OpenAPI 3.1 document (the 3.0 edition is served beside it, `-3.0` before
+    /// `.json`), or `off` to remove both documents and Swagger UI.
+    #[arg(long, env = "GREETER_OPENAPI_PATH", value_name = "PATH|off",
+          default_value = DEFAULT_OPENAPI_PATH)]
+    pub openapi_path: Mount,
+
+    /// Path prefix under which a reverse proxy serves the API (e.g. /api/v1), stripped by the
+    /// proxy before requests arrive: the spec's `servers` names it, so Swagger UI and clients
+    /// call through it.
+    #[arg(long, env = "GREETER_ROOT_PATH", value_name = "PATH")]
+    pub root_path: Option<UrlPath>,
 }
 
 impl Default for ServeSettings {
@@ -103,6 +126,9 @@ impl Default for ServeSettings {
             backlog: DEFAULT_BACKLOG,
             max_body: DEFAULT_MAX_BODY,
             io_delay: DEFAULT_IO_DELAY.into(),
+            docs_path: Mount::At(UrlPath(DEFAULT_DOCS_PATH.to_owned())),
+            openapi_path: Mount::At(UrlPath(DEFAULT_OPENAPI_PATH.to_owned())),
+            root_path: None,
         }
     }
 }
@@ -121,6 +147,88 @@ fn parse_body_size(input: &str) -> Result<ByteSize, String> {
         return Err("the limit must be at least 1 byte".to_owned());
     }
     Ok(size)
+}
+
+/// An absolute URL path such as `/docs` or `/api/v1`: no trailing slash, no empty, `.` or `..`
+/// segment, and only characters that need no percent-encoding (nor `{}`, which routes reserve).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct UrlPath(String);
+
+impl UrlPath {
+    /// The path as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl FromStr for UrlPath {
+    type Err = String;
+
+    fn from_str(input: &str) -> Result<Self, Self::Err> {
+        let Some(rest) = input.strip_prefix('/') else {
+            return Err("a path starts with /".to_owned());
+        };
+        for segment in rest.split('/') {
+            if segment.is_empty() || segment == "." || segment == ".." {
+                return Err(format!(
+                    "{input:?} has an empty, `.` or `..` segment (or ends with /)"
+                ));
+            }
+            let allowed = |c: char| c.is_ascii_alphanumeric() || "-._~!$&'()*+,;=:@".contains(c);
+            if let Some(bad) = segment.chars().find(|&c| !allowed(c)) {
+                return Err(format!(
+                    "{input:?} has the character {bad:?}, which a path cannot hold as it is"
+                ));
+            }
+        }
+        Ok(Self(input.to_owned()))
+    }
+}
+
+impl fmt::Display for UrlPath {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Where an optional endpoint is served: at a path, or `off`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Mount {
+    /// Served at this path.
+    At(UrlPath),
+    /// Not served; its URLs answer 404.
+    Off,
+}
+
+impl Mount {
+    /// The path, unless off.
+    pub fn path(&self) -> Option<&UrlPath> {
+        match self {
+            Self::At(path) => Some(path),
+            Self::Off => None,
+        }
+    }
+}
+
+impl FromStr for Mount {
+    type Err = String;
+
+    fn from_str(input: &str) -> Result<Self, Self::Err> {
+        if input == "off" {
+            Ok(Self::Off)
+        } else {
+            input.parse().map(Self::At)
+        }
+    }
+}
+
+impl fmt::Display for Mount {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::At(path) => path.fmt(f),
+            Self::Off => f.write_str("off"),
+        }
+    }
 }
 
 /// One worker per CPU the process may use.
@@ -188,6 +296,31 @@ mod tests {
     }
 
     #[test]
+    fn docs_and_spec_paths_take_a_path_or_off() {
+        let Command::Serve(s) = parse(&[]).unwrap() else {
+            panic!("expected serve")
+        };
+        assert_eq!(s.docs_path.to_string(), "/docs");
+        assert_eq!(s.openapi_path.to_string(), "/openapi.json");
+        assert_eq!(s.root_path, None);
+
+        let args = [
+            "--docs-path",
+            "off",
+            "--openapi-path",
+            "/api/spec.json",
+            "--root-path",
+            "/api/v1",
+        ];
+        let Command::Serve(s) = parse(&args).unwrap() else {
+            panic!("expected serve")
+        };
+        assert_eq!(s.docs_path, Mount::Off);
+        assert_eq!(s.openapi_path.path().unwrap().as_str(), "/api/spec.json");
+        assert_eq!(s.root_path.unwrap().as_str(), "/api/v1");
+    }
+
+    #[test]
     fn openapi_subcommand_parses() {
         assert!(matches!(
             parse(&["openapi"]).unwrap(),
@@ -215,6 +348,13 @@ mod tests {
             (&["--backlog", "65536"][..], "--backlog"),
             (&["--max-body", "0"][..], "--max-body"),
             (&["--max-body", "lots"][..], "--max-body"),
+            (&["--docs-path", "docs"][..], "--docs-path"),
+            (&["--docs-path", "/docs/"][..], "--docs-path"),
+            (&["--docs-path", "/"][..], "--docs-path"),
+            (&["--openapi-path", "/a//b"][..], "--openapi-path"),
+            (&["--openapi-path", "/a/../b"][..], "--openapi-path"),
+            (&["--root-path", "/api/{v}"][..], "--root-path"),
+            (&["--root-path", "/api v1"][..], "--root-path"),
         ] {
             let err = parse(args).unwrap_err();
             assert_eq!(

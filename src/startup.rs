@@ -1,19 +1,22 @@
 //! Building the app and running the server: one place used by `main`, `greeter openapi` and the
 //! tests alike.
 
+use std::fmt;
 use std::net::{SocketAddr, TcpListener};
 
 use socket2::{Domain, Protocol, Socket, Type};
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{Server, ServiceFactory, ServiceRequest, ServiceResponse};
+use actix_web::http::Method;
 use actix_web::middleware::{Logger, from_fn};
 use actix_web::web::{self, ThinData};
 use actix_web::{App, Error, HttpServer};
 use utoipa::OpenApi;
+use utoipa::openapi::server::Server as OpenApiServer;
 use utoipa_actix_web::{AppExt, UtoipaApp};
 
-use crate::api_doc::{self, ApiDoc, SpecVersion};
+use crate::api_doc::{self, ApiDoc};
 use crate::errors::json_errors;
 use crate::fallback::{RouteTable, not_routed};
 use crate::head_as_get::head_as_get;
@@ -39,6 +42,32 @@ pub fn api_app() -> UtoipaApp<
         .configure(routes::register)
 }
 
+/// Why the server cannot start with the settings it was given.
+#[derive(Debug)]
+pub enum StartupError {
+    /// The document cannot be converted to OpenAPI 3.0.
+    Spec(UnsupportedConstruct),
+    /// A docs or document path is also an API route.
+    PathCollision {
+        /// The colliding path.
+        path: String,
+    },
+}
+
+impl fmt::Display for StartupError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Spec(cause) => cause.fmt(f),
+            Self::PathCollision { path } => write!(
+                f,
+                "{path} is an API route; choose another --docs-path or --openapi-path"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for StartupError {}
+
 /// What every worker's app shares, prepared once per server.
 #[derive(Clone)]
 pub struct AppState {
@@ -49,21 +78,37 @@ pub struct AppState {
 }
 
 impl AppState {
-    /// Prepares the document, Swagger UI and the route table for `settings`; fails only if the
-    /// document cannot be converted to OpenAPI 3.0.
-    pub fn new(settings: &ServeSettings) -> Result<Self, UnsupportedConstruct> {
-        let api = api_doc::openapi();
-        let routes = docs::patterns()
-            .into_iter()
-            .fold(RouteTable::from_openapi(&api), |table, pattern| {
-                table.with(pattern, [actix_web::http::Method::GET])
-            });
+    /// Prepares the documents, Swagger UI and the route table for `settings`.
+    pub fn new(settings: &ServeSettings) -> Result<Self, StartupError> {
+        let mut api = api_doc::openapi();
+        if let Some(root) = &settings.root_path {
+            api.servers = Some(vec![OpenApiServer::new(root.as_str())]);
+        }
+        let layout = docs::DocsLayout::new(&settings.docs_path, &settings.openapi_path);
+        let api_routes = RouteTable::from_openapi(&api);
+        for pattern in layout.patterns() {
+            let path = pattern.trim_end_matches("{file:.*}");
+            if api_routes.allowed_methods(path).is_some() {
+                return Err(StartupError::PathCollision {
+                    path: path.to_owned(),
+                });
+            }
+        }
+        let routes = layout.patterns().iter().fold(api_routes, |table, pattern| {
+            table.with(pattern, [Method::GET])
+        });
+        let docs = docs::Docs::new(&api, layout).map_err(StartupError::Spec)?;
         Ok(Self {
             io: SimulatedIo::new(settings.io_delay.into()),
             body_limit: BodyLimit(settings.max_body_bytes()),
             routes: web::Data::new(routes),
-            docs: web::Data::new(docs::Docs::new(&api)?),
+            docs: web::Data::new(docs),
         })
+    }
+
+    /// Where the documents and Swagger UI are served.
+    pub fn layout(&self) -> &docs::DocsLayout {
+        self.docs.layout()
     }
 }
 
@@ -110,19 +155,31 @@ pub fn listen(address: SocketAddr, backlog: u32) -> std::io::Result<TcpListener>
 pub fn run(listener: TcpListener, settings: &ServeSettings) -> std::io::Result<Server> {
     let address = listener.local_addr()?;
     let state = AppState::new(settings).map_err(std::io::Error::other)?;
+    let layout = state.layout();
+    let docs = layout
+        .docs
+        .as_ref()
+        .map_or("off".to_owned(), |p| format!("http://{address}{p}/"));
+    let spec = layout
+        .specs
+        .first()
+        .map_or("off".to_owned(), |(_, p)| format!("http://{address}{p}"));
+    let root = settings
+        .root_path
+        .as_ref()
+        .map(|r| format!(", root path: {r}"))
+        .unwrap_or_default();
+    log::info!(
+        "greeter {} listening on http://{address} (docs: {docs}, spec: {spec}, workers: {}, \
+         I/O delay: {}{root})",
+        env!("CARGO_PKG_VERSION"),
+        settings.workers,
+        settings.io_delay,
+    );
     let server = HttpServer::new(move || app(state.clone()))
         .workers(settings.workers.get())
         .disable_signals()
         .listen(listener)?
         .run();
-    log::info!(
-        "greeter {} listening on http://{address} (docs: http://{address}{}/, spec: http://{address}{}, \
-         workers: {}, I/O delay: {})",
-        env!("CARGO_PKG_VERSION"),
-        docs::DOCS_PATH,
-        SpecVersion::V3_1.url_path(),
-        settings.workers,
-        settings.io_delay,
-    );
     Ok(server)
 }

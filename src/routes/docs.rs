@@ -1,4 +1,6 @@
-//! The OpenAPI document at `/openapi.json` and Swagger UI at `/docs/`, compiled into the binary.
+//! The OpenAPI documents (3.1 at `/openapi.json`, its 3.0 edition beside it) and Swagger UI at
+//! `/docs/`, compiled into the binary. Both are settings: `--docs-path`, `--openapi-path`, each
+//! `off` to remove it.
 //!
 //! Swagger UI comes from utoipa-swagger-ui's `vendored` build: nothing is fetched at build or at
 //! run time. Every URL the page uses is relative, so it also works behind a proxy that mounts the
@@ -14,39 +16,90 @@ use utoipa::openapi::OpenApi;
 use utoipa_swagger_ui::{Config, Url};
 
 use crate::api_doc::SpecVersion;
-
 use crate::errors::ApiError;
 use crate::openapi30::UnsupportedConstruct;
+use crate::settings::Mount;
 
-/// Where Swagger UI is served; the page itself lives at `/docs/`, `/docs` redirects there.
-pub const DOCS_PATH: &str = "/docs";
-/// The pattern of the files of Swagger UI.
-const DOCS_FILES: &str = "/docs/{file:.*}";
+/// greeter's own icon for the docs page.
+const FAVICON_SVG: &[u8] = include_bytes!("../assets/favicon.svg");
 
-/// The route patterns this module serves, all `GET`.
-pub fn patterns() -> Vec<&'static str> {
-    let specs = SpecVersion::ALL.map(SpecVersion::url_path);
-    specs.into_iter().chain([DOCS_PATH, DOCS_FILES]).collect()
+/// Where the documents and Swagger UI are served, as the settings say.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DocsLayout {
+    /// Each edition of the document with its path; empty when the documents are off.
+    pub specs: Vec<(SpecVersion, String)>,
+    /// Swagger UI's path (the page is this plus `/`); `None` when off, or when the documents are.
+    pub docs: Option<String>,
+}
+
+impl DocsLayout {
+    /// The layout for `--docs-path` and `--openapi-path`: without documents there is no UI.
+    pub fn new(docs: &Mount, openapi: &Mount) -> Self {
+        let specs: Vec<(SpecVersion, String)> = match openapi.path() {
+            Some(primary) => SpecVersion::ALL
+                .into_iter()
+                .map(|version| (version, version.path_beside(primary.as_str())))
+                .collect(),
+            None => Vec::new(),
+        };
+        let docs = docs
+            .path()
+            .filter(|_| !specs.is_empty())
+            .map(|p| p.as_str().to_owned());
+        Self { specs, docs }
+    }
+
+    /// The route patterns served, all `GET`.
+    pub fn patterns(&self) -> Vec<String> {
+        let docs = self
+            .docs
+            .iter()
+            .flat_map(|docs| [docs.clone(), files_pattern(docs)]);
+        self.specs
+            .iter()
+            .map(|(_, path)| path.clone())
+            .chain(docs)
+            .collect()
+    }
+}
+
+fn files_pattern(docs: &str) -> String {
+    format!("{docs}/{{file:.*}}")
+}
+
+/// `target` as a URL relative to the page at `{docs}/`, so that a path prefix survives:
+/// `/openapi.json` from `/docs/` is `../openapi.json`.
+fn relative_to_docs_page(docs: &str, target: &str) -> String {
+    let depth = docs.matches('/').count();
+    format!("{}{}", "../".repeat(depth), target.trim_start_matches('/'))
 }
 
 /// What the docs routes serve, prepared once at start-up.
 pub struct Docs {
-    specs: Vec<(SpecVersion, Bytes)>,
+    layout: DocsLayout,
+    specs: Vec<Bytes>,
     index_html: Bytes,
     swagger_config: Arc<Config<'static>>,
 }
 
 impl Docs {
-    /// Prepares both editions of the document and the Swagger UI page for `api`.
-    pub fn new(api: &OpenApi) -> Result<Self, UnsupportedConstruct> {
-        let specs = SpecVersion::ALL
-            .into_iter()
-            .map(|version| Ok((version, Bytes::from(version.render(api)?))))
+    /// Renders each edition of `api` and prepares Swagger UI for `layout`.
+    pub fn new(api: &OpenApi, layout: DocsLayout) -> Result<Self, UnsupportedConstruct> {
+        let specs = layout
+            .specs
+            .iter()
+            .map(|(version, _)| Ok(Bytes::from(version.render(api)?)))
             .collect::<Result<_, UnsupportedConstruct>>()?;
-        let spec_urls = SpecVersion::ALL.map(|version| {
-            let primary = version == SpecVersion::ALL[0];
-            Url::with_primary(version.label(), url_from_docs_page(version), primary)
-        });
+        let docs = layout.docs.clone().unwrap_or_default();
+        let spec_urls: Vec<Url<'static>> = layout
+            .specs
+            .iter()
+            .enumerate()
+            .map(|(index, (version, path))| {
+                let url = relative_to_docs_page(&docs, path);
+                Url::with_primary(version.label(), leak(url), index == 0)
+            })
+            .collect();
         let swagger_config = Arc::new(
             Config::new(spec_urls)
                 // Swagger UI's default validator badge loads an image from validator.swagger.io.
@@ -56,10 +109,12 @@ impl Docs {
                 .deep_linking(true)
                 .filter(true),
         );
+        let title = format!("{} - Swagger UI", api.info.title);
         let index_html = swagger_file("index.html", &swagger_config)
-            .map(|html| retitle(&html, &format!("{} - Swagger UI", api.info.title)))
+            .map(|html| with_favicon(&retitle(&html, &title)))
             .expect("Swagger UI's index.html is compiled into the binary");
         Ok(Self {
+            layout,
             specs,
             index_html: Bytes::from(index_html),
             swagger_config,
@@ -67,56 +122,65 @@ impl Docs {
     }
 }
 
-/// Each edition's URL as Swagger UI at `/docs/` fetches it: relative, so a path prefix survives.
-fn url_from_docs_page(version: SpecVersion) -> &'static str {
-    match version {
-        SpecVersion::V3_1 => "../openapi.json",
-        SpecVersion::V3_0 => "../openapi-3.0.json",
+impl Docs {
+    /// Where the documents and Swagger UI are served.
+    pub fn layout(&self) -> &DocsLayout {
+        &self.layout
     }
 }
 
-/// Registers the document and Swagger UI routes.
+/// Swagger UI's configuration holds `'static` URLs; the few made at start-up live as long as
+/// the process anyway.
+fn leak(url: String) -> &'static str {
+    Box::leak(url.into_boxed_str())
+}
+
+/// Registers the documents and Swagger UI where the layout puts them.
 pub fn configure(docs: web::Data<Docs>) -> impl FnOnce(&mut web::ServiceConfig) {
     move |config| {
-        for (version, _) in &docs.specs {
-            let version = *version;
+        for (index, (_, path)) in docs.layout.specs.iter().enumerate() {
             config.route(
-                version.url_path(),
-                web::get().to(move |docs: web::Data<Docs>| spec(docs, version)),
+                path,
+                web::get().to(move |docs: web::Data<Docs>| async move { spec(&docs, index) }),
             );
         }
-        config
-            .app_data(docs)
-            .route(DOCS_PATH, web::get().to(redirect_to_docs_page))
-            .route(DOCS_FILES, web::get().to(docs_file));
+        if let Some(path) = docs.layout.docs.clone() {
+            let page = format!("{}/", path.rsplit('/').next().unwrap_or_default());
+            config
+                .route(&path, web::get().to(move || redirect(page.clone())))
+                .route(&files_pattern(&path), web::get().to(docs_file));
+        }
+        config.app_data(docs);
     }
 }
 
-async fn spec(docs: web::Data<Docs>, version: SpecVersion) -> HttpResponse {
-    let json = docs
-        .specs
-        .iter()
-        .find(|(v, _)| *v == version)
-        .map(|(_, json)| json.clone());
+fn spec(docs: &Docs, index: usize) -> HttpResponse {
     HttpResponse::Ok()
         .content_type(ContentType::json())
-        .body(json.unwrap_or_default())
+        .body(docs.specs[index].clone())
 }
 
 /// `/docs` → `docs/`: relative, so it resolves under whatever prefix the client sees.
-async fn redirect_to_docs_page() -> HttpResponse {
-    let last_segment = DOCS_PATH.rsplit('/').next().unwrap_or_default();
+async fn redirect(location: String) -> HttpResponse {
     HttpResponse::TemporaryRedirect()
-        .insert_header((header::LOCATION, format!("{last_segment}/")))
+        .insert_header((header::LOCATION, location))
         .finish()
 }
 
 async fn docs_file(file: web::Path<String>, docs: web::Data<Docs>) -> HttpResponse {
     let file = file.into_inner();
-    if file.is_empty() || file == "index.html" {
-        return HttpResponse::Ok()
-            .content_type(ContentType::html())
-            .body(docs.index_html.clone());
+    match file.as_str() {
+        "" | "index.html" => {
+            return HttpResponse::Ok()
+                .content_type(ContentType::html())
+                .body(docs.index_html.clone());
+        }
+        "favicon.svg" => {
+            return HttpResponse::Ok()
+                .content_type("image/svg+xml")
+                .body(FAVICON_SVG);
+        }
+        _ => {}
     }
     match utoipa_swagger_ui::serve(&file, docs.swagger_config.clone()) {
         Ok(Some(asset)) => {
@@ -152,18 +216,65 @@ fn retitle(html: &str, title: &str) -> String {
     }
 }
 
+/// Replaces Swagger UI's icons with greeter's own.
+fn with_favicon(html: &str) -> String {
+    let mut out = String::with_capacity(html.len());
+    let mut replaced = false;
+    for line in html.split_inclusive('\n') {
+        if line.contains("rel=\"icon\"") {
+            if !replaced {
+                out.push_str(
+                    "    <link rel=\"icon\" type=\"image/svg+xml\" href=\"./favicon.svg\" />\n",
+                );
+                replaced = true;
+            }
+        } else {
+            out.push_str(line);
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn mount(path: &str) -> Mount {
+        path.parse().unwrap()
+    }
+
     #[test]
-    fn swagger_ui_finds_each_edition_from_the_docs_page() {
-        for version in SpecVersion::ALL {
-            assert_eq!(
-                url_from_docs_page(version),
-                format!("..{}", version.url_path())
-            );
-        }
+    fn the_page_finds_each_document_by_a_relative_url() {
+        assert_eq!(
+            relative_to_docs_page("/docs", "/openapi.json"),
+            "../openapi.json"
+        );
+        assert_eq!(
+            relative_to_docs_page("/api/docs", "/openapi-3.0.json"),
+            "../../openapi-3.0.json"
+        );
+        assert_eq!(
+            relative_to_docs_page("/docs", "/v1/spec.json"),
+            "../v1/spec.json"
+        );
+    }
+
+    #[test]
+    fn the_layout_follows_the_settings() {
+        let default = DocsLayout::new(&mount("/docs"), &mount("/openapi.json"));
+        assert_eq!(
+            default.patterns(),
+            [
+                "/openapi.json",
+                "/openapi-3.0.json",
+                "/docs",
+                "/docs/{file:.*}"
+            ]
+        );
+        let no_docs = DocsLayout::new(&Mount::Off, &mount("/spec.json"));
+        assert_eq!(no_docs.patterns(), ["/spec.json", "/spec-3.0.json"]);
+        let nothing = DocsLayout::new(&mount("/docs"), &Mount::Off);
+        assert!(nothing.patterns().is_empty(), "no UI without a document");
     }
 
     #[test]
@@ -173,5 +284,14 @@ mod tests {
             "<head><title>a&lt;b&gt; &amp; c</title></head>"
         );
         assert_eq!(retitle("<p>no title</p>", "x"), "<p>no title</p>");
+    }
+
+    #[test]
+    fn the_icons_become_greeters_own() {
+        let html = "<head>\n<link rel=\"icon\" href=\"./a.png\" />\n<link rel=\"icon\" href=\"./b.png\" />\n</head>\n";
+        assert_eq!(
+            with_favicon(html),
+            "<head>\n    <link rel=\"icon\" type=\"image/svg+xml\" href=\"./favicon.svg\" />\n</head>\n"
+        );
     }
 }

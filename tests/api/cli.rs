@@ -169,3 +169,34 @@ fn startup_line_names_the_urls_and_each_request_is_logged() {
     process.wait_for_line(r#""GET /healthz HTTP/1.1" 200"#, timeout);
     process.wait_for_line(r#""GET /nope HTTP/1.1" 404"#, timeout);
 }
+
+#[test]
+fn a_docs_path_that_collides_with_a_route_is_a_clean_error() {
+    let output = greeter(
+        &["--port", "0", "--docs-path", "/healthz"],
+        &[("RUST_LOG", "off")],
+    );
+
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("/healthz is an API route"), "{stderr}");
+}
+
+#[test]
+fn docs_settings_come_from_the_environment_too() {
+    let mut process = GreeterProcess::start(
+        &[],
+        &[
+            ("GREETER_PORT", "0"),
+            ("GREETER_DOCS_PATH", "off"),
+            ("GREETER_OPENAPI_PATH", "/spec.json"),
+            ("GREETER_ROOT_PATH", "/api/v1"),
+        ],
+    );
+
+    let line = process.wait_for_line("listening on", std::time::Duration::from_secs(30));
+
+    assert!(line.contains("docs: off"), "{line}");
+    assert!(line.contains("/spec.json"), "{line}");
+    assert!(line.contains("root path: /api/v1"), "{line}");
+}

@@ -82,3 +82,127 @@ async fn swagger_ui_loads_the_spec_by_a_relative_url_and_calls_no_validator() {
         "{script}"
     );
 }
+
+fn with_paths(docs: &str, openapi: &str) -> greeter::settings::ServeSettings {
+    greeter::settings::ServeSettings {
+        docs_path: docs.parse().unwrap(),
+        openapi_path: openapi.parse().unwrap(),
+        ..crate::helpers::test_settings()
+    }
+}
+
+async fn assert_not_found(app: &crate::helpers::TestApp, path: &str) {
+    let reply = app.get(path).await;
+    assert_eq!(reply.status, 404, "{path}");
+    assert_eq!(
+        reply.json(),
+        serde_json::json!({"detail": "Not Found"}),
+        "{path}"
+    );
+}
+
+#[actix_web::test]
+async fn the_docs_can_move() {
+    let app = crate::helpers::spawn_app_with(with_paths("/api/reference", "/openapi.json"));
+
+    let reply = app.get("/api/reference").await;
+    assert_eq!(reply.status, 307);
+    assert_eq!(reply.header("location"), Some("reference/"));
+    assert_eq!(app.get("/api/reference/").await.status, 200);
+    let script = app
+        .get("/api/reference/swagger-initializer.js")
+        .await
+        .text();
+    assert!(
+        script.contains(r#""url": "../../openapi.json""#),
+        "{script}"
+    );
+    assert_not_found(&app, "/docs").await;
+    assert_not_found(&app, "/docs/").await;
+}
+
+#[actix_web::test]
+async fn docs_off_removes_the_ui_but_keeps_the_spec() {
+    let app = crate::helpers::spawn_app_with(with_paths("off", "/openapi.json"));
+
+    assert_not_found(&app, "/docs").await;
+    assert_not_found(&app, "/docs/").await;
+    assert_not_found(&app, "/docs/swagger-ui.css").await;
+    assert_eq!(app.get("/openapi.json").await.status, 200);
+    assert_eq!(app.get("/openapi-3.0.json").await.status, 200);
+}
+
+#[actix_web::test]
+async fn the_spec_can_move_and_its_3_0_edition_follows() {
+    let app = crate::helpers::spawn_app_with(with_paths("/docs", "/v1/spec.json"));
+
+    assert_eq!(app.get("/v1/spec.json").await.json()["openapi"], "3.1.0");
+    assert_eq!(
+        app.get("/v1/spec-3.0.json").await.json()["openapi"],
+        "3.0.3"
+    );
+    assert_not_found(&app, "/openapi.json").await;
+    let script = app.get("/docs/swagger-initializer.js").await.text();
+    assert!(script.contains(r#""url": "../v1/spec.json""#), "{script}");
+    assert!(
+        script.contains(r#""url": "../v1/spec-3.0.json""#),
+        "{script}"
+    );
+}
+
+#[actix_web::test]
+async fn openapi_off_removes_both_documents_and_the_ui() {
+    let app = crate::helpers::spawn_app_with(with_paths("/docs", "off"));
+
+    for path in ["/openapi.json", "/openapi-3.0.json", "/docs", "/docs/"] {
+        assert_not_found(&app, path).await;
+    }
+    assert_eq!(app.get("/healthz").await.status, 200);
+}
+
+#[actix_web::test]
+async fn a_root_path_is_named_in_both_editions_servers() {
+    let app = crate::helpers::spawn_app_with(greeter::settings::ServeSettings {
+        root_path: Some("/api/v1".parse().unwrap()),
+        ..crate::helpers::test_settings()
+    });
+
+    for path in ["/openapi.json", "/openapi-3.0.json"] {
+        let spec = app.get(path).await.json();
+        assert_eq!(
+            spec["servers"],
+            serde_json::json!([{"url": "/api/v1"}]),
+            "{path}"
+        );
+    }
+    // The routes themselves stay at the root: the proxy strips the prefix.
+    assert_eq!(app.get("/healthz").await.status, 200);
+}
+
+#[actix_web::test]
+async fn the_page_has_greeters_own_icon() {
+    let app = spawn_app();
+
+    let html = app.get("/docs/").await.text();
+    assert!(
+        html.contains(r#"<link rel="icon" type="image/svg+xml" href="./favicon.svg" />"#),
+        "{html}"
+    );
+    assert!(!html.contains("favicon-32x32.png"), "{html}");
+    let icon = app.get("/docs/favicon.svg").await;
+    assert_eq!(icon.status, 200);
+    assert_eq!(icon.header("content-type"), Some("image/svg+xml"));
+    assert!(icon.text().starts_with("<svg"));
+}
+
+#[test]
+fn a_docs_path_that_is_an_api_route_is_refused_at_start() {
+    for (docs, openapi) in [("/healthz", "/openapi.json"), ("/docs", "/hello/spec.json")] {
+        let error = greeter::startup::AppState::new(&with_paths(docs, openapi)).err();
+        let message = error.map(|e| e.to_string()).unwrap_or_default();
+        assert!(
+            message.contains("is an API route"),
+            "{docs} {openapi}: {message:?}"
+        );
+    }
+}

@@ -48,7 +48,7 @@ async fn the_served_specs_are_the_generated_ones() {
     let app = spawn_app();
 
     for version in SpecVersion::ALL {
-        let reply = app.get(version.url_path()).await;
+        let reply = app.get(&version.url_path()).await;
 
         assert_eq!(reply.status, 200, "{version:?}");
         assert_eq!(reply.header("content-type"), Some("application/json"));

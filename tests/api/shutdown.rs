@@ -5,10 +5,10 @@ use nix::sys::signal::Signal;
 
 use crate::helpers::{GreeterProcess, get_request, raw_http_blocking};
 
-/// A request waiting its 1 s when the signal arrives still gets its 200; the server refuses new
+/// A request waiting its 2 s when the signal arrives still gets its 200; the server refuses new
 /// connections meanwhile and exits 0 once it is done.
 fn drains_in_flight_requests_on(signal: Signal) {
-    let (mut process, address) = GreeterProcess::serve(&["--io-delay", "1s"]);
+    let (mut process, address) = GreeterProcess::serve(&["--io-delay", "2s"]);
     let socket = address.trim_start_matches("http://").to_owned();
     let in_flight = {
         let socket = socket.clone();
@@ -19,7 +19,11 @@ fn drains_in_flight_requests_on(signal: Signal) {
     let signalled = Instant::now();
     process.signal(signal);
     process.wait_for_line("received", Duration::from_secs(5));
-    let refused = TcpStream::connect(&socket).is_err();
+    // The listener closes moments after the signal, while the request still waits.
+    let refused = (0..75).any(|_| {
+        std::thread::sleep(Duration::from_millis(20));
+        TcpStream::connect(&socket).is_err()
+    });
 
     let answer = in_flight
         .join()

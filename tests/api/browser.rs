@@ -1,0 +1,195 @@
+//! The docs page in a real browser: Debian's Chromium driven by playwright-core
+//! (tests/browser/check_docs.mjs), directly and behind a real nginx that serves the API under a
+//! path prefix. On a machine without Chromium or nginx these skip with a printed reason; under
+//! `CI=true` a missing tool is a failure.
+
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use greeter::settings::ServeSettings;
+
+use crate::helpers::{project_root, skip, spawn_app_in_thread, test_settings};
+
+/// Chromium and the browser script's folder, or why they cannot be used.
+fn browser() -> Result<(PathBuf, PathBuf), String> {
+    let chromium = std::env::var_os("CHROMIUM_PATH")
+        .map(PathBuf::from)
+        .or_else(|| find_program("chromium"))
+        .ok_or("Chromium is not installed (apt-get install chromium, or set CHROMIUM_PATH)")?;
+    let dir = project_root().join("tests/browser");
+    if !dir.join("node_modules/playwright-core").exists() {
+        return Err("tests/browser/node_modules is missing; `make test` runs npm ci".into());
+    }
+    Ok((chromium, dir))
+}
+
+/// `name` on the PATH, or in /usr/sbin where Debian puts daemons.
+fn find_program(name: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .chain([PathBuf::from("/usr/sbin")])
+        .map(|dir| dir.join(name))
+        .find(|candidate| candidate.is_file())
+}
+
+/// Runs the browser script on `docs_url` with `extra` arguments; returns its report.
+fn check_docs(chromium: &Path, dir: &Path, docs_url: &str, extra: &[&str]) -> String {
+    let output = Command::new("node")
+        .arg("check_docs.mjs")
+        .arg(docs_url)
+        .args(extra)
+        .env("CHROMIUM_PATH", chromium)
+        .current_dir(dir)
+        .output()
+        .expect("cannot run node");
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(
+        output.status.success(),
+        "the docs page failed in the browser:\n{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    println!("{stdout}");
+    stdout
+}
+
+#[test]
+fn the_docs_page_works_in_a_real_browser_with_no_network() {
+    let (chromium, dir) = match browser() {
+        Ok(found) => found,
+        Err(reason) => return skip(&reason),
+    };
+    let address = spawn_app_in_thread(test_settings());
+
+    let report = check_docs(&chromium, &dir, &format!("http://{address}/docs"), &[]);
+
+    assert!(report.contains("browser: 10 checks passed"), "{report}");
+}
+
+/// nginx on a free loopback port, proxying `/api/v1/` to `upstream` with the prefix stripped.
+struct Nginx {
+    child: Child,
+    port: u16,
+    _dir: TempDir,
+}
+
+impl Nginx {
+    fn start(nginx: &Path, upstream: &str) -> Self {
+        let dir = TempDir::new("nginx");
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let d = dir.0.display();
+        let config = format!(
+            "daemon off;\nworker_processes 1;\npid {d}/nginx.pid;\nerror_log {d}/error.log;\n\
+             events {{ worker_connections 256; }}\n\
+             http {{\n  access_log {d}/access.log;\n  client_body_temp_path {d}/body;\n\
+               proxy_temp_path {d}/proxy;\n  fastcgi_temp_path {d}/fastcgi;\n\
+               uwsgi_temp_path {d}/uwsgi;\n  scgi_temp_path {d}/scgi;\n\
+               server {{\n    listen 127.0.0.1:{port};\n\
+                 location /api/v1/ {{\n{}    }}\n  }}\n}}\n",
+            proxy_directives(upstream)
+        );
+        let config_path = dir.0.join("nginx.conf");
+        std::fs::write(&config_path, config).unwrap();
+        let child = Command::new(nginx)
+            .arg("-c")
+            .arg(&config_path)
+            .arg("-p")
+            .arg(&dir.0)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("cannot start nginx");
+        let proxy = Self {
+            child,
+            port,
+            _dir: dir,
+        };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "nginx did not start listening on {port}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        proxy
+    }
+}
+
+impl Drop for Nginx {
+    fn drop(&mut self) {
+        // SIGTERM lets the master stop its workers too.
+        let pid = nix::unistd::Pid::from_raw(self.child.id() as i32);
+        let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
+        let _ = self.child.wait();
+    }
+}
+
+/// The nginx directives (README: "Behind a reverse proxy") that strip `/api/v1` and pass the
+/// rest of the path to `upstream` exactly as the client sent it: a plain `proxy_pass
+/// http://upstream/;` would pass it decoded, turning a name's `%2F` into a `/`.
+fn proxy_directives(upstream: &str) -> String {
+    format!(
+        "      rewrite ^ $request_uri;\n\
+               rewrite ^/api/v1(/.*) $1 break;\n\
+               return 400;\n\
+               proxy_pass http://{upstream}$uri;\n\
+               proxy_buffering off;\n"
+    )
+}
+
+/// A folder removed when dropped.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(label: &str) -> Self {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap();
+        let path = std::env::temp_dir().join(format!(
+            "greeter-{label}-{}-{}",
+            std::process::id(),
+            nanos.as_nanos()
+        ));
+        std::fs::create_dir_all(&path).unwrap();
+        Self(path)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// FastAPI's most reported docs problem: behind a proxy under a prefix, the page must fetch the
+/// spec and send "Try it out" through the prefix.
+#[test]
+fn the_docs_page_works_behind_a_proxy_under_a_path_prefix() {
+    let (chromium, dir) = match browser() {
+        Ok(found) => found,
+        Err(reason) => return skip(&reason),
+    };
+    let Some(nginx) = find_program("nginx") else {
+        return skip("nginx is not installed (apt-get install nginx-light)");
+    };
+    let settings = ServeSettings {
+        root_path: Some("/api/v1".parse().unwrap()),
+        ..test_settings()
+    };
+    let proxy = Nginx::start(&nginx, &spawn_app_in_thread(settings));
+    let docs_url = format!("http://127.0.0.1:{}/api/v1/docs", proxy.port);
+
+    let report = check_docs(&chromium, &dir, &docs_url, &["--prefix", "/api/v1"]);
+
+    assert!(report.contains("browser: 10 checks passed"), "{report}");
+    assert!(
+        report.contains(&format!("from http://127.0.0.1:{}/api/v1/", proxy.port)),
+        "{report}"
+    );
+}
