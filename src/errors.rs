@@ -54,6 +54,16 @@ pub enum ApiError {
     },
     /// The request body could not be read, e.g. a broken chunked encoding.
     BadRequest(String),
+    /// The request target is longer than `limit` bytes.
+    UriTooLong {
+        /// The limit in bytes (`--max-uri-length`).
+        limit: usize,
+    },
+    /// The request line and headers are larger than `limit` bytes.
+    HeaderFieldsTooLarge {
+        /// The limit in bytes (`--max-header-size`).
+        limit: usize,
+    },
     /// A failure inside the service; the cause is logged, never sent to the client.
     Internal(String),
 }
@@ -69,6 +79,13 @@ impl ApiError {
                 format!("Payload Too Large: the request body exceeds the limit of {limit} bytes")
             }
             Self::BadRequest(cause) => format!("Bad Request: {cause}"),
+            Self::UriTooLong { limit } => {
+                format!("URI Too Long: the request target exceeds the limit of {limit} bytes")
+            }
+            Self::HeaderFieldsTooLarge { limit } => format!(
+                "Request Header Fields Too Large: the request line and headers exceed the limit \
+                 of {limit} bytes"
+            ),
             _ => ErrorBody::for_status(self.status_code()).detail,
         }
     }
@@ -93,6 +110,8 @@ impl ResponseError for ApiError {
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Self::UriTooLong { .. } => StatusCode::URI_TOO_LONG,
+            Self::HeaderFieldsTooLarge { .. } => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }

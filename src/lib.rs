@@ -5,12 +5,15 @@
 //! drive the same library through [`startup::run`] on a real socket.
 
 pub mod api_doc;
+pub mod catch_panic;
 pub mod domain;
 pub mod errors;
 pub mod fallback;
 pub mod head_as_get;
 pub mod json_body;
 pub mod openapi30;
+pub mod request_id;
+pub mod request_limits;
 pub mod routes;
 pub mod settings;
 pub mod shutdown;

@@ -22,6 +22,19 @@ pub const DEFAULT_PORT: u16 = 8000;
 pub const DEFAULT_BACKLOG: u32 = 4096;
 /// The largest request body accepted; larger ones get `413`.
 pub const DEFAULT_MAX_BODY: ByteSize = ByteSize::kib(64);
+/// The largest request line plus headers accepted; larger heads get `431`. actix-http itself
+/// refuses heads over 128 KiB (or with over 96 headers) before greeter sees them.
+pub const DEFAULT_MAX_HEADER_SIZE: ByteSize = ByteSize::kib(8);
+/// The longest request target (path and query) accepted; longer ones get `414`.
+pub const DEFAULT_MAX_URI_LENGTH: ByteSize = ByteSize::kib(4);
+/// How long a client may take to send a request's head; then `408` and the connection closes.
+pub const DEFAULT_HEAD_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long an idle keep-alive connection stays open.
+pub const DEFAULT_KEEP_ALIVE: Duration = Duration::from_secs(5);
+/// Open connections each worker serves at once; past it, it stops accepting until one closes.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 25_000;
+/// How long a graceful shutdown waits for in-flight requests before dropping them.
+pub const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(30);
 /// Where Swagger UI is served (FastAPI's URL); the page itself is at `/docs/`.
 pub const DEFAULT_DOCS_PATH: &str = "/docs";
 /// Where the OpenAPI 3.1 document is served (FastAPI's URL); the 3.0 edition sits beside it.
@@ -91,8 +104,41 @@ pub struct ServeSettings {
 
     /// Largest request body accepted, e.g. 64KiB, 1MiB or 512 (bytes); larger ones get 413.
     #[arg(long, env = "GREETER_MAX_BODY", value_name = "SIZE", default_value_t = DEFAULT_MAX_BODY,
-          value_parser = parse_body_size)]
+          value_parser = |s: &str| parse_size(s, 1, u64::MAX))]
     pub max_body: ByteSize,
+
+    /// Largest request head (request line and headers), 1KiB to 96KiB; larger ones get 431.
+    #[arg(long, env = "GREETER_MAX_HEADER_SIZE", value_name = "SIZE",
+          default_value_t = DEFAULT_MAX_HEADER_SIZE,
+          value_parser = |s: &str| parse_size(s, 1024, 96 * 1024))]
+    pub max_header_size: ByteSize,
+
+    /// Longest request target (path and query), 256 to 65536 bytes; longer ones get 414.
+    #[arg(long, env = "GREETER_MAX_URI_LENGTH", value_name = "SIZE",
+          default_value_t = DEFAULT_MAX_URI_LENGTH,
+          value_parser = |s: &str| parse_size(s, 256, 64 * 1024))]
+    pub max_uri_length: ByteSize,
+
+    /// Time a client has to send a request's head before it gets 408 and is disconnected.
+    #[arg(long, env = "GREETER_HEAD_TIMEOUT", value_name = "DURATION",
+          default_value_t = DEFAULT_HEAD_TIMEOUT.into(), value_parser = parse_positive_duration,
+          allow_hyphen_values = true)]
+    pub head_timeout: humantime::Duration,
+
+    /// Time an idle keep-alive connection stays open; 0s turns keep-alive off.
+    #[arg(long, env = "GREETER_KEEP_ALIVE", value_name = "DURATION",
+          default_value_t = DEFAULT_KEEP_ALIVE.into(), allow_hyphen_values = true)]
+    pub keep_alive: humantime::Duration,
+
+    /// Open connections per worker; past it the worker stops accepting until one closes.
+    #[arg(long, env = "GREETER_MAX_CONNECTIONS", default_value_t =
+          NonZeroUsize::new(DEFAULT_MAX_CONNECTIONS).unwrap(), allow_negative_numbers = true)]
+    pub max_connections: NonZeroUsize,
+
+    /// Time a graceful shutdown lets in-flight requests finish (whole seconds, rounded up).
+    #[arg(long, env = "GREETER_SHUTDOWN_TIMEOUT", value_name = "DURATION",
+          default_value_t = DEFAULT_SHUTDOWN_TIMEOUT.into(), allow_hyphen_values = true)]
+    pub shutdown_timeout: humantime::Duration,
 
     /// Simulated I/O wait of the greeting, a human duration such as 1s, 250ms or 0s.
     #[arg(long, env = "GREETER_IO_DELAY", value_name = "DURATION",
@@ -125,6 +171,12 @@ impl Default for ServeSettings {
             workers: default_workers(),
             backlog: DEFAULT_BACKLOG,
             max_body: DEFAULT_MAX_BODY,
+            max_header_size: DEFAULT_MAX_HEADER_SIZE,
+            max_uri_length: DEFAULT_MAX_URI_LENGTH,
+            head_timeout: DEFAULT_HEAD_TIMEOUT.into(),
+            keep_alive: DEFAULT_KEEP_ALIVE.into(),
+            max_connections: NonZeroUsize::new(DEFAULT_MAX_CONNECTIONS).unwrap(),
+            shutdown_timeout: DEFAULT_SHUTDOWN_TIMEOUT.into(),
             io_delay: DEFAULT_IO_DELAY.into(),
             docs_path: Mount::At(UrlPath(DEFAULT_DOCS_PATH.to_owned())),
             openapi_path: Mount::At(UrlPath(DEFAULT_OPENAPI_PATH.to_owned())),
@@ -136,17 +188,46 @@ impl Default for ServeSettings {
 impl ServeSettings {
     /// The body limit in bytes.
     pub fn max_body_bytes(&self) -> usize {
-        usize::try_from(self.max_body.as_u64()).unwrap_or(usize::MAX)
+        bytes(self.max_body)
+    }
+
+    /// The request head limit in bytes.
+    pub fn max_header_bytes(&self) -> usize {
+        bytes(self.max_header_size)
+    }
+
+    /// The request target limit in bytes.
+    pub fn max_uri_bytes(&self) -> usize {
+        bytes(self.max_uri_length)
+    }
+
+    /// The shutdown grace period in whole seconds, as actix-server takes it (rounded up).
+    pub fn shutdown_timeout_secs(&self) -> u64 {
+        let timeout = Duration::from(self.shutdown_timeout);
+        timeout.as_secs() + u64::from(timeout.subsec_nanos() > 0)
     }
 }
 
-/// A body size of at least one byte, in bytesize's notation (`64KiB`, `1MB`, `512`).
-fn parse_body_size(input: &str) -> Result<ByteSize, String> {
+fn bytes(size: ByteSize) -> usize {
+    usize::try_from(size.as_u64()).unwrap_or(usize::MAX)
+}
+
+/// A size from `min` to `max` bytes, in bytesize's notation (`64KiB`, `1MB`, `512`).
+fn parse_size(input: &str, min: u64, max: u64) -> Result<ByteSize, String> {
     let size: ByteSize = input.parse()?;
-    if size.as_u64() == 0 {
-        return Err("the limit must be at least 1 byte".to_owned());
+    if !(min..=max).contains(&size.as_u64()) {
+        return Err(format!("must be from {min} to {max} bytes"));
     }
     Ok(size)
+}
+
+/// A duration longer than zero.
+fn parse_positive_duration(input: &str) -> Result<humantime::Duration, String> {
+    let duration: humantime::Duration = input.parse().map_err(|e| format!("{e}"))?;
+    if Duration::from(duration).is_zero() {
+        return Err("must be longer than 0s".to_owned());
+    }
+    Ok(duration)
 }
 
 /// An absolute URL path such as `/docs` or `/api/v1`: no trailing slash, no empty, `.` or `..`
@@ -321,6 +402,37 @@ mod tests {
     }
 
     #[test]
+    fn limits_accept_their_edges() {
+        let args = [
+            "--max-header-size",
+            "1KiB",
+            "--max-uri-length",
+            "64KiB",
+            "--head-timeout",
+            "100ms",
+            "--keep-alive",
+            "0s",
+            "--max-connections",
+            "1",
+            "--shutdown-timeout",
+            "1500ms",
+        ];
+        let Command::Serve(s) = parse(&args).unwrap() else {
+            panic!("expected serve")
+        };
+        assert_eq!(s.max_header_bytes(), 1024);
+        assert_eq!(s.max_uri_bytes(), 65536);
+        assert_eq!(Duration::from(s.head_timeout), Duration::from_millis(100));
+        assert!(Duration::from(s.keep_alive).is_zero());
+        assert_eq!(s.max_connections.get(), 1);
+        assert_eq!(s.shutdown_timeout_secs(), 2, "rounded up");
+        let Command::Serve(s) = parse(&["--max-header-size", "96KiB"]).unwrap() else {
+            panic!("expected serve")
+        };
+        assert_eq!(s.max_header_bytes(), 96 * 1024);
+    }
+
+    #[test]
     fn openapi_subcommand_parses() {
         assert!(matches!(
             parse(&["openapi"]).unwrap(),
@@ -348,6 +460,13 @@ mod tests {
             (&["--backlog", "65536"][..], "--backlog"),
             (&["--max-body", "0"][..], "--max-body"),
             (&["--max-body", "lots"][..], "--max-body"),
+            (&["--max-header-size", "1023"][..], "--max-header-size"),
+            (&["--max-header-size", "97KiB"][..], "--max-header-size"),
+            (&["--max-uri-length", "255"][..], "--max-uri-length"),
+            (&["--head-timeout", "0s"][..], "--head-timeout"),
+            (&["--keep-alive", "forever"][..], "--keep-alive"),
+            (&["--max-connections", "0"][..], "--max-connections"),
+            (&["--shutdown-timeout", "-1s"][..], "--shutdown-timeout"),
             (&["--docs-path", "docs"][..], "--docs-path"),
             (&["--docs-path", "/docs/"][..], "--docs-path"),
             (&["--docs-path", "/"][..], "--docs-path"),

@@ -3,13 +3,16 @@
 
 use std::fmt;
 use std::net::{SocketAddr, TcpListener};
+use std::time::Duration;
 
 use socket2::{Domain, Protocol, Socket, Type};
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{Server, ServiceFactory, ServiceRequest, ServiceResponse};
+use actix_web::http::KeepAlive;
 use actix_web::http::Method;
-use actix_web::middleware::{Logger, from_fn};
+use actix_web::http::header;
+use actix_web::middleware::{DefaultHeaders, Logger, from_fn};
 use actix_web::web::{self, ThinData};
 use actix_web::{App, Error, HttpServer};
 use utoipa::OpenApi;
@@ -17,11 +20,14 @@ use utoipa::openapi::server::Server as OpenApiServer;
 use utoipa_actix_web::{AppExt, UtoipaApp};
 
 use crate::api_doc::{self, ApiDoc};
+use crate::catch_panic::catch_panic;
 use crate::errors::json_errors;
 use crate::fallback::{RouteTable, not_routed};
 use crate::head_as_get::head_as_get;
 use crate::json_body::BodyLimit;
 use crate::openapi30::UnsupportedConstruct;
+use crate::request_id::request_id;
+use crate::request_limits::{HeadLimits, check_request_head};
 use crate::routes::{self, docs};
 use crate::settings::ServeSettings;
 use crate::simulated_io::SimulatedIo;
@@ -73,6 +79,7 @@ impl std::error::Error for StartupError {}
 pub struct AppState {
     io: SimulatedIo,
     body_limit: BodyLimit,
+    head_limits: HeadLimits,
     routes: web::Data<RouteTable>,
     docs: web::Data<docs::Docs>,
 }
@@ -101,6 +108,10 @@ impl AppState {
         Ok(Self {
             io: SimulatedIo::new(settings.io_delay.into()),
             body_limit: BodyLimit(settings.max_body_bytes()),
+            head_limits: HeadLimits {
+                max_uri: settings.max_uri_bytes(),
+                max_head: settings.max_header_bytes(),
+            },
             routes: web::Data::new(routes),
             docs: web::Data::new(docs),
         })
@@ -112,7 +123,11 @@ impl AppState {
     }
 }
 
-/// The complete app: API routes, docs, JSON errors, `HEAD` support and access logging.
+/// The access log line: client, request line, status, size, request id, seconds.
+pub const ACCESS_LOG_FORMAT: &str = r#"%a "%r" %s %b %{x-request-id}o %T"#;
+
+/// The complete app: API routes, docs, head limits, `HEAD` support, panics contained, JSON
+/// errors, security headers, request ids and access logging (outermost last).
 pub fn app(
     state: AppState,
 ) -> App<
@@ -127,12 +142,17 @@ pub fn app(
     let (app, _) = api_app().split_for_parts();
     app.app_data(ThinData(state.io))
         .app_data(state.body_limit)
+        .app_data(state.head_limits)
         .app_data(state.routes)
         .configure(docs::configure(state.docs))
         .default_service(web::to(not_routed))
         .wrap(from_fn(head_as_get))
+        .wrap(from_fn(check_request_head))
+        .wrap(from_fn(catch_panic))
         .wrap(json_errors())
-        .wrap(Logger::default())
+        .wrap(DefaultHeaders::new().add((header::X_CONTENT_TYPE_OPTIONS, "nosniff")))
+        .wrap(from_fn(request_id))
+        .wrap(Logger::new(ACCESS_LOG_FORMAT))
 }
 
 /// Binds a listening socket on `address` whose accept queue holds `backlog` connections
@@ -176,8 +196,16 @@ pub fn run(listener: TcpListener, settings: &ServeSettings) -> std::io::Result<S
         settings.workers,
         settings.io_delay,
     );
+    let keep_alive = match Duration::from(settings.keep_alive) {
+        idle if idle.is_zero() => KeepAlive::Disabled,
+        idle => KeepAlive::Timeout(idle),
+    };
     let server = HttpServer::new(move || app(state.clone()))
         .workers(settings.workers.get())
+        .max_connections(settings.max_connections.get())
+        .client_request_timeout(settings.head_timeout.into())
+        .keep_alive(keep_alive)
+        .shutdown_timeout(settings.shutdown_timeout_secs())
         .disable_signals()
         .listen(listener)?
         .run();

@@ -20,6 +20,12 @@ use crate::errors::ApiError;
 use crate::openapi30::UnsupportedConstruct;
 use crate::settings::Mount;
 
+/// What the docs page may load: only its own files (styles inline, images also as `data:`
+/// URIs, as Swagger UI draws them), and nothing may frame it.
+pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; \
+    style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; \
+    frame-ancestors 'none'; base-uri 'self'; form-action 'self'";
+
 /// greeter's own icon for the docs page.
 const FAVICON_SVG: &[u8] = include_bytes!("../assets/favicon.svg");
 
@@ -173,6 +179,7 @@ async fn docs_file(file: web::Path<String>, docs: web::Data<Docs>) -> HttpRespon
         "" | "index.html" => {
             return HttpResponse::Ok()
                 .content_type(ContentType::html())
+                .insert_header((header::CONTENT_SECURITY_POLICY, CONTENT_SECURITY_POLICY))
                 .body(docs.index_html.clone());
         }
         "favicon.svg" => {

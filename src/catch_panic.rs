@@ -1,0 +1,39 @@
+//! A panic in a handler becomes `500 {"detail": "Internal Server Error"}` for that request; the
+//! worker keeps serving. The panic's message and place are logged by the hook that
+//! [`crate::telemetry::init_logging`] installs, and the access line names the request.
+//!
+//! actix-web-lab's `CatchPanic` does the same but answers with an error rather than a response,
+//! which the middleware outside it (JSON errors, request id, security headers, access log)
+//! cannot see; this one answers with a response they all handle.
+
+use std::panic::AssertUnwindSafe;
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::middleware::Next;
+use actix_web::test::TestRequest;
+use actix_web::{Error, ResponseError};
+use futures_util::FutureExt;
+
+use crate::errors::ApiError;
+
+/// Middleware: turns a panic below it into a `500` answer.
+pub async fn catch_panic(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<impl MessageBody>, Error> {
+    // The request itself cannot be kept: routing needs it unshared, and a panic drops it. Its
+    // method and target (cheap, shared copies) are enough for the answer's request.
+    let (method, uri) = (req.method().clone(), req.uri().clone());
+    match AssertUnwindSafe(next.call(req)).catch_unwind().await {
+        Ok(result) => result.map(ServiceResponse::map_into_left_body),
+        Err(_) => {
+            let request = TestRequest::default()
+                .method(method)
+                .uri(&uri.to_string())
+                .to_http_request();
+            let error = ApiError::Internal("a handler panicked".to_owned());
+            Ok(ServiceResponse::new(request, error.error_response()).map_into_right_body())
+        }
+    }
+}

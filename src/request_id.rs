@@ -1,0 +1,86 @@
+//! `X-Request-Id` on every response: the client's own when it sent a sane one, else a fresh one.
+//! The access log line carries it, so a client's report can be matched to the server's log.
+
+use std::sync::LazyLock;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::middleware::Next;
+use actix_web::{Error, HttpMessage};
+
+/// The header's name.
+pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+/// The longest client-sent id that is kept.
+pub const MAX_CLIENT_ID_LENGTH: usize = 128;
+
+/// A request's id, in the request's extensions for handlers that want it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestId(pub HeaderValue);
+
+/// A client's id is kept when it is 1 to 128 characters of letters, digits and `-_.:`.
+pub fn is_sane(id: &[u8]) -> bool {
+    (1..=MAX_CLIENT_ID_LENGTH).contains(&id.len())
+        && id
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(b))
+}
+
+/// A fresh id: this process's random prefix and a counter, unique without a system call.
+pub fn fresh() -> HeaderValue {
+    static PREFIX: LazyLock<u64> = LazyLock::new(|| {
+        use std::hash::{BuildHasher, Hasher};
+        let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+        hasher.write_u128(
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos()),
+        );
+        hasher.write_u32(std::process::id());
+        hasher.finish()
+    });
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    HeaderValue::try_from(format!("{:016x}-{n:012x}", *PREFIX))
+        .expect("hex digits are a valid header value")
+}
+
+/// Middleware: gives the request its id and puts it on the response.
+pub async fn request_id(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, Error> {
+    let id = req
+        .headers()
+        .get(&REQUEST_ID)
+        .filter(|id| is_sane(id.as_bytes()))
+        .cloned()
+        .unwrap_or_else(fresh);
+    req.extensions_mut().insert(RequestId(id.clone()));
+    let mut res = next.call(req).await?;
+    res.headers_mut().insert(REQUEST_ID, id);
+    Ok(res)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sane_ids_are_short_and_plain() {
+        assert!(is_sane(b"abc-123_x.y:z"));
+        assert!(is_sane(&[b'a'; 128]));
+        assert!(!is_sane(&[b'a'; 129]));
+        assert!(!is_sane(b""));
+        assert!(!is_sane(b"has space"));
+        assert!(!is_sane(b"quote\""));
+    }
+
+    #[test]
+    fn fresh_ids_differ_and_are_sane() {
+        let (a, b) = (fresh(), fresh());
+        assert_ne!(a, b);
+        assert!(is_sane(a.as_bytes()), "{a:?}");
+    }
+}

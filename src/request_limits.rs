@@ -1,0 +1,157 @@
+//! Limits on the request head, checked before routing: a request target over `--max-uri-length`
+//! gets `414`, a head (request line and headers) over `--max-header-size` gets `431`, and a
+//! `GET` or `HEAD` of a `GET` route that carries a body gets `400`: none of them reads one, and a
+//! body where none belongs is how request-smuggling attempts often look. (A `GET` of a path
+//! without one gets its `405` as usual.)
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{RequestHead, ServiceRequest, ServiceResponse};
+use actix_web::http::{Method, header};
+use actix_web::middleware::Next;
+use actix_web::{Error, ResponseError, web};
+
+use crate::errors::ApiError;
+use crate::fallback::RouteTable;
+
+/// The head limits in bytes, from the settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HeadLimits {
+    /// Longest request target (`--max-uri-length`).
+    pub max_uri: usize,
+    /// Largest request line plus headers (`--max-header-size`).
+    pub max_head: usize,
+}
+
+impl HeadLimits {
+    /// The first limit `head` breaks, if any; `routes` tells which paths take `GET`.
+    pub fn check(&self, head: &RequestHead, routes: &RouteTable) -> Result<(), ApiError> {
+        let target = head.uri.to_string().len();
+        if target > self.max_uri {
+            return Err(ApiError::UriTooLong {
+                limit: self.max_uri,
+            });
+        }
+        if head_size(head, target) > self.max_head {
+            return Err(ApiError::HeaderFieldsTooLarge {
+                limit: self.max_head,
+            });
+        }
+        let reads_as_get = head.method == Method::GET || head.method == Method::HEAD;
+        if reads_as_get && carries_body(head) && takes_get(routes, head.uri.path()) {
+            return Err(ApiError::BadRequest(format!(
+                "a {} request cannot carry a body",
+                head.method
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// The head's size on the wire: `METHOD target HTTP/1.1\r\n`, each `name: value\r\n`, `\r\n`.
+fn head_size(head: &RequestHead, target: usize) -> usize {
+    let request_line = head.method.as_str().len() + 1 + target + 1 + "HTTP/1.1\r\n".len();
+    let headers: usize = head
+        .headers
+        .iter()
+        .map(|(name, value)| name.as_str().len() + 2 + value.len() + 2)
+        .sum();
+    request_line + headers + 2
+}
+
+fn takes_get(routes: &RouteTable, path: &str) -> bool {
+    routes
+        .allowed_methods(path)
+        .is_some_and(|methods| methods.contains(&Method::GET))
+}
+
+fn carries_body(head: &RequestHead) -> bool {
+    let declared = head.headers.get(header::CONTENT_LENGTH);
+    let non_empty = declared.is_some_and(|length| length.as_bytes() != b"0");
+    non_empty || head.headers.contains_key(header::TRANSFER_ENCODING)
+}
+
+/// Middleware: answers a request that breaks a head limit before anything else sees it.
+pub async fn check_request_head(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<impl MessageBody>, Error> {
+    let limits = req.app_data::<HeadLimits>().copied();
+    let routes = req
+        .app_data::<web::Data<RouteTable>>()
+        .cloned()
+        .unwrap_or_default();
+    if let Some(Err(error)) = limits.map(|limits| limits.check(req.head(), &routes)) {
+        return Ok(req
+            .into_response(error.error_response())
+            .map_into_right_body());
+    }
+    next.call(req)
+        .await
+        .map(ServiceResponse::map_into_left_body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use actix_web::test::TestRequest;
+
+    const LIMITS: HeadLimits = HeadLimits {
+        max_uri: 32,
+        max_head: 128,
+    };
+
+    fn check(request: TestRequest) -> Result<(), ApiError> {
+        let routes = RouteTable::default()
+            .with("/", [Method::GET])
+            .with("/p", [Method::POST]);
+        LIMITS.check(request.to_http_request().head(), &routes)
+    }
+
+    #[test]
+    fn the_head_size_counts_what_the_wire_carries() {
+        let request = TestRequest::get()
+            .uri("/abc")
+            .insert_header(("x-a", "bc"))
+            .to_http_request();
+        // "GET /abc HTTP/1.1\r\n" + "x-a: bc\r\n" + "\r\n"
+        assert_eq!(head_size(request.head(), 4), 19 + 9 + 2);
+    }
+
+    #[test]
+    fn each_limit_holds_at_its_edge() {
+        let uri = |n: usize| TestRequest::get().uri(&format!("/{}", "a".repeat(n - 1)));
+        assert!(check(uri(32)).is_ok());
+        assert!(matches!(
+            check(uri(33)),
+            Err(ApiError::UriTooLong { limit: 32 })
+        ));
+        // "GET / HTTP/1.1\r\n" is 16 bytes, "x: <value>\r\n" 5 more than the value, "\r\n" 2.
+        let header = |n: usize| {
+            TestRequest::get()
+                .uri("/")
+                .insert_header(("x", "v".repeat(n)))
+        };
+        assert!(check(header(128 - 16 - 5 - 2)).is_ok());
+        assert!(matches!(
+            check(header(128 - 16 - 5 - 2 + 1)),
+            Err(ApiError::HeaderFieldsTooLarge { limit: 128 })
+        ));
+    }
+
+    #[test]
+    fn get_routes_refuse_a_body() {
+        let get =
+            |name: &str, value: &str| TestRequest::get().uri("/").insert_header((name, value));
+        assert!(check(get("content-length", "0")).is_ok());
+        assert!(check(get("content-length", "5")).is_err());
+        assert!(check(get("transfer-encoding", "chunked")).is_err());
+        let post = TestRequest::post()
+            .uri("/p")
+            .insert_header(("content-length", "5"));
+        assert!(check(post).is_ok());
+        let get_of_a_post_route = TestRequest::get()
+            .uri("/p")
+            .insert_header(("content-length", "5"));
+        assert!(check(get_of_a_post_route).is_ok(), "left for its 405");
+    }
+}
