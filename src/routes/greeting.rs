@@ -69,7 +69,7 @@ pub async fn get_greeting(io: ThinData<SimulatedIo>) -> Json<Greeting> {
         (status = 200, description = "The greeting.", body = Greeting,
          example = json!({"Hello": "Ada"})),
         (status = 422, description = "The name breaks a rule: too short, too long, a control \
-          character, or not UTF-8 once decoded.", body = HttpValidationError,
+          character, a broken percent-escape, or not UTF-8 once decoded.", body = HttpValidationError,
          example = json!({"detail": [{
              "type": "string_too_long", "loc": ["path", "name"],
              "msg": "String should have at most 64 characters",
@@ -91,6 +91,13 @@ pub async fn get_named_greeting(
 /// invalid UTF-8 with U+FFFD, which would echo a name the client never sent.
 fn name_from_path(req: &HttpRequest) -> Result<Name, HttpValidationError> {
     let raw = req.uri().path().rsplit('/').next().unwrap_or_default();
+    if !is_well_percent_encoded(raw) {
+        let violation = Violation::new(
+            "percent_encoding",
+            "Input should be percent-encoded: every '%' followed by two hexadecimal digits",
+        );
+        return Err(violation.at(path_loc("name"), json!(raw)).into());
+    }
     let decoded = percent_decode_str(raw).decode_utf8().map_err(|_| {
         Violation::new(
             "string_unicode",
@@ -99,6 +106,17 @@ fn name_from_path(req: &HttpRequest) -> Result<Name, HttpValidationError> {
         .at(path_loc("name"), json!(raw))
     })?;
     Name::parse(&decoded).map_err(|violation| violation.at(path_loc("name"), json!(decoded)).into())
+}
+
+/// Whether every `%` in `raw` starts an escape of two hexadecimal digits.
+fn is_well_percent_encoded(raw: &str) -> bool {
+    let bytes = raw.as_bytes();
+    bytes.iter().enumerate().all(|(at, &byte)| {
+        byte != b'%'
+            || bytes
+                .get(at + 1..at + 3)
+                .is_some_and(|hex| hex.iter().all(u8::is_ascii_hexdigit))
+    })
 }
 
 /// What `POST /greetings` takes.
@@ -194,4 +212,19 @@ pub async fn post_greeting(
         message: request.language.greet(request.name.as_str()),
         language: request.language,
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percent_escapes_need_two_hex_digits() {
+        for good in ["Ada", "%41da", "100%25", "%e2%9c%93", ""] {
+            assert!(is_well_percent_encoded(good), "{good}");
+        }
+        for bad in ["%", "a%", "%4", "%ZZ", "%4G", "a%%41"] {
+            assert!(!is_well_percent_encoded(bad), "{bad}");
+        }
+    }
 }

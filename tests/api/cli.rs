@@ -166,7 +166,12 @@ fn startup_line_names_the_urls_and_each_request_is_logged() {
     raw_http_blocking(socket, &get_request("/nope")).unwrap();
 
     let timeout = std::time::Duration::from_secs(10);
-    process.wait_for_line(r#""GET /healthz HTTP/1.1" 200"#, timeout);
+    let line = process.wait_for_line(r#""GET /healthz HTTP/1.1" 200"#, timeout);
+    let id = line.split_whitespace().rev().nth(1).unwrap_or_default();
+    assert!(
+        greeter::request_id::is_sane(id.as_bytes()),
+        "no request id in {line}"
+    );
     process.wait_for_line(r#""GET /nope HTTP/1.1" 404"#, timeout);
 }
 

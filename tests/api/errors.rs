@@ -93,7 +93,12 @@ async fn failing_with_api_error() -> Result<HttpResponse, ApiError> {
     Err(ApiError::Internal("db password is hunter2".into()))
 }
 
-/// The real app with two failing routes added, on a real socket.
+/// A route whose handler panics.
+async fn panicking() -> HttpResponse {
+    panic!("the handler fell over")
+}
+
+/// The real app with failing routes added, on a real socket, with one worker.
 fn spawn_app_with_failing_routes() -> TestApp {
     let state = AppState::new(&ServeSettings::default()).unwrap();
     let listener = free_port_listener();
@@ -102,6 +107,7 @@ fn spawn_app_with_failing_routes() -> TestApp {
         startup::app(state.clone())
             .route("/fail/plain", web::get().to(failing_with_plain_text))
             .route("/fail/api", web::get().to(failing_with_api_error))
+            .route("/fail/panic", web::get().to(panicking))
     })
     .workers(1)
     .disable_signals()
@@ -112,6 +118,23 @@ fn spawn_app_with_failing_routes() -> TestApp {
     TestApp {
         address,
         client: client(),
+    }
+}
+
+#[actix_web::test]
+async fn a_panicking_handler_answers_500_json_and_the_worker_keeps_serving() {
+    let app = spawn_app_with_failing_routes();
+
+    for _ in 0..3 {
+        let reply = app.get("/fail/panic").await;
+
+        assert_eq!(reply.status, 500);
+        assert_eq!(reply.header("content-type"), Some("application/json"));
+        assert_eq!(reply.json(), json!({"detail": "Internal Server Error"}));
+        assert!(reply.header("x-request-id").is_some());
+        assert_eq!(reply.header("x-content-type-options"), Some("nosniff"));
+        // The same (only) worker still serves.
+        assert_eq!(app.get("/healthz").await.status, 200);
     }
 }
 

@@ -91,6 +91,15 @@ async fn control_characters_are_refused() {
 }
 
 #[actix_web::test]
+async fn a_broken_percent_escape_is_refused_as_sent() {
+    let app = spawn_app();
+
+    for raw in ["%ZZ", "Ada%", "%4", "a%G1"] {
+        expect_invalid(&app, raw, "percent_encoding", json!(raw)).await;
+    }
+}
+
+#[actix_web::test]
 async fn a_name_that_is_not_utf8_is_refused_as_sent() {
     let app = spawn_app();
 

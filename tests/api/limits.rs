@@ -1,0 +1,275 @@
+//! Every limit is a setting with a default and a test at its edge, over real sockets.
+
+use std::time::{Duration, Instant};
+
+use bytesize::ByteSize;
+use greeter::settings::ServeSettings;
+use serde_json::json;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+use crate::helpers::{raw_http, spawn_app, spawn_app_with, test_settings};
+
+/// `GET target` with one `X-Pad` header sized so that the whole head is `head_size` bytes.
+fn request_of_head_size(target: &str, head_size: usize) -> String {
+    let fixed = format!("GET {target} HTTP/1.1\r\nHost: t\r\nConnection: close\r\nX-Pad: \r\n\r\n");
+    let pad = "p".repeat(head_size - fixed.len());
+    let request =
+        format!("GET {target} HTTP/1.1\r\nHost: t\r\nConnection: close\r\nX-Pad: {pad}\r\n\r\n");
+    assert_eq!(request.len(), head_size);
+    request
+}
+
+fn status_and_body(answer: &str) -> (&str, &str) {
+    let (head, body) = answer.split_once("\r\n\r\n").unwrap_or((answer, ""));
+    (head.lines().next().unwrap_or_default(), body)
+}
+
+#[actix_web::test]
+async fn the_head_size_limit_holds_at_its_default_edge_of_8_kib() {
+    let app = spawn_app();
+
+    let at_limit = raw_http(
+        app.socket_address(),
+        &request_of_head_size("/healthz", 8192),
+    )
+    .await;
+    assert_eq!(status_and_body(&at_limit).0, "HTTP/1.1 200 OK");
+
+    let over = raw_http(
+        app.socket_address(),
+        &request_of_head_size("/healthz", 8193),
+    )
+    .await;
+    let (status, body) = status_and_body(&over);
+    assert_eq!(status, "HTTP/1.1 431 Request Header Fields Too Large");
+    assert!(
+        over.to_ascii_lowercase()
+            .contains("content-type: application/json"),
+        "{over}"
+    );
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(body).unwrap(),
+        json!({"detail": "Request Header Fields Too Large: the request line and headers exceed the limit of 8192 bytes"})
+    );
+}
+
+#[actix_web::test]
+async fn the_head_size_limit_is_a_setting() {
+    let app = spawn_app_with(ServeSettings {
+        max_header_size: ByteSize::kib(2),
+        ..test_settings()
+    });
+
+    let at_limit = raw_http(
+        app.socket_address(),
+        &request_of_head_size("/healthz", 2048),
+    )
+    .await;
+    assert_eq!(status_and_body(&at_limit).0, "HTTP/1.1 200 OK");
+    let over = raw_http(
+        app.socket_address(),
+        &request_of_head_size("/healthz", 2049),
+    )
+    .await;
+    assert_eq!(
+        status_and_body(&over).0,
+        "HTTP/1.1 431 Request Header Fields Too Large"
+    );
+}
+
+#[actix_web::test]
+async fn the_uri_length_limit_holds_at_its_default_edge_of_4_kib() {
+    let app = spawn_app();
+    let target = |length: usize| {
+        format!(
+            "/healthz?pad={}",
+            "q".repeat(length - "/healthz?pad=".len())
+        )
+    };
+
+    assert_eq!(app.get(&target(4096)).await.status, 200);
+    let reply = app.get(&target(4097)).await;
+    assert_eq!(reply.status, 414);
+    assert_eq!(
+        reply.json(),
+        json!({"detail": "URI Too Long: the request target exceeds the limit of 4096 bytes"})
+    );
+}
+
+#[actix_web::test]
+async fn the_uri_length_limit_is_a_setting() {
+    let app = spawn_app_with(ServeSettings {
+        max_uri_length: ByteSize::b(300),
+        ..test_settings()
+    });
+    let target = |length: usize| {
+        format!(
+            "/healthz?pad={}",
+            "q".repeat(length - "/healthz?pad=".len())
+        )
+    };
+
+    assert_eq!(app.get(&target(300)).await.status, 200);
+    assert_eq!(app.get(&target(301)).await.status, 414);
+}
+
+/// Reads until the server closes the connection; returns what it sent and when it closed.
+async fn read_until_closed(stream: &mut TcpStream, within: Duration) -> (String, Instant) {
+    let mut answer = Vec::new();
+    tokio::time::timeout(within, stream.read_to_end(&mut answer))
+        .await
+        .expect("the server did not close the connection")
+        .ok();
+    (
+        String::from_utf8_lossy(&answer).into_owned(),
+        Instant::now(),
+    )
+}
+
+#[actix_web::test]
+async fn a_slow_head_gets_408_and_is_disconnected_at_the_head_timeout() {
+    let timeout = Duration::from_millis(600);
+    let app = spawn_app_with(ServeSettings {
+        head_timeout: timeout.into(),
+        ..test_settings()
+    });
+
+    // The timer starts when the server accepts, a moment before the client's connect returns.
+    let started = Instant::now();
+    let mut slow = TcpStream::connect(app.socket_address()).await.unwrap();
+    slow.write_all(b"GET /healthz HT").await.unwrap();
+    let (answer, closed) = read_until_closed(&mut slow, Duration::from_secs(10)).await;
+
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer:?}");
+    let waited = closed - started;
+    assert!(
+        waited >= timeout && waited < timeout * 5,
+        "closed after {waited:?}"
+    );
+}
+
+#[actix_web::test]
+async fn a_head_sent_within_the_timeout_is_served() {
+    let timeout = Duration::from_millis(600);
+    let app = spawn_app_with(ServeSettings {
+        head_timeout: timeout.into(),
+        ..test_settings()
+    });
+
+    let mut client = TcpStream::connect(app.socket_address()).await.unwrap();
+    client.write_all(b"GET /healthz HT").await.unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    client
+        .write_all(b"TP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let (answer, _) = read_until_closed(&mut client, Duration::from_secs(10)).await;
+
+    assert!(answer.starts_with("HTTP/1.1 200 OK"), "{answer:?}");
+}
+
+#[actix_web::test]
+async fn idle_keep_alive_connections_close_at_the_keep_alive_timeout() {
+    let idle = Duration::from_millis(500);
+    let app = spawn_app_with(ServeSettings {
+        keep_alive: idle.into(),
+        ..test_settings()
+    });
+    let mut client = TcpStream::connect(app.socket_address()).await.unwrap();
+    let request = b"GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n";
+    let mut buffer = vec![0; 4096];
+
+    // Two requests on one connection, the second within the timeout.
+    for _ in 0..2 {
+        client.write_all(request).await.unwrap();
+        let read = client.read(&mut buffer).await.unwrap();
+        assert!(buffer[..read].starts_with(b"HTTP/1.1 200 OK"));
+        tokio::time::sleep(idle / 3).await;
+    }
+    let started = Instant::now();
+    let (rest, closed) = read_until_closed(&mut client, Duration::from_secs(10)).await;
+
+    assert_eq!(rest, "", "nothing more is sent before closing");
+    assert!(
+        closed - started < idle * 4,
+        "closed after {:?}",
+        closed - started
+    );
+}
+
+#[actix_web::test]
+async fn keep_alive_0s_closes_after_each_answer() {
+    let app = spawn_app_with(ServeSettings {
+        keep_alive: Duration::ZERO.into(),
+        ..test_settings()
+    });
+    let mut client = TcpStream::connect(app.socket_address()).await.unwrap();
+
+    client
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n")
+        .await
+        .unwrap();
+    let (answer, _) = read_until_closed(&mut client, Duration::from_secs(5)).await;
+
+    assert!(answer.starts_with("HTTP/1.1 200 OK"), "{answer:?}");
+}
+
+/// With one worker allowed 2 connections, a third waits for a free slot: its 1 s greeting
+/// ends about 1 s after the first two.
+#[actix_web::test]
+async fn a_worker_serves_at_most_max_connections_at_once() {
+    let app = spawn_app_with(ServeSettings {
+        workers: std::num::NonZeroUsize::new(1).unwrap(),
+        max_connections: std::num::NonZeroUsize::new(2).unwrap(),
+        io_delay: Duration::from_secs(1).into(),
+        ..test_settings()
+    });
+    let started = Instant::now();
+    let request = crate::helpers::get_request("/");
+
+    let finish_times = futures_util::future::join_all((0..3).map(|i| {
+        let request = request.clone();
+        let address = app.socket_address().to_owned();
+        async move {
+            tokio::time::sleep(Duration::from_millis(100 * i)).await;
+            let answer = raw_http(&address, &request).await;
+            assert!(answer.starts_with("HTTP/1.1 200 OK"), "{answer:?}");
+            started.elapsed()
+        }
+    }))
+    .await;
+
+    assert!(
+        finish_times[0] < Duration::from_millis(1900),
+        "{finish_times:?}"
+    );
+    assert!(
+        finish_times[1] < Duration::from_millis(1900),
+        "{finish_times:?}"
+    );
+    assert!(
+        finish_times[2] >= Duration::from_millis(1900),
+        "the third did not wait: {finish_times:?}"
+    );
+}
+
+/// The listening socket's accept queue is the `--backlog` setting, as `ss` reports it.
+#[test]
+fn the_accept_queue_is_the_backlog_setting() {
+    let listener = greeter::startup::listen("127.0.0.1:0".parse().unwrap(), 7).unwrap();
+    let port = listener.local_addr().unwrap().port();
+
+    let output = match std::process::Command::new("ss")
+        .args(["-ltnH", &format!("sport = :{port}")])
+        .output()
+    {
+        Ok(output) => output,
+        Err(_) => return crate::helpers::skip("`ss` (iproute2) is not installed"),
+    };
+    let line = String::from_utf8_lossy(&output.stdout).into_owned();
+
+    // State, Recv-Q, Send-Q (the backlog), local address, peer address.
+    let send_q = line.split_whitespace().nth(2);
+    assert_eq!(send_q, Some("7"), "{line}");
+}
