@@ -18,4 +18,5 @@ mod hostile;
 mod limits;
 mod name_property;
 mod openapi;
+mod resilience;
 mod shutdown;

@@ -50,3 +50,28 @@ fn sigterm_lets_in_flight_requests_finish_then_exits_0() {
 fn sigint_lets_in_flight_requests_finish_then_exits_0() {
     drains_in_flight_requests_on(Signal::SIGINT);
 }
+
+/// A request longer than the grace period is dropped when it ends: the process exits on time.
+#[test]
+fn shutdown_gives_up_on_requests_after_the_grace_period() {
+    let (mut process, address) =
+        GreeterProcess::serve(&["--io-delay", "30s", "--shutdown-timeout", "1s"]);
+    let socket = address.trim_start_matches("http://").to_owned();
+    let in_flight = std::thread::spawn(move || raw_http_blocking(&socket, &get_request("/")));
+    std::thread::sleep(Duration::from_millis(300));
+
+    let signalled = Instant::now();
+    process.signal(Signal::SIGTERM);
+
+    assert_eq!(process.wait_for_exit(Duration::from_secs(15)), Some(0));
+    let waited = signalled.elapsed();
+    assert!(
+        waited >= Duration::from_millis(900) && waited < Duration::from_secs(5),
+        "exited after {waited:?}"
+    );
+    let answer = in_flight.join().unwrap().unwrap_or_default();
+    assert!(
+        !answer.starts_with("HTTP/1.1 200"),
+        "the 30 s request was answered: {answer}"
+    );
+}
