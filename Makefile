@@ -15,9 +15,13 @@ NODE_TOOLS := $(NODE_DIR)/node_modules/.installed
 BROWSER_DIR   := tests/browser
 BROWSER_TOOLS := $(BROWSER_DIR)/node_modules/.installed
 SCREENSHOT    := openapi/swagger-ui.png
+# Fuzzing: cargo-fuzz is installed into target/tools; it needs a nightly toolchain.
+CARGO_FUZZ   := target/tools/bin/cargo-fuzz
+FUZZ_TARGETS := json_body name_in_path openapi30
+FUZZ_SECONDS ?= 60
 
 .DEFAULT_GOAL := help
-.PHONY: help run build test lint openapi screenshot clean
+.PHONY: help run build test lint openapi screenshot fuzz clean
 
 help: ## List the targets.
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -61,6 +65,16 @@ screenshot: $(BROWSER_TOOLS) ## Save a picture of /docs with GET / tried out (ne
 	url=$$(grep -o 'listening on http://[^ ]*' target/screenshot.log | cut -d' ' -f3); \
 	cd $(BROWSER_DIR) && node check_docs.mjs "$$url/docs" --screenshot ../../$(SCREENSHOT); \
 	status=$$?; kill $$pid; exit $$status
+
+fuzz: $(CARGO_FUZZ) ## Fuzz the input parsing, FUZZ_SECONDS (60) per target (needs nightly).
+	@for target in $(FUZZ_TARGETS); do \
+		echo "== fuzzing $$target for $(FUZZ_SECONDS) s"; \
+		PATH="$(CURDIR)/target/tools/bin:$$PATH" $(CARGO) +nightly fuzz run --fuzz-dir tests/fuzz \
+			$$target -- -max_total_time=$(FUZZ_SECONDS) || exit 1; \
+	done
+
+$(CARGO_FUZZ):
+	$(CARGO) install cargo-fuzz --version 0.13.2 --locked --root target/tools
 
 $(NODE_TOOLS): $(NODE_DIR)/package.json $(NODE_DIR)/package-lock.json
 	cd $(NODE_DIR) && npm ci --no-audit --no-fund

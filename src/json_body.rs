@@ -43,7 +43,7 @@ impl FromRequest for JsonBody {
                 Ok(Err(cause)) => return Err(ApiError::BadRequest(cause.to_string()).into()),
                 Err(_) => return Err(ApiError::PayloadTooLarge { limit }.into()),
             };
-            parse(&bytes).map(JsonBody).map_err(Into::into)
+            parse_json(&bytes).map(JsonBody).map_err(Into::into)
         })
     }
 }
@@ -67,9 +67,9 @@ fn check_head(req: &HttpRequest, limit: usize) -> Result<(), ApiError> {
     Ok(())
 }
 
-/// Parses `bytes`: an empty body is FastAPI's `missing`; a syntax error is `json_invalid`,
-/// located at its character position as FastAPI does.
-fn parse(bytes: &[u8]) -> Result<Value, HttpValidationError> {
+/// Parses a request body: an empty one is FastAPI's `missing`; a syntax error is
+/// `json_invalid`, located at its character position as FastAPI does.
+pub fn parse_json(bytes: &[u8]) -> Result<Value, HttpValidationError> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Err(Violation::missing().at(body_loc(None), Value::Null).into());
     }
@@ -104,7 +104,7 @@ mod tests {
     use super::*;
 
     fn error_of(body: &str) -> Value {
-        serde_json::to_value(&parse(body.as_bytes()).unwrap_err().detail[0]).unwrap()
+        serde_json::to_value(&parse_json(body.as_bytes()).unwrap_err().detail[0]).unwrap()
     }
 
     #[test]
@@ -135,7 +135,7 @@ mod tests {
 
     #[test]
     fn well_formed_json_of_any_kind_parses() {
-        assert_eq!(parse(b"[1, 2]").unwrap(), json!([1, 2]));
-        assert_eq!(parse(b" {\"a\": null} ").unwrap(), json!({"a": null}));
+        assert_eq!(parse_json(b"[1, 2]").unwrap(), json!([1, 2]));
+        assert_eq!(parse_json(b" {\"a\": null} ").unwrap(), json!({"a": null}));
     }
 }

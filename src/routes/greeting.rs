@@ -82,15 +82,16 @@ pub async fn get_named_greeting(
     req: HttpRequest,
     io: ThinData<SimulatedIo>,
 ) -> Result<Json<Greeting>, HttpValidationError> {
-    let name = name_from_path(&req)?;
+    let raw = req.uri().path().rsplit('/').next().unwrap_or_default();
+    let name = decode_name(raw)?;
     io.wait().await;
     Ok(Json(Greeting::to(name.as_str())))
 }
 
-/// The `{name}` segment, percent-decoded from the raw path. actix-web's own decoding replaces
-/// invalid UTF-8 with U+FFFD, which would echo a name the client never sent.
-fn name_from_path(req: &HttpRequest) -> Result<Name, HttpValidationError> {
-    let raw = req.uri().path().rsplit('/').next().unwrap_or_default();
+/// The name from the `{name}` segment as the client sent it (the raw path's last segment,
+/// since actix-web's own decoding replaces invalid UTF-8 with U+FFFD and would echo a name the
+/// client never sent), percent-decoded and checked.
+pub fn decode_name(raw: &str) -> Result<Name, HttpValidationError> {
     if !is_well_percent_encoded(raw) {
         let violation = Violation::new(
             "percent_encoding",
