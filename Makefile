@@ -15,13 +15,18 @@ NODE_TOOLS := $(NODE_DIR)/node_modules/.installed
 BROWSER_DIR   := tests/browser
 BROWSER_TOOLS := $(BROWSER_DIR)/node_modules/.installed
 SCREENSHOT    := openapi/swagger-ui.png
+# Benchmarks: oha (load), a bare actix-web reference, FastAPI and aiohttp in bench/.venv.
+OHA         := target/tools/bin/oha
+BENCH_VENV  := bench/.venv
+BENCH_TOOLS := $(BENCH_VENV)/.installed
+BARE        := bench/bare/Cargo.toml
 # Fuzzing: cargo-fuzz is installed into target/tools; it needs a nightly toolchain.
 CARGO_FUZZ   := target/tools/bin/cargo-fuzz
 FUZZ_TARGETS := json_body name_in_path openapi30
 FUZZ_SECONDS ?= 60
 
 .DEFAULT_GOAL := help
-.PHONY: help run build test lint openapi screenshot fuzz clean
+.PHONY: help run build test lint openapi screenshot fuzz bench bench-smoke clean
 
 help: ## List the targets.
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -73,6 +78,26 @@ fuzz: $(CARGO_FUZZ) ## Fuzz the input parsing, FUZZ_SECONDS (60) per target (nee
 			$$target -- -max_total_time=$(FUZZ_SECONDS) || exit 1; \
 	done
 
+bench: $(BENCH_TOOLS) $(OHA) ## Benchmark greeter against bare actix-web, FastAPI and aiohttp (~15 min).
+	$(CARGO) build --release --locked
+	$(CARGO) build --release --locked --manifest-path $(BARE)
+	$(BENCH_VENV)/bin/python bench/run.py --greeter target/release/greeter \
+		--bare bench/bare/target/release/bare-actix --oha $(OHA)
+
+bench-smoke: $(BENCH_TOOLS) $(OHA) ## The bench harness on small loads for a few seconds (run by CI).
+	$(CARGO) build --locked
+	$(CARGO) build --locked --manifest-path $(BARE)
+	$(BENCH_VENV)/bin/python bench/run.py --smoke --greeter target/debug/greeter \
+		--bare bench/bare/target/debug/bare-actix --oha $(OHA) --out target/bench-smoke
+
+$(OHA):
+	$(CARGO) install oha --version 1.16.0 --locked --root target/tools
+
+$(BENCH_TOOLS): bench/requirements.txt
+	$(PYTHON) -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/pip install --quiet --disable-pip-version-check -r bench/requirements.txt
+	touch $@
+
 $(CARGO_FUZZ):
 	$(CARGO) install cargo-fuzz --version 0.13.2 --locked --root target/tools
 
@@ -86,4 +111,4 @@ $(BROWSER_TOOLS): $(BROWSER_DIR)/package.json $(BROWSER_DIR)/package-lock.json
 
 clean: ## Remove build output and the tool folders.
 	$(CARGO) clean
-	rm -rf $(VENV) $(NODE_DIR)/node_modules $(BROWSER_DIR)/node_modules
+	rm -rf $(VENV) $(BENCH_VENV) $(NODE_DIR)/node_modules $(BROWSER_DIR)/node_modules

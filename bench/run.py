@@ -1,0 +1,357 @@
+"""`make bench`: greeter against bare actix-web, FastAPI on uvicorn and aiohttp, in one run.
+
+Every server gets the same number of workers and is started afresh for each measurement; the
+servers alternate within each repetition so that drift of the machine hits all of them alike.
+Load comes from oha. Server CPU time and memory are read from /proc for the server's whole
+process tree. Writes bench/results/<date>.json, and latest.md and latest.png beside it.
+
+    python bench/run.py --greeter BIN --bare BIN --oha BIN [--smoke] [--out DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parent
+VENV_BIN = BENCH / ".venv" / "bin"
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+PAGE_KIB = os.sysconf("SC_PAGE_SIZE") // 1024
+
+
+@dataclass
+class Scenario:
+    name: str
+    delay_ms: int
+    connections: int
+    seconds: int
+    about: str
+
+
+FULL = [
+    Scenario("overhead", 0, 64, 10, "no I/O wait, 64 connections, 10 s"),
+    Scenario("waiting", 1000, 1000, 15, "1 s wait, 1,000 connections, 15 s"),
+    Scenario("crowd", 1000, 10_000, 20, "1 s wait, 10,000 connections, 20 s"),
+]
+SMOKE = [
+    Scenario("overhead", 0, 8, 2, "no I/O wait, 8 connections, 2 s"),
+    Scenario("waiting", 200, 50, 2, "0.2 s wait, 50 connections, 2 s"),
+    Scenario("crowd", 200, 200, 2, "0.2 s wait, 200 connections, 2 s"),
+]
+
+
+@dataclass
+class Server:
+    name: str
+    command: list[str]
+    cwd: Path | None = None
+    processes: int = 1
+    env: dict[str, str] = field(default_factory=dict)
+
+
+def servers(args: argparse.Namespace, workers: int, delay_ms: int, port: int) -> list[Server]:
+    delay_s = str(delay_ms / 1000)
+    return [
+        Server("greeter", [args.greeter, "--port", str(port), "--workers", str(workers),
+                           "--io-delay", f"{delay_ms}ms"], env={"RUST_LOG": "info"}),
+        Server("bare actix-web", [args.bare, str(port), str(workers), str(delay_ms)]),
+        Server("FastAPI/uvicorn", [str(VENV_BIN / "uvicorn"), "fastapi_app:app", "--host", "127.0.0.1",
+                                   "--port", str(port), "--workers", str(workers)],
+               cwd=BENCH / "python", env={"DELAY": delay_s}),
+        Server("aiohttp", [str(VENV_BIN / "python"), "aiohttp_app.py", str(port)],
+               cwd=BENCH / "python", processes=workers, env={"DELAY": delay_s}),
+    ]
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def process_tree(roots: list[int]) -> list[int]:
+    """The pids of `roots` and all their descendants."""
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                stat = Path(f"/proc/{entry}/stat").read_text()
+            except OSError:
+                continue
+            ppid = int(stat.rsplit(")", 1)[1].split()[1])
+            children.setdefault(ppid, []).append(int(entry))
+    found, todo = [], list(roots)
+    while todo:
+        pid = todo.pop()
+        found.append(pid)
+        todo.extend(children.get(pid, []))
+    return found
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / CLOCK_TICKS
+
+
+def rss_kib(pids: list[int]) -> int:
+    total = 0
+    for pid in pids:
+        try:
+            total += int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * PAGE_KIB
+        except OSError:
+            continue
+    return total
+
+
+class Running:
+    """A server started afresh, with what it took to answer its first 200."""
+
+    def __init__(self, server: Server, port: int, log_dir: Path):
+        self.port = port
+        self.log = open(log_dir / f"{server.name.split()[0].split('/')[0]}.log", "ab")
+        env = {**os.environ, **server.env}
+        started = time.perf_counter()
+        self.procs = [
+            subprocess.Popen(server.command, cwd=server.cwd, env=env, stdout=self.log,
+                             stderr=self.log, start_new_session=True)
+            for _ in range(server.processes)
+        ]
+        self.first_200_s = self._wait_for_200(started)
+
+    def _wait_for_200(self, started: float) -> float:
+        deadline = started + 30
+        while time.perf_counter() < deadline:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/", timeout=5) as answer:
+                    if answer.status == 200:
+                        return time.perf_counter() - started
+            except OSError:
+                time.sleep(0.002)
+        raise RuntimeError(f"no 200 within 30 s; see {self.log.name}")
+
+    def pids(self) -> list[int]:
+        return process_tree([p.pid for p in self.procs])
+
+    def stop(self) -> None:
+        for proc in self.procs:
+            try:
+                os.killpg(proc.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+        for proc in self.procs:
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+        self.log.close()
+
+
+def load(oha: str, port: int, scenario: Scenario, running: Running) -> dict:
+    """Runs oha against the server, sampling its memory; returns the measurements."""
+    pids = running.pids()
+    peak = [rss_kib(pids)]
+    done = threading.Event()
+
+    def sample() -> None:
+        while not done.wait(0.1):
+            peak[0] = max(peak[0], rss_kib(running.pids()))
+
+    sampler = threading.Thread(target=sample)
+    sampler.start()
+    cpu_before = cpu_seconds(running.pids())
+    out = subprocess.run(
+        [oha, "-z", f"{scenario.seconds}s", "-w", "-c", str(scenario.connections), "--no-tui",
+         "--output-format", "json", f"http://127.0.0.1:{port}/"],
+        capture_output=True, text=True, check=True,
+    )
+    cpu = cpu_seconds(running.pids()) - cpu_before
+    done.set()
+    sampler.join()
+    report = json.loads(out.stdout)
+    statuses = report.get("statusCodeDistribution") or {}
+    ok = int(statuses.get("200", 0))
+    errors = sum(int(n) for n in (report.get("errorDistribution") or {}).values())
+    errors += sum(int(n) for status, n in statuses.items() if status != "200")
+    elapsed = report["summary"]["total"]
+    percentiles = report["latencyPercentiles"]
+    return {
+        "rps": ok / elapsed if elapsed else 0.0,
+        "p50_ms": (percentiles.get("p50") or 0) * 1000,
+        "p99_ms": (percentiles.get("p99") or 0) * 1000,
+        "errors": errors,
+        "ok": ok,
+        "cpu_us_per_request": cpu / ok * 1e6 if ok else None,
+        "peak_rss_mib": peak[0] / 1024,
+    }
+
+
+def median(runs: list[dict], key: str):
+    values = [run[key] for run in runs if run.get(key) is not None]
+    return statistics.median(values) if values else None
+
+
+def machine() -> dict:
+    model = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                  if line.startswith("model name")), platform.processor())
+    memory_kib = int(Path("/proc/meminfo").read_text().split()[1])
+    return {"cpus": os.cpu_count(), "cpu_model": model, "memory_gib": round(memory_kib / 2**20, 1),
+            "kernel": platform.release(), "python": platform.python_version()}
+
+
+def run(args: argparse.Namespace) -> dict:
+    scenarios = SMOKE if args.smoke else FULL
+    repeats = 1 if args.smoke else args.repeats
+    workers = args.workers
+    log_dir = Path(tempfile.mkdtemp(prefix="greeter-bench-"))
+    names = [s.name for s in servers(args, workers, 0, 0)]
+    raw: dict = {scenario.name: {name: [] for name in names} for scenario in scenarios}
+    raw["footprint"] = {name: [] for name in names}
+    for repeat in range(repeats):
+        for name in names:
+            port = free_port()
+            server = next(s for s in servers(args, workers, 0, port) if s.name == name)
+            running = Running(server, port, log_dir)
+            time.sleep(0.5)
+            raw["footprint"][name].append({"first_200_ms": running.first_200_s * 1000,
+                                           "idle_rss_mib": rss_kib(running.pids()) / 1024})
+            running.stop()
+        for scenario in scenarios:
+            for name in names:
+                port = free_port()
+                server = next(s for s in servers(args, workers, scenario.delay_ms, port) if s.name == name)
+                running = Running(server, port, log_dir)
+                try:
+                    result = load(args.oha, port, scenario, running)
+                finally:
+                    running.stop()
+                raw[scenario.name][name].append(result)
+                print(f"[{repeat + 1}/{repeats}] {scenario.name:8} {name:16} "
+                      f"{result['rps']:10.0f} req/s  p99 {result['p99_ms']:8.1f} ms  "
+                      f"errors {result['errors']:6}  cpu/req "
+                      f"{(result['cpu_us_per_request'] or 0):7.1f} µs  peak {result['peak_rss_mib']:6.1f} MiB",
+                      flush=True)
+    medians = {
+        scenario: {name: {key: median(runs, key) for key in runs[0]} for name, runs in by_server.items()}
+        for scenario, by_server in raw.items()
+    }
+    return {
+        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "machine": machine(),
+        "workers": workers,
+        "repeats": repeats,
+        "smoke": args.smoke,
+        "scenarios": {s.name: s.about for s in scenarios},
+        "medians": medians,
+        "runs": raw,
+    }
+
+
+def table(results: dict) -> str:
+    def fmt(value, digits=0):
+        return "-" if value is None else f"{value:,.{digits}f}"
+
+    m = results["machine"]
+    lines = [
+        f"Measured {results['date']} on {m['cpus']} CPUs ({m['cpu_model']}), {m['memory_gib']} GiB, "
+        f"Linux {m['kernel']}; oha on the same machine; {results['workers']} workers per server; "
+        f"medians of {results['repeats']} runs (`make bench`).",
+        "",
+        "| scenario | server | req/s | p50 ms | p99 ms | errors | CPU µs/req | peak RSS MiB |",
+        "|---|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for scenario, about in results["scenarios"].items():
+        for name, r in results["medians"][scenario].items():
+            lines.append(f"| {scenario} ({about}) | {name} | {fmt(r['rps'])} | {fmt(r['p50_ms'], 1)} | "
+                         f"{fmt(r['p99_ms'], 1)} | {fmt(r['errors'])} | {fmt(r['cpu_us_per_request'], 1)} | "
+                         f"{fmt(r['peak_rss_mib'], 1)} |")
+    lines += ["", "| footprint | idle RSS MiB | first 200 after start, ms |", "|---|---:|---:|"]
+    for name, r in results["medians"]["footprint"].items():
+        lines.append(f"| {name} | {fmt(r['idle_rss_mib'], 1)} | {fmt(r['first_200_ms'], 1)} |")
+    bare = results["medians"]
+    if "overhead" in bare and "crowd" in bare:
+        g, b = bare["overhead"]["greeter"], bare["overhead"]["bare actix-web"]
+        gc, bc = bare["crowd"]["greeter"], bare["crowd"]["bare actix-web"]
+        ratio = lambda x, y: "-" if not x or not y else f"{x / y:.2f}x"  # noqa: E731
+        lines += ["", "greeter against bare actix-web in the same run: "
+                  f"overhead req/s {ratio(g['rps'], b['rps'])}, CPU per request "
+                  f"{ratio(g['cpu_us_per_request'], b['cpu_us_per_request'])}; crowd req/s "
+                  f"{ratio(gc['rps'], bc['rps'])}, peak RSS {ratio(gc['peak_rss_mib'], bc['peak_rss_mib'])}."]
+    return "\n".join(lines) + "\n"
+
+
+def chart(results: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    scenarios = list(results["scenarios"])
+    names = list(results["medians"][scenarios[0]])
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.5))
+    width = 0.8 / len(names)
+    for axis, key, title in [(axes[0], "rps", "throughput (req/s, higher is better)"),
+                             (axes[1], "p99_ms", "p99 latency (ms, lower is better)")]:
+        for i, name in enumerate(names):
+            values = [results["medians"][s][name][key] or 0 for s in scenarios]
+            axis.bar([x + i * width for x in range(len(scenarios))], values, width, label=name)
+        axis.set_xticks([x + width * (len(names) - 1) / 2 for x in range(len(scenarios))],
+                        [f"{s}\n{results['scenarios'][s]}" for s in scenarios], fontsize=8)
+        axis.set_yscale("log")
+        axis.set_title(title)
+        axis.grid(axis="y", alpha=0.3)
+    axes[0].legend(fontsize=8)
+    fig.suptitle(f"greeter vs bare actix-web, FastAPI/uvicorn, aiohttp ({results['machine']['cpus']} CPUs, "
+                 f"{results['workers']} workers each)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--greeter", required=True)
+    parser.add_argument("--bare", required=True)
+    parser.add_argument("--oha", required=True)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--smoke", action="store_true", help="a few seconds of small loads")
+    parser.add_argument("--out", type=Path, default=BENCH / "results")
+    args = parser.parse_args()
+
+    results = run(args)
+    args.out.mkdir(parents=True, exist_ok=True)
+    stamp = results["date"][:10]
+    (args.out / f"{stamp}.json").write_text(json.dumps(results, indent=2) + "\n")
+    (args.out / "latest.md").write_text(table(results))
+    chart(results, args.out / "latest.png")
+    print(table(results))
+    if args.smoke:
+        broken = [f"{s}/{n}" for s, by_server in results["medians"].items() if s != "footprint"
+                  for n, r in by_server.items() if not r["ok"]]
+        if broken:
+            sys.exit(f"bench-smoke: no successful request for {', '.join(broken)}")
+        print("bench-smoke: every server answered in every scenario")
+
+
+if __name__ == "__main__":
+    main()
