@@ -169,23 +169,24 @@ class Running:
 
 def load(oha: str, port: int, scenario: Scenario, running: Running) -> dict:
     """Runs oha against the server, sampling its memory; returns the measurements."""
+    # The process tree is fixed once the server answers; reading it once keeps the sampler light.
     pids = running.pids()
     peak = [rss_kib(pids)]
     done = threading.Event()
 
     def sample() -> None:
         while not done.wait(0.1):
-            peak[0] = max(peak[0], rss_kib(running.pids()))
+            peak[0] = max(peak[0], rss_kib(pids))
 
     sampler = threading.Thread(target=sample)
     sampler.start()
-    cpu_before = cpu_seconds(running.pids())
+    cpu_before = cpu_seconds(pids)
     out = subprocess.run(
         [oha, "-z", f"{scenario.seconds}s", "-w", "-c", str(scenario.connections), "--no-tui",
          "--output-format", "json", f"http://127.0.0.1:{port}/"],
         capture_output=True, text=True, check=True,
     )
-    cpu = cpu_seconds(running.pids()) - cpu_before
+    cpu = cpu_seconds(pids) - cpu_before
     done.set()
     sampler.join()
     report = json.loads(out.stdout)
@@ -220,11 +221,11 @@ def machine() -> dict:
 
 
 def run(args: argparse.Namespace) -> dict:
-    scenarios = SMOKE if args.smoke else FULL
+    scenarios = [s for s in (SMOKE if args.smoke else FULL) if not args.only or s.name in args.only]
     repeats = 1 if args.smoke else args.repeats
     workers = args.workers
     log_dir = Path(tempfile.mkdtemp(prefix="greeter-bench-"))
-    names = [s.name for s in servers(args, workers, 0, 0)]
+    names = [s.name for s in servers(args, workers, 0, 0) if not args.servers or s.name in args.servers]
     raw: dict = {scenario.name: {name: [] for name in names} for scenario in scenarios}
     raw["footprint"] = {name: [] for name in names}
     for repeat in range(repeats):
@@ -289,7 +290,7 @@ def table(results: dict) -> str:
     for name, r in results["medians"]["footprint"].items():
         lines.append(f"| {name} | {fmt(r['idle_rss_mib'], 1)} | {fmt(r['first_200_ms'], 1)} |")
     bare = results["medians"]
-    if "overhead" in bare and "crowd" in bare:
+    if all(s in bare and {"greeter", "bare actix-web"} <= set(bare[s]) for s in ("overhead", "crowd")):
         g, b = bare["overhead"]["greeter"], bare["overhead"]["bare actix-web"]
         gc, bc = bare["crowd"]["greeter"], bare["crowd"]["bare actix-web"]
         ratio = lambda x, y: "-" if not x or not y else f"{x / y:.2f}x"  # noqa: E731
@@ -336,6 +337,8 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--smoke", action="store_true", help="a few seconds of small loads")
     parser.add_argument("--out", type=Path, default=BENCH / "results")
+    parser.add_argument("--only", type=lambda v: v.split(","), help="scenarios, e.g. overhead,crowd")
+    parser.add_argument("--servers", type=lambda v: v.split(","), help='e.g. "greeter,bare actix-web"')
     args = parser.parse_args()
 
     results = run(args)

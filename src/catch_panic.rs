@@ -8,7 +8,7 @@
 
 use std::panic::AssertUnwindSafe;
 
-use actix_web::body::MessageBody;
+use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::middleware::Next;
 use actix_web::test::TestRequest;
@@ -17,11 +17,11 @@ use futures_util::FutureExt;
 
 use crate::errors::ApiError;
 
-/// Middleware: turns a panic below it into a `500` answer.
-pub async fn catch_panic(
+/// Calls `next` with `req`, turning a panic below into a `500` answer.
+pub async fn call_catching_panics<B: MessageBody + 'static>(
     req: ServiceRequest,
-    next: Next<impl MessageBody + 'static>,
-) -> Result<ServiceResponse<impl MessageBody>, Error> {
+    next: Next<B>,
+) -> Result<ServiceResponse<EitherBody<B>>, Error> {
     // The request itself cannot be kept: routing needs it unshared, and a panic drops it. Its
     // method and target (cheap, shared copies) are enough for the answer's request.
     let (method, uri) = (req.method().clone(), req.uri().clone());

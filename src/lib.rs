@@ -11,6 +11,7 @@ pub mod errors;
 pub mod fallback;
 pub mod head_as_get;
 pub mod json_body;
+pub mod middleware;
 pub mod openapi30;
 pub mod request_id;
 pub mod request_limits;

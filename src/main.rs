@@ -60,15 +60,18 @@ fn serve(settings: ServeSettings) -> ExitCode {
         actix_rt::spawn(shutdown::stop_on_signal(server.handle()));
         server.await
     });
-    match result {
+    let code = match result {
         Ok(()) => {
             log::info!("stopped");
             ExitCode::SUCCESS
         }
         Err(err) => {
             log::error!("{err}");
+            telemetry::flush_logs();
             eprintln!("error: {err}");
             ExitCode::FAILURE
         }
-    }
+    };
+    telemetry::flush_logs();
+    code
 }

@@ -4,20 +4,12 @@
 use std::sync::LazyLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use actix_web::body::MessageBody;
-use actix_web::dev::{ServiceRequest, ServiceResponse};
-use actix_web::http::header::{HeaderName, HeaderValue};
-use actix_web::middleware::Next;
-use actix_web::{Error, HttpMessage};
+use actix_web::http::header::{HeaderMap, HeaderName, HeaderValue};
 
 /// The header's name.
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 /// The longest client-sent id that is kept.
 pub const MAX_CLIENT_ID_LENGTH: usize = 128;
-
-/// A request's id, in the request's extensions for handlers that want it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RequestId(pub HeaderValue);
 
 /// A client's id is kept when it is 1 to 128 characters of letters, digits and `-_.:`.
 pub fn is_sane(id: &[u8]) -> bool {
@@ -46,21 +38,13 @@ pub fn fresh() -> HeaderValue {
         .expect("hex digits are a valid header value")
 }
 
-/// Middleware: gives the request its id and puts it on the response.
-pub async fn request_id(
-    req: ServiceRequest,
-    next: Next<impl MessageBody>,
-) -> Result<ServiceResponse<impl MessageBody>, Error> {
-    let id = req
-        .headers()
+/// The id of a request with `headers`: the client's when sane, else a fresh one.
+pub fn for_request(headers: &HeaderMap) -> HeaderValue {
+    headers
         .get(&REQUEST_ID)
         .filter(|id| is_sane(id.as_bytes()))
         .cloned()
-        .unwrap_or_else(fresh);
-    req.extensions_mut().insert(RequestId(id.clone()));
-    let mut res = next.call(req).await?;
-    res.headers_mut().insert(REQUEST_ID, id);
-    Ok(res)
+        .unwrap_or_else(fresh)
 }
 
 #[cfg(test)]

@@ -4,11 +4,9 @@
 //! body where none belongs is how request-smuggling attempts often look. (A `GET` of a path
 //! without one gets its `405` as usual.)
 
-use actix_web::body::MessageBody;
-use actix_web::dev::{RequestHead, ServiceRequest, ServiceResponse};
+use actix_web::dev::{RequestHead, ServiceRequest};
 use actix_web::http::{Method, header};
-use actix_web::middleware::Next;
-use actix_web::{Error, ResponseError, web};
+use actix_web::web;
 
 use crate::errors::ApiError;
 use crate::fallback::RouteTable;
@@ -25,7 +23,7 @@ pub struct HeadLimits {
 impl HeadLimits {
     /// The first limit `head` breaks, if any; `routes` tells which paths take `GET`.
     pub fn check(&self, head: &RequestHead, routes: &RouteTable) -> Result<(), ApiError> {
-        let target = head.uri.to_string().len();
+        let target = target_length(&head.uri);
         if target > self.max_uri {
             return Err(ApiError::UriTooLong {
                 limit: self.max_uri,
@@ -45,6 +43,19 @@ impl HeadLimits {
         }
         Ok(())
     }
+}
+
+/// The request target's length as sent, without formatting it: the path and query, plus the
+/// scheme and authority of an absolute-form target.
+fn target_length(uri: &actix_web::http::Uri) -> usize {
+    let path_and_query = uri.path_and_query().map_or(1, |pq| pq.as_str().len());
+    let scheme = uri
+        .scheme_str()
+        .map_or(0, |scheme| scheme.len() + "://".len());
+    let authority = uri
+        .authority()
+        .map_or(0, |authority| authority.as_str().len());
+    scheme + authority + path_and_query
 }
 
 /// The head's size on the wire: `METHOD target HTTP/1.1\r\n`, each `name: value\r\n`, `\r\n`.
@@ -70,24 +81,16 @@ fn carries_body(head: &RequestHead) -> bool {
     non_empty || head.headers.contains_key(header::TRANSFER_ENCODING)
 }
 
-/// Middleware: answers a request that breaks a head limit before anything else sees it.
-pub async fn check_request_head(
-    req: ServiceRequest,
-    next: Next<impl MessageBody + 'static>,
-) -> Result<ServiceResponse<impl MessageBody>, Error> {
-    let limits = req.app_data::<HeadLimits>().copied();
+/// Checks `req` against the app's [`HeadLimits`] and the paths its [`RouteTable`] knows.
+pub fn check_request(req: &ServiceRequest) -> Result<(), ApiError> {
+    let Some(limits) = req.app_data::<HeadLimits>() else {
+        return Ok(());
+    };
+    let no_routes = RouteTable::default();
     let routes = req
         .app_data::<web::Data<RouteTable>>()
-        .cloned()
-        .unwrap_or_default();
-    if let Some(Err(error)) = limits.map(|limits| limits.check(req.head(), &routes)) {
-        return Ok(req
-            .into_response(error.error_response())
-            .map_into_right_body());
-    }
-    next.call(req)
-        .await
-        .map(ServiceResponse::map_into_left_body)
+        .map_or(&no_routes, |r| r.as_ref());
+    limits.check(req.head(), routes)
 }
 
 #[cfg(test)]
@@ -115,6 +118,14 @@ mod tests {
             .to_http_request();
         // "GET /abc HTTP/1.1\r\n" + "x-a: bc\r\n" + "\r\n"
         assert_eq!(head_size(request.head(), 4), 19 + 9 + 2);
+    }
+
+    #[test]
+    fn the_target_length_is_what_was_sent() {
+        for target in ["/", "/a/b?c=d", "http://example.com:8080/x?y"] {
+            let uri: actix_web::http::Uri = target.parse().unwrap();
+            assert_eq!(target_length(&uri), target.len(), "{target}");
+        }
     }
 
     #[test]

@@ -20,14 +20,12 @@ use utoipa::openapi::server::Server as OpenApiServer;
 use utoipa_actix_web::{AppExt, UtoipaApp};
 
 use crate::api_doc::{self, ApiDoc};
-use crate::catch_panic::catch_panic;
 use crate::errors::json_errors;
 use crate::fallback::{RouteTable, not_routed};
-use crate::head_as_get::head_as_get;
 use crate::json_body::BodyLimit;
+use crate::middleware::per_request;
 use crate::openapi30::UnsupportedConstruct;
-use crate::request_id::request_id;
-use crate::request_limits::{HeadLimits, check_request_head};
+use crate::request_limits::HeadLimits;
 use crate::routes::{self, docs};
 use crate::settings::ServeSettings;
 use crate::simulated_io::SimulatedIo;
@@ -146,12 +144,9 @@ pub fn app(
         .app_data(state.routes)
         .configure(docs::configure(state.docs))
         .default_service(web::to(not_routed))
-        .wrap(from_fn(head_as_get))
-        .wrap(from_fn(check_request_head))
-        .wrap(from_fn(catch_panic))
+        .wrap(from_fn(per_request))
         .wrap(json_errors())
         .wrap(DefaultHeaders::new().add((header::X_CONTENT_TYPE_OPTIONS, "nosniff")))
-        .wrap(from_fn(request_id))
         .wrap(Logger::new(ACCESS_LOG_FORMAT))
 }
 

@@ -1,13 +1,78 @@
-//! Logging: env_logger, filtered by `RUST_LOG` (default `info`), and panics logged as errors.
+//! Logging: env_logger, filtered by `RUST_LOG` (default `info`), into a buffer that a
+//! background thread flushes every [`LOG_FLUSH_INTERVAL`], so that a request costs a copy into
+//! memory rather than a `write(2)`; panics are logged as errors.
+//!
+//! A crate does this for `tracing` (tracing-appender's `non_blocking`, a channel to a writer
+//! thread), but it brings tracing-subscriber into a `log`/env_logger program, and a channel
+//! wakes a thread per line: measured here, that cost more than the `write(2)` it saved.
+
+use std::io::{self, BufWriter, Stderr, Write};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
 
 /// Filter used when `RUST_LOG` is not set.
 pub const DEFAULT_LOG_FILTER: &str = "info";
+/// How often buffered log lines are written out (and when the buffer fills, at once).
+pub const LOG_FLUSH_INTERVAL: Duration = Duration::from_millis(100);
+/// The log buffer's size.
+pub const LOG_BUFFER_BYTES: usize = 256 * 1024;
 
-/// Installs env_logger as the global logger and [`log_panics`]; later calls do nothing.
+type Buffer = Arc<Mutex<BufWriter<Stderr>>>;
+
+static BUFFER: OnceLock<Buffer> = OnceLock::new();
+
+/// An `io::Write` into the shared buffer.
+struct BufferedStderr(Buffer);
+
+impl Write for BufferedStderr {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0
+            .lock()
+            .map_err(|_| io::Error::other("log buffer poisoned"))?
+            .write_all(buf)?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        // Flushing is the background thread's job (and `flush_logs`'s).
+        Ok(())
+    }
+}
+
+/// Installs env_logger as the global logger, writing into the buffer, starts the thread that
+/// flushes it, and [`log_panics`]; later calls do nothing.
 pub fn init_logging() {
+    let buffer: Buffer = Arc::new(Mutex::new(BufWriter::with_capacity(
+        LOG_BUFFER_BYTES,
+        io::stderr(),
+    )));
     let env = env_logger::Env::default().default_filter_or(DEFAULT_LOG_FILTER);
-    if env_logger::Builder::from_env(env).try_init().is_ok() {
+    let installed = env_logger::Builder::from_env(env)
+        .target(env_logger::Target::Pipe(Box::new(BufferedStderr(
+            buffer.clone(),
+        ))))
+        .try_init();
+    if installed.is_ok() {
+        let _ = BUFFER.set(buffer.clone());
+        std::thread::Builder::new()
+            .name("log-flusher".into())
+            .spawn(move || {
+                loop {
+                    std::thread::sleep(LOG_FLUSH_INTERVAL);
+                    if let Ok(mut buffer) = buffer.lock() {
+                        let _ = buffer.flush();
+                    }
+                }
+            })
+            .expect("cannot start the log flusher thread");
         log_panics();
+    }
+}
+
+/// Writes out every line logged so far; call before exiting.
+pub fn flush_logs() {
+    if let Some(Ok(mut buffer)) = BUFFER.get().map(|buffer| buffer.lock()) {
+        let _ = buffer.flush();
     }
 }
 
