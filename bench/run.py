@@ -317,7 +317,8 @@ def chart(results: dict, path: Path) -> None:
             values = [results["medians"][s][name][key] or 0 for s in scenarios]
             axis.bar([x + i * width for x in range(len(scenarios))], values, width, label=name)
         axis.set_xticks([x + width * (len(names) - 1) / 2 for x in range(len(scenarios))],
-                        [f"{s}\n{results['scenarios'][s]}" for s in scenarios], fontsize=8)
+                        [s + "\n" + "\n".join(results["scenarios"][s].split(", ")[:2]) for s in scenarios],
+                        fontsize=8)
         axis.set_yscale("log")
         axis.set_title(title)
         axis.grid(axis="y", alpha=0.3)

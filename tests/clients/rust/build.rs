@@ -22,7 +22,9 @@ fn main() {
     let mut settings = progenitor::GenerationSettings::new();
     settings.with_interface(progenitor::InterfaceStyle::Builder);
     let mut generator = progenitor::Generator::new(&settings);
-    let tokens = generator.generate_tokens(&spec).expect("progenitor cannot generate the client");
+    let tokens = generator
+        .generate_tokens(&spec)
+        .expect("progenitor cannot generate the client");
     let code = prettyplease::unparse(&syn::parse2(tokens).expect("generated code parses"));
     let out = Path::new(&std::env::var("OUT_DIR").unwrap()).join("client.rs");
     std::fs::write(out, code).expect("cannot write the client");
@@ -33,7 +35,9 @@ fn merge_error_responses(spec: &mut Value) {
     let mut merged = Vec::new();
     for item in spec["paths"].as_object_mut().unwrap().values_mut() {
         for operation in item.as_object_mut().unwrap().values_mut() {
-            let Some(responses) = operation.get_mut("responses").and_then(Value::as_object_mut)
+            let Some(responses) = operation
+                .get_mut("responses")
+                .and_then(Value::as_object_mut)
             else {
                 continue;
             };
@@ -41,7 +45,9 @@ fn merge_error_responses(spec: &mut Value) {
                 responses
                     .iter()
                     .filter(|(status, _)| status.starts_with('4') || status.starts_with('5'))
-                    .filter_map(|(_, r)| r["content"]["application/json"]["schema"]["$ref"].as_str())
+                    .filter_map(|(_, r)| {
+                        r["content"]["application/json"]["schema"]["$ref"].as_str()
+                    })
                     .map(str::to_owned)
                     .collect()
             };
@@ -71,7 +77,10 @@ fn camel_case(snake: &str) -> String {
         .split('_')
         .map(|word| {
             let mut chars = word.chars();
-            chars.next().map(|c| c.to_uppercase().chain(chars).collect::<String>()).unwrap_or_default()
+            chars
+                .next()
+                .map(|c| c.to_uppercase().chain(chars).collect::<String>())
+                .unwrap_or_default()
         })
         .collect()
 }

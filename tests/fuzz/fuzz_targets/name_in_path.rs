@@ -9,7 +9,10 @@ fuzz_target!(|raw: &str| {
     match decode_name(raw) {
         Ok(name) => {
             let name = name.as_str();
-            assert!((1..=64).contains(&name.chars().count()), "{raw:?} -> {name:?}");
+            assert!(
+                (1..=64).contains(&name.chars().count()),
+                "{raw:?} -> {name:?}"
+            );
             assert!(!name.chars().any(char::is_control), "{raw:?} -> {name:?}");
         }
         Err(refusal) => assert_eq!(refusal.detail.len(), 1, "{raw:?}"),

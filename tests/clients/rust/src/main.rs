@@ -5,17 +5,29 @@ include!(concat!(env!("OUT_DIR"), "/client.rs"));
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() {
-    let base_url = std::env::args().nth(1).expect("usage: greeter-rust-client-check BASE_URL");
+    let base_url = std::env::args()
+        .nth(1)
+        .expect("usage: greeter-rust-client-check BASE_URL");
     let client = Client::new(&base_url);
     let mut checks = 0;
 
-    let greeting = client.get_greeting().send().await.expect("GET /").into_inner();
+    let greeting = client
+        .get_greeting()
+        .send()
+        .await
+        .expect("GET /")
+        .into_inner();
     assert_eq!(greeting.hello, "World");
     checks += 1;
 
     // The client percent-encodes the name; the server decodes it back.
     let name = types::Name::try_from("Zoë/Ada 100%").expect("a valid name");
-    let named = client.get_named_greeting().name(name).send().await.expect("GET /hello/{name}");
+    let named = client
+        .get_named_greeting()
+        .name(name)
+        .send()
+        .await
+        .expect("GET /hello/{name}");
     assert_eq!(named.into_inner().hello, "Zoë/Ada 100%");
     checks += 1;
 
@@ -32,8 +44,16 @@ async fn main() {
         (types::Language::De, "Hallo, Ada!"),
         (types::Language::Ja, "こんにちは、Adaさん!"),
     ] {
-        let body = types::GreetingRequest { name: "Ada".parse().unwrap(), language };
-        let answer = client.post_greeting().body(body).send().await.expect("POST /greetings");
+        let body = types::GreetingRequest {
+            name: "Ada".parse().unwrap(),
+            language,
+        };
+        let answer = client
+            .post_greeting()
+            .body(body)
+            .send()
+            .await
+            .expect("POST /greetings");
         let answer = answer.into_inner();
         assert_eq!(answer.message, message);
         assert_eq!(answer.language, language);
@@ -58,7 +78,12 @@ async fn main() {
     assert_eq!(kinds, ["string_type", "enum"]);
     checks += 1;
 
-    let health = client.get_health().send().await.expect("GET /healthz").into_inner();
+    let health = client
+        .get_health()
+        .send()
+        .await
+        .expect("GET /healthz")
+        .into_inner();
     assert_eq!(health.status, types::HealthStatus::Ok);
     checks += 1;
 
