@@ -20,6 +20,12 @@ use crate::validation::{HttpValidationError, LocationItem, Violation, body_loc};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BodyLimit(pub usize);
 
+impl Default for BodyLimit {
+    fn default() -> Self {
+        Self(crate::settings::ServeSettings::default().max_body_bytes())
+    }
+}
+
 /// A request body that is well-formed JSON.
 #[derive(Debug, Clone, PartialEq)]
 pub struct JsonBody(pub Value);
@@ -29,11 +35,7 @@ impl FromRequest for JsonBody {
     type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let limit = req
-            .app_data::<BodyLimit>()
-            .copied()
-            .unwrap_or(BodyLimit(64 * 1024))
-            .0;
+        let limit = req.app_data::<BodyLimit>().copied().unwrap_or_default().0;
         let checked = check_head(req, limit);
         let body = BodyStream::new(payload.take());
         Box::pin(async move {
