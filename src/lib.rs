@@ -4,6 +4,7 @@
 //! `main.rs` only parses the command line and calls into this library; the integration tests
 //! drive the same library through [`startup::run`] on a real socket.
 
+pub mod access_log;
 pub mod api_doc;
 pub mod catch_panic;
 pub mod domain;

@@ -1,24 +1,28 @@
 //! The per-request layer: one middleware that gives each request its id, checks its head
-//! against the limits, routes `HEAD` as `GET` and contains panics, in that order. One layer
-//! rather than four, because every layer costs each in-flight request a future of its own
-//! (memory that 10,000 waiting connections multiply).
+//! against the limits, routes `HEAD` as `GET`, contains panics, adds the security header and
+//! writes the access line. One layer rather than six, because every layer costs each in-flight
+//! request a future of its own (memory that 10,000 waiting connections multiply).
 
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::middleware::Next;
 use actix_web::{Error, ResponseError};
 
+use actix_web::http::header::{HeaderValue, X_CONTENT_TYPE_OPTIONS};
+
+use crate::access_log::RequestLine;
 use crate::catch_panic::call_catching_panics;
 use crate::head_as_get::route_head_as_get;
 use crate::request_id::{self, REQUEST_ID};
 use crate::request_limits::check_request;
 
-/// Middleware: request id, head limits, `HEAD` as `GET`, panics contained.
+/// Middleware: request id, head limits, `HEAD` as `GET`, panics contained, `nosniff`, access log.
 pub async fn per_request<B: MessageBody + 'static>(
     mut req: ServiceRequest,
     next: Next<B>,
 ) -> Result<ServiceResponse<EitherBody<EitherBody<B>>>, Error> {
     let id = request_id::for_request(req.headers());
+    let line = RequestLine::of(&req);
     let mut res = match check_request(&req) {
         Err(refusal) => req
             .into_response(refusal.error_response())
@@ -28,6 +32,9 @@ pub async fn per_request<B: MessageBody + 'static>(
             call_catching_panics(req, next).await?.map_into_left_body()
         }
     };
-    res.headers_mut().insert(REQUEST_ID, id);
+    let headers = res.headers_mut();
+    headers.insert(REQUEST_ID, id.clone());
+    headers.insert(X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    line.log(&res, &id);
     Ok(res)
 }

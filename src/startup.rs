@@ -11,8 +11,7 @@ use actix_web::body::MessageBody;
 use actix_web::dev::{Server, ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::http::KeepAlive;
 use actix_web::http::Method;
-use actix_web::http::header;
-use actix_web::middleware::{DefaultHeaders, Logger, from_fn};
+use actix_web::middleware::from_fn;
 use actix_web::web::{self, ThinData};
 use actix_web::{App, Error, HttpServer};
 use utoipa::OpenApi;
@@ -121,11 +120,8 @@ impl AppState {
     }
 }
 
-/// The access log line: client, request line, status, size, request id, seconds.
-pub const ACCESS_LOG_FORMAT: &str = r#"%a "%r" %s %b %{x-request-id}o %T"#;
-
-/// The complete app: API routes, docs, head limits, `HEAD` support, panics contained, JSON
-/// errors, security headers, request ids and access logging (outermost last).
+/// The complete app: API routes and docs behind the per-request layer (request ids, head
+/// limits, `HEAD` support, panics contained, security header, access log) and JSON errors.
 pub fn app(
     state: AppState,
 ) -> App<
@@ -146,8 +142,6 @@ pub fn app(
         .default_service(web::to(not_routed))
         .wrap(from_fn(per_request))
         .wrap(json_errors())
-        .wrap(DefaultHeaders::new().add((header::X_CONTENT_TYPE_OPTIONS, "nosniff")))
-        .wrap(Logger::new(ACCESS_LOG_FORMAT))
 }
 
 /// Binds a listening socket on `address` whose accept queue holds `backlog` connections

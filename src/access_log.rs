@@ -1,0 +1,63 @@
+//! The access log: one line per request, written when the answer is ready:
+//! `client "METHOD target HTTP/1.1" status bytes request-id seconds`, the format of actix-web's
+//! `Logger` with the request id added. It is written by the per-request layer from what that
+//! layer holds anyway, because actix-web's `Logger` (a layer of its own, cloning its format
+//! for every request) cost about 1 KiB per waiting request and 15% of the CPU per request.
+
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use actix_web::body::{BodySize, MessageBody};
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::header::HeaderValue;
+use actix_web::http::{Method, Uri, Version};
+
+/// The log target of access lines (`RUST_LOG=greeter::access=off` silences them).
+pub const TARGET: &str = "greeter::access";
+
+/// What the access line needs from the request, taken before it is handed on.
+pub struct RequestLine {
+    peer: Option<SocketAddr>,
+    method: Method,
+    uri: Uri,
+    version: Version,
+    started: Instant,
+}
+
+impl RequestLine {
+    /// Notes `req`'s client, request line and arrival time.
+    pub fn of(req: &ServiceRequest) -> Self {
+        Self {
+            peer: req.peer_addr(),
+            method: req.method().clone(),
+            uri: req.uri().clone(),
+            version: req.version(),
+            started: Instant::now(),
+        }
+    }
+
+    /// Logs the line for `res`, answered under `id`.
+    pub fn log<B: MessageBody>(self, res: &ServiceResponse<B>, id: &HeaderValue) {
+        if !log::log_enabled!(target: TARGET, log::Level::Info) {
+            return;
+        }
+        let peer = self
+            .peer
+            .map_or_else(|| "-".to_owned(), |peer| peer.ip().to_string());
+        let size = match res.response().body().size() {
+            BodySize::Sized(bytes) => bytes.to_string(),
+            BodySize::None => "0".to_owned(),
+            BodySize::Stream => "-".to_owned(),
+        };
+        log::info!(
+            target: TARGET,
+            "{peer} \"{} {} {:?}\" {} {size} {} {:.6}",
+            self.method,
+            self.uri,
+            self.version,
+            res.status().as_u16(),
+            id.to_str().unwrap_or("-"),
+            self.started.elapsed().as_secs_f64(),
+        );
+    }
+}
