@@ -36,6 +36,16 @@ impl RequestLine {
         }
     }
 
+    /// The request's method.
+    pub fn method(&self) -> &Method {
+        &self.method
+    }
+
+    /// The request's target.
+    pub fn uri(&self) -> &Uri {
+        &self.uri
+    }
+
     /// Logs the line for `res`, answered under `id`.
     pub fn log<B: MessageBody>(self, res: &ServiceResponse<B>, id: &HeaderValue) {
         if !log::log_enabled!(target: TARGET, log::Level::Info) {

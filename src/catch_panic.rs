@@ -15,22 +15,23 @@ use actix_web::test::TestRequest;
 use actix_web::{Error, ResponseError};
 use futures_util::FutureExt;
 
+use crate::access_log::RequestLine;
 use crate::errors::ApiError;
 
-/// Calls `next` with `req`, turning a panic below into a `500` answer.
+/// Calls `next` with `req` (noted in `line`), turning a panic below into a `500` answer.
 pub async fn call_catching_panics<B: MessageBody + 'static>(
     req: ServiceRequest,
     next: Next<B>,
+    line: &RequestLine,
 ) -> Result<ServiceResponse<EitherBody<B>>, Error> {
-    // The request itself cannot be kept: routing needs it unshared, and a panic drops it. Its
-    // method and target (cheap, shared copies) are enough for the answer's request.
-    let (method, uri) = (req.method().clone(), req.uri().clone());
     match AssertUnwindSafe(next.call(req)).catch_unwind().await {
         Ok(result) => result.map(ServiceResponse::map_into_left_body),
         Err(_) => {
+            // The request itself cannot be kept: routing needs it unshared, and a panic drops
+            // it. Its method and target, noted beforehand, stand in for it in the answer.
             let request = TestRequest::default()
-                .method(method)
-                .uri(&uri.to_string())
+                .method(line.method().clone())
+                .uri(&line.uri().to_string())
                 .to_http_request();
             let error = ApiError::Internal("a handler panicked".to_owned());
             Ok(ServiceResponse::new(request, error.error_response()).map_into_right_body())

@@ -29,7 +29,9 @@ pub async fn per_request<B: MessageBody + 'static>(
             .map_into_right_body(),
         Ok(()) => {
             route_head_as_get(&mut req);
-            call_catching_panics(req, next).await?.map_into_left_body()
+            call_catching_panics(req, next, &line)
+                .await?
+                .map_into_left_body()
         }
     };
     let headers = res.headers_mut();
