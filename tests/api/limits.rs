@@ -20,6 +20,14 @@ fn request_of_head_size(target: &str, head_size: usize) -> String {
     request
 }
 
+/// `/healthz?pad=qqq...` of exactly `length` bytes.
+fn target_of_length(length: usize) -> String {
+    format!(
+        "/healthz?pad={}",
+        "q".repeat(length - "/healthz?pad=".len())
+    )
+}
+
 fn status_and_body(answer: &str) -> (&str, &str) {
     let (head, body) = answer.split_once("\r\n\r\n").unwrap_or((answer, ""));
     (head.lines().next().unwrap_or_default(), body)
@@ -81,15 +89,9 @@ async fn the_head_size_limit_is_a_setting() {
 #[actix_web::test]
 async fn the_uri_length_limit_holds_at_its_default_edge_of_4_kib() {
     let app = spawn_app();
-    let target = |length: usize| {
-        format!(
-            "/healthz?pad={}",
-            "q".repeat(length - "/healthz?pad=".len())
-        )
-    };
 
-    assert_eq!(app.get(&target(4096)).await.status, 200);
-    let reply = app.get(&target(4097)).await;
+    assert_eq!(app.get(&target_of_length(4096)).await.status, 200);
+    let reply = app.get(&target_of_length(4097)).await;
     assert_eq!(reply.status, 414);
     assert_eq!(
         reply.json(),
@@ -103,15 +105,9 @@ async fn the_uri_length_limit_is_a_setting() {
         max_uri_length: ByteSize::b(300),
         ..test_settings()
     });
-    let target = |length: usize| {
-        format!(
-            "/healthz?pad={}",
-            "q".repeat(length - "/healthz?pad=".len())
-        )
-    };
 
-    assert_eq!(app.get(&target(300)).await.status, 200);
-    assert_eq!(app.get(&target(301)).await.status, 414);
+    assert_eq!(app.get(&target_of_length(300)).await.status, 200);
+    assert_eq!(app.get(&target_of_length(301)).await.status, 414);
 }
 
 /// Reads until the server closes the connection; returns what it sent and when it closed.
