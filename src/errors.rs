@@ -1,16 +1,15 @@
 //! Every error answer is JSON in FastAPI's shape, `{"detail": "..."}`.
 //!
-//! [`ApiError`] is what handlers return; [`json_errors`] is the safety net that rewrites any other
+//! [`ApiError`] is what handlers return; [`as_json_error`], applied by the per-request layer, is the safety net that rewrites any other
 //! error response (actix-web's own plain-text ones included) into the same shape, so no error
 //! ever reaches a client as HTML, plain text or an empty body.
 
 use std::fmt;
 
-use actix_web::body::MessageBody;
+use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::ServiceResponse;
 use actix_web::http::header::{self, HeaderMap};
 use actix_web::http::{Method, StatusCode};
-use actix_web::middleware::{ErrorHandlerResponse, ErrorHandlers};
 use actix_web::{HttpResponse, ResponseError, mime};
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -128,16 +127,13 @@ impl ResponseError for ApiError {
     }
 }
 
-/// Middleware that turns every error response whose body is not JSON into `{"detail": reason}`,
-/// keeping its status and headers, and logs the cause of every server error.
-pub fn json_errors<B: MessageBody + 'static>() -> ErrorHandlers<B> {
-    ErrorHandlers::new().default_handler(into_json_error)
-}
-
-fn into_json_error<B: MessageBody + 'static>(
-    res: ServiceResponse<B>,
-) -> actix_web::Result<ErrorHandlerResponse<B>> {
+/// Turns `res`, when it is an error answer whose body is not JSON, into `{"detail": reason}`,
+/// keeping its status and headers; logs the cause of every server error.
+pub fn as_json_error<B: MessageBody>(res: ServiceResponse<B>) -> ServiceResponse<EitherBody<B>> {
     let status = res.status();
+    if !(status.is_client_error() || status.is_server_error()) {
+        return res.map_into_left_body();
+    }
     if status.is_server_error() {
         match res.response().error() {
             Some(cause) => log::error!(
@@ -153,7 +149,7 @@ fn into_json_error<B: MessageBody + 'static>(
         }
     }
     if is_json(res.headers()) {
-        return Ok(ErrorHandlerResponse::Response(res.map_into_left_body()));
+        return res.map_into_left_body();
     }
     let (req, old) = res.into_parts();
     let mut new = HttpResponse::build(status).json(ErrorBody::for_status(status));
@@ -162,9 +158,7 @@ fn into_json_error<B: MessageBody + 'static>(
             new.headers_mut().append(name.clone(), value.clone());
         }
     }
-    Ok(ErrorHandlerResponse::Response(
-        ServiceResponse::new(req, new).map_into_right_body(),
-    ))
+    ServiceResponse::new(req, new).map_into_right_body()
 }
 
 fn is_json(headers: &HeaderMap) -> bool {

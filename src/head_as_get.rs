@@ -2,8 +2,8 @@
 //!
 //! A `HEAD` request is handed to routing as a `GET`. The HTTP layer remembers that the
 //! request was a `HEAD` and sends the `GET` answer's status and headers, `Content-Length`
-//! included, without its body. The access log, outside the
-//! per-request layer that does this, still shows `HEAD`.
+//! included, without its body. The access line, from the request line the per-request layer
+//! noted before the rewrite, still shows `HEAD`.
 
 use actix_web::dev::ServiceRequest;
 use actix_web::http::Method;

@@ -19,7 +19,6 @@ use utoipa::openapi::server::Server as OpenApiServer;
 use utoipa_actix_web::{AppExt, UtoipaApp};
 
 use crate::api_doc::{self, ApiDoc};
-use crate::errors::json_errors;
 use crate::fallback::{RouteTable, not_routed};
 use crate::json_body::BodyLimit;
 use crate::middleware::per_request;
@@ -141,7 +140,6 @@ pub fn app(
         .configure(docs::configure(state.docs))
         .default_service(web::to(not_routed))
         .wrap(from_fn(per_request))
-        .wrap(json_errors())
 }
 
 /// Binds a listening socket on `address` whose accept queue holds `backlog` connections

@@ -1,6 +1,7 @@
 //! Integration tests: the app on a real socket, spoken to over real HTTP, and the `greeter` binary
 //! run as a real process. One test binary, so everything compiles and links once.
 
+mod access_log;
 mod browser;
 mod cli;
 mod clients;
