@@ -9,6 +9,17 @@ use greeter::api_doc::{self, SpecVersion};
 use greeter::settings::{Cli, Command, ServeSettings};
 use greeter::{shutdown, startup, telemetry};
 
+/// The memory allocator: jemalloc, not glibc's malloc. An idle keep-alive connection costs about
+/// 3 KiB instead of 10 KiB (jemalloc leaves the untouched pages of actix-http's 8 KiB buffers
+/// alone), and a request less CPU (README, "Performance").
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
+/// jemalloc's options (the `_RJEM_MALLOC_CONF` environment variable overrides them): one arena
+/// for all threads, which keeps idle memory about 1 MiB lower than one arena per worker.
+#[unsafe(export_name = "_rjem_malloc_conf")]
+static MALLOC_CONF: &[u8; 10] = b"narenas:1\0";
+
 fn main() -> ExitCode {
     match parse_command_line().into_command() {
         Command::Openapi { spec_version } => print_openapi(spec_version),

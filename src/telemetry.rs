@@ -1,16 +1,21 @@
-//! Logging: env_logger, filtered by `RUST_LOG` (default `info`), into a buffer that a
-//! background thread flushes every [`LOG_FLUSH_INTERVAL`], so that a request costs a copy into
-//! memory rather than a `write(2)`; panics are logged as errors.
+//! Logging: `RUST_LOG` (default `info`) parsed by env_logger, lines in env_logger's format
+//! (`[2026-11-26T08:00:00Z INFO  target] message`) written into a buffer that a background
+//! thread flushes every [`LOG_FLUSH_INTERVAL`], so that a request costs a copy into memory
+//! rather than a `write(2)`; panics are logged as errors.
 //!
-//! A crate does this for `tracing` (tracing-appender's `non_blocking`, a channel to a writer
-//! thread), but it brings tracing-subscriber into a `log`/env_logger program, and a channel
-//! wakes a thread per line: measured here, that cost more than the `write(2)` it saved.
+//! env_logger's own writer is not used: into a custom target it copies every line once more
+//! to strip colours, and with two locks; at one access line per request that was a tenth of
+//! the CPU a request costs (measured with perf). A crate does buffering for `tracing`
+//! (tracing-appender's `non_blocking`, a channel to a writer thread), but it brings
+//! tracing-subscriber into a `log` program, and a channel wakes a thread per line: measured
+//! here, that cost more than the `write(2)` it saved.
 
+use std::cell::RefCell;
 use std::io::{self, BufWriter, IsTerminal, Stderr, Write};
-use std::sync::{Arc, Mutex, OnceLock};
-use std::time::Duration;
+use std::sync::{Mutex, OnceLock};
+use std::time::{Duration, SystemTime};
 
-use env_logger::WriteStyle;
+use log::{Level, Log, Metadata, Record};
 
 /// Filter used when `RUST_LOG` is not set.
 pub const DEFAULT_LOG_FILTER: &str = "info";
@@ -19,60 +24,90 @@ pub const LOG_FLUSH_INTERVAL: Duration = Duration::from_millis(100);
 /// The log buffer's size.
 pub const LOG_BUFFER_BYTES: usize = 256 * 1024;
 
-type Buffer = Arc<Mutex<BufWriter<Stderr>>>;
+static BUFFER: OnceLock<Mutex<BufWriter<Stderr>>> = OnceLock::new();
 
-static BUFFER: OnceLock<Buffer> = OnceLock::new();
+thread_local! {
+    /// Each thread formats its lines here, outside the buffer's lock.
+    static LINE: RefCell<Vec<u8>> = RefCell::new(Vec::with_capacity(256));
+}
 
-/// An `io::Write` into the shared buffer.
-struct BufferedStderr(Buffer);
+/// The logger: env_logger's filter, [`write_line`]'s format, the shared buffer.
+struct BufferedLogger {
+    filter: env_logger::Logger,
+    buffer: &'static Mutex<BufWriter<Stderr>>,
+    colour: bool,
+}
 
-impl Write for BufferedStderr {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.0
-            .lock()
-            .map_err(|_| io::Error::other("log buffer poisoned"))?
-            .write_all(buf)?;
-        Ok(buf.len())
+impl Log for BufferedLogger {
+    fn enabled(&self, metadata: &Metadata<'_>) -> bool {
+        self.filter.enabled(metadata)
     }
 
-    fn flush(&mut self) -> io::Result<()> {
-        // Flushing is the background thread's job (and `flush_logs`'s).
-        Ok(())
+    fn log(&self, record: &Record<'_>) {
+        if !self.filter.matches(record) {
+            return;
+        }
+        let write = |line: &mut Vec<u8>| {
+            line.clear();
+            write_line(line, record, SystemTime::now(), self.colour);
+            if let Ok(mut buffer) = self.buffer.lock() {
+                let _ = buffer.write_all(line);
+            }
+        };
+        // A line logged while formatting another (a `Display` that logs) gets its own vector.
+        let reused = LINE.try_with(|line| line.try_borrow_mut().map(|mut line| write(&mut line)));
+        if !matches!(reused, Ok(Ok(()))) {
+            write(&mut Vec::new());
+        }
+    }
+
+    fn flush(&self) {
+        flush_logs();
     }
 }
 
-/// Installs env_logger as the global logger, writing into the buffer, starts the thread that
-/// flushes it, and [`log_panics`]; later calls do nothing.
-pub fn init_logging() {
-    let buffer: Buffer = Arc::new(Mutex::new(BufWriter::with_capacity(
-        LOG_BUFFER_BYTES,
-        io::stderr(),
-    )));
-    let env = env_logger::Env::default().default_filter_or(DEFAULT_LOG_FILTER);
-    // Colours only for a terminal: otherwise env_logger would colour each line and then strip
-    // the colours again, which cost more than formatting the line (measured with callgrind).
-    let style = if io::stderr().is_terminal() {
-        WriteStyle::Always
-    } else {
-        WriteStyle::Never
+/// Appends `record` as one line, `[2026-11-26T08:00:00Z INFO  target] message`, to `line`;
+/// with `colour`, the level is coloured as env_logger colours it.
+pub fn write_line(line: &mut Vec<u8>, record: &Record<'_>, now: SystemTime, colour: bool) {
+    let level = record.level();
+    let (on, off) = match (colour, level) {
+        (false, _) => ("", ""),
+        (true, Level::Error) => ("\x1b[31m", "\x1b[0m"),
+        (true, Level::Warn) => ("\x1b[33m", "\x1b[0m"),
+        (true, Level::Info) => ("\x1b[32m", "\x1b[0m"),
+        (true, Level::Debug) => ("\x1b[34m", "\x1b[0m"),
+        (true, Level::Trace) => ("\x1b[36m", "\x1b[0m"),
     };
-    let installed = env_logger::Builder::from_env(env)
-        .target(env_logger::Target::Pipe(Box::new(BufferedStderr(
-            buffer.clone(),
-        ))))
-        .write_style(style)
-        .format_indent(None)
-        .try_init();
-    if installed.is_ok() {
-        let _ = BUFFER.set(buffer.clone());
+    let _ = writeln!(
+        line,
+        "[{} {on}{level:<5}{off} {}] {}",
+        humantime::format_rfc3339_seconds(now),
+        record.target(),
+        record.args()
+    );
+}
+
+/// Installs the logger (filter from `RUST_LOG`, else [`DEFAULT_LOG_FILTER`]), starts the
+/// thread that flushes its buffer, and [`log_panics`]; later calls do nothing.
+pub fn init_logging() {
+    let buffer =
+        BUFFER.get_or_init(|| Mutex::new(BufWriter::with_capacity(LOG_BUFFER_BYTES, io::stderr())));
+    let env = env_logger::Env::default().default_filter_or(DEFAULT_LOG_FILTER);
+    let filter = env_logger::Builder::from_env(env).build();
+    let max_level = filter.filter();
+    let logger = BufferedLogger {
+        filter,
+        buffer,
+        colour: io::stderr().is_terminal(),
+    };
+    if log::set_boxed_logger(Box::new(logger)).is_ok() {
+        log::set_max_level(max_level);
         std::thread::Builder::new()
             .name("log-flusher".into())
-            .spawn(move || {
+            .spawn(|| {
                 loop {
                     std::thread::sleep(LOG_FLUSH_INTERVAL);
-                    if let Ok(mut buffer) = buffer.lock() {
-                        let _ = buffer.flush();
-                    }
+                    flush_logs();
                 }
             })
             .expect("cannot start the log flusher thread");
@@ -82,7 +117,7 @@ pub fn init_logging() {
 
 /// Writes out every line logged so far; call before exiting.
 pub fn flush_logs() {
-    if let Some(Ok(mut buffer)) = BUFFER.get().map(|buffer| buffer.lock()) {
+    if let Some(Ok(mut buffer)) = BUFFER.get().map(Mutex::lock) {
         let _ = buffer.flush();
     }
 }
@@ -114,6 +149,31 @@ mod tests {
                 .push(format!("{} {}", record.level(), record.args()));
         }
         fn flush(&self) {}
+    }
+
+    #[test]
+    fn lines_have_env_loggers_format() {
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_764_144_000);
+        let mut line = Vec::new();
+        let args = format_args!("served {}", 7);
+        let record = Record::builder()
+            .level(Level::Info)
+            .target("greeter::access")
+            .args(args)
+            .build();
+
+        write_line(&mut line, &record, now, false);
+        assert_eq!(
+            String::from_utf8(line.clone()).unwrap(),
+            "[2025-11-26T08:00:00Z INFO  greeter::access] served 7\n"
+        );
+
+        line.clear();
+        write_line(&mut line, &record, now, true);
+        assert_eq!(
+            String::from_utf8(line).unwrap(),
+            "[2025-11-26T08:00:00Z \x1b[32mINFO \x1b[0m greeter::access] served 7\n"
+        );
     }
 
     #[test]
