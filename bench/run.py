@@ -55,6 +55,18 @@ SMOKE = [
 
 
 @dataclass
+class Connections:
+    """Per-connection memory: `count` connections opened, then each sends one request that waits
+    `delay_ms`; RSS is read idle, while the requests wait, and after the answers."""
+    count: int
+    delay_ms: int
+
+
+CONNECTIONS_FULL = Connections(5000, 5000)
+CONNECTIONS_SMOKE = Connections(100, 1000)
+
+
+@dataclass
 class Server:
     name: str
     command: list[str]
@@ -180,10 +192,14 @@ def load(oha: str, port: int, scenario: Scenario, running: Running) -> dict:
 
     sampler = threading.Thread(target=sample)
     sampler.start()
+    # With a wait, every request is stored, to tell the first request of each connection (its
+    # latency includes oha's connect) from the rest.
+    db = Path(tempfile.mkdtemp(prefix="greeter-oha-")) / "requests.db" if scenario.delay_ms else None
     cpu_before = cpu_seconds(pids)
     out = subprocess.run(
         [oha, "-z", f"{scenario.seconds}s", "-w", "-c", str(scenario.connections), "--no-tui",
-         "--output-format", "json", f"http://127.0.0.1:{port}/"],
+         "--output-format", "json", *(["--db-url", str(db)] if db else []),
+         f"http://127.0.0.1:{port}/"],
         capture_output=True, text=True, check=True,
     )
     cpu = cpu_seconds(pids) - cpu_before
@@ -200,11 +216,61 @@ def load(oha: str, port: int, scenario: Scenario, running: Running) -> dict:
         "rps": ok / elapsed if elapsed else 0.0,
         "p50_ms": (percentiles.get("p50") or 0) * 1000,
         "p99_ms": (percentiles.get("p99") or 0) * 1000,
+        "p99_connected_ms": p99_after_first_requests(db, scenario.connections) if db else None,
         "errors": errors,
         "ok": ok,
         "cpu_us_per_request": cpu / ok * 1e6 if ok else None,
         "peak_rss_mib": peak[0] / 1024,
     }
+
+
+def p99_after_first_requests(db: Path, connections: int) -> float | None:
+    """p99 in ms of the requests oha stored in `db`, leaving out the first `connections` to start:
+    each connection's first request, whose latency includes setting up the connection. (oha
+    starts them all at once, so with a wait longer than the connecting they are the first to
+    start.)"""
+    import sqlite3
+
+    with sqlite3.connect(db) as conn:
+        durations = [row[0] for row in conn.execute("SELECT duration FROM oha ORDER BY start")]
+    later = sorted(durations[connections:])
+    db.unlink()
+    db.parent.rmdir()
+    return later[min(len(later) - 1, int(0.99 * len(later)))] * 1000 if later else None
+
+
+def connection_memory(port: int, plan: Connections, running: Running) -> dict:
+    """Bytes of server RSS per open idle connection, per waiting request and per connection once
+    answered, from `plan.count` real connections."""
+    import asyncio
+
+    pids = running.pids()
+    request = b"GET / HTTP/1.1\r\nHost: bench\r\n\r\n"
+
+    async def measure() -> dict:
+        base = rss_kib(pids)
+        conns = [await asyncio.open_connection("127.0.0.1", port) for _ in range(plan.count)]
+        await asyncio.sleep(1.0)
+        idle = rss_kib(pids)
+        for _, writer in conns:
+            writer.write(request)
+        await asyncio.gather(*(writer.drain() for _, writer in conns))
+        await asyncio.sleep(min(2.0, plan.delay_ms / 2000))
+        waiting = rss_kib(pids)
+        heads = await asyncio.gather(*(reader.readuntil(b"\r\n\r\n") for reader, _ in conns))
+        await asyncio.sleep(0.5)
+        answered = rss_kib(pids)
+        for _, writer in conns:
+            writer.close()
+        per = lambda kib: kib * 1024 / plan.count  # noqa: E731
+        return {
+            "idle_connection_bytes": per(idle - base),
+            "waiting_request_bytes": per(waiting - idle),
+            "answered_connection_bytes": per(answered - base),
+            "ok": sum(head.startswith(b"HTTP/1.1 200") for head in heads),
+        }
+
+    return asyncio.run(measure())
 
 
 def median(runs: list[dict], key: str):
@@ -228,6 +294,10 @@ def run(args: argparse.Namespace) -> dict:
     names = [s.name for s in servers(args, workers, 0, 0) if not args.servers or s.name in args.servers]
     raw: dict = {scenario.name: {name: [] for name in names} for scenario in scenarios}
     raw["footprint"] = {name: [] for name in names}
+    plan = CONNECTIONS_SMOKE if args.smoke else CONNECTIONS_FULL
+    with_connections = not args.only or "connections" in args.only
+    if with_connections:
+        raw["connections"] = {name: [] for name in names}
     for repeat in range(repeats):
         for name in names:
             port = free_port()
@@ -237,6 +307,19 @@ def run(args: argparse.Namespace) -> dict:
             raw["footprint"][name].append({"first_200_ms": running.first_200_s * 1000,
                                            "idle_rss_mib": rss_kib(running.pids()) / 1024})
             running.stop()
+        for name in names if with_connections else []:
+            port = free_port()
+            server = next(s for s in servers(args, workers, plan.delay_ms, port) if s.name == name)
+            running = Running(server, port, log_dir)
+            try:
+                result = connection_memory(port, plan, running)
+            finally:
+                running.stop()
+            raw["connections"][name].append(result)
+            print(f"[{repeat + 1}/{repeats}] connections {name:16} idle "
+                  f"{result['idle_connection_bytes']:7.0f} B/conn  waiting request "
+                  f"{result['waiting_request_bytes']:7.0f} B  answered {result['answered_connection_bytes']:7.0f} B/conn",
+                  flush=True)
         for scenario in scenarios:
             for name in names:
                 port = free_port()
@@ -263,6 +346,7 @@ def run(args: argparse.Namespace) -> dict:
         "repeats": repeats,
         "smoke": args.smoke,
         "scenarios": {s.name: s.about for s in scenarios},
+        "connections": {"count": plan.count, "delay_ms": plan.delay_ms} if with_connections else None,
         "medians": medians,
         "runs": raw,
     }
@@ -273,31 +357,44 @@ def table(results: dict) -> str:
         return "-" if value is None else f"{value:,.{digits}f}"
 
     m = results["machine"]
+    medians = results["medians"]
     lines = [
         f"Measured {results['date']} on {m['cpus']} CPUs ({m['cpu_model']}), {m['memory_gib']} GiB, "
         f"Linux {m['kernel']}; oha on the same machine; {results['workers']} workers per server; "
-        f"medians of {results['repeats']} runs (`make bench`).",
+        f"medians of {results['repeats']} runs (`make bench`). p99 connected: the p99 without each "
+        "connection's first request, whose latency includes oha's connecting.",
         "",
-        "| scenario | server | req/s | p50 ms | p99 ms | errors | CPU µs/req | peak RSS MiB |",
-        "|---|---|---:|---:|---:|---:|---:|---:|",
+        "| scenario | server | req/s | p50 ms | p99 ms | p99 connected ms | errors | CPU µs/req "
+        "| peak RSS MiB |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for scenario, about in results["scenarios"].items():
-        for name, r in results["medians"][scenario].items():
+        for name, r in medians[scenario].items():
             lines.append(f"| {scenario} ({about}) | {name} | {fmt(r['rps'])} | {fmt(r['p50_ms'], 1)} | "
-                         f"{fmt(r['p99_ms'], 1)} | {fmt(r['errors'])} | {fmt(r['cpu_us_per_request'], 1)} | "
+                         f"{fmt(r['p99_ms'], 1)} | {fmt(r.get('p99_connected_ms'), 1)} | "
+                         f"{fmt(r['errors'])} | {fmt(r['cpu_us_per_request'], 1)} | "
                          f"{fmt(r['peak_rss_mib'], 1)} |")
     lines += ["", "| footprint | idle RSS MiB | first 200 after start, ms |", "|---|---:|---:|"]
-    for name, r in results["medians"]["footprint"].items():
+    for name, r in medians["footprint"].items():
         lines.append(f"| {name} | {fmt(r['idle_rss_mib'], 1)} | {fmt(r['first_200_ms'], 1)} |")
-    bare = results["medians"]
-    if all(s in bare and {"greeter", "bare actix-web"} <= set(bare[s]) for s in ("overhead", "crowd")):
-        g, b = bare["overhead"]["greeter"], bare["overhead"]["bare actix-web"]
-        gc, bc = bare["crowd"]["greeter"], bare["crowd"]["bare actix-web"]
+    if results.get("connections"):
+        plan = results["connections"]
+        lines += ["", f"| memory per connection ({plan['count']:,} connections, requests waiting "
+                  f"{plan['delay_ms'] / 1000:g} s) | open, idle: bytes | + a waiting request: bytes "
+                  "| answered, idle again: bytes |", "|---|---:|---:|---:|"]
+        for name, r in medians["connections"].items():
+            lines.append(f"| {name} | {fmt(r['idle_connection_bytes'])} | "
+                         f"{fmt(r['waiting_request_bytes'])} | {fmt(r['answered_connection_bytes'])} |")
+    if all(s in medians and {"greeter", "bare actix-web"} <= set(medians[s]) for s in ("overhead", "crowd")):
+        g, b = medians["overhead"]["greeter"], medians["overhead"]["bare actix-web"]
+        gc, bc = medians["crowd"]["greeter"], medians["crowd"]["bare actix-web"]
         ratio = lambda x, y: "-" if not x or not y else f"{x / y:.2f}x"  # noqa: E731
         lines += ["", "greeter against bare actix-web in the same run: "
                   f"overhead req/s {ratio(g['rps'], b['rps'])}, CPU per request "
                   f"{ratio(g['cpu_us_per_request'], b['cpu_us_per_request'])}; crowd req/s "
-                  f"{ratio(gc['rps'], bc['rps'])}, peak RSS {ratio(gc['peak_rss_mib'], bc['peak_rss_mib'])}."]
+                  f"{ratio(gc['rps'], bc['rps'])}, peak RSS {ratio(gc['peak_rss_mib'], bc['peak_rss_mib'])}, "
+                  f"p99 {fmt(gc['p99_ms'])} ms (bare {fmt(bc['p99_ms'])} ms), p99 connected "
+                  f"{fmt(gc.get('p99_connected_ms'))} ms (bare {fmt(bc.get('p99_connected_ms'))} ms)."]
     return "\n".join(lines) + "\n"
 
 
@@ -338,7 +435,8 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--smoke", action="store_true", help="a few seconds of small loads")
     parser.add_argument("--out", type=Path, default=BENCH / "results")
-    parser.add_argument("--only", type=lambda v: v.split(","), help="scenarios, e.g. overhead,crowd")
+    parser.add_argument("--only", type=lambda v: v.split(","),
+                        help="scenarios, e.g. overhead,crowd,connections (footprint always runs)")
     parser.add_argument("--servers", type=lambda v: v.split(","), help='e.g. "greeter,bare actix-web"')
     args = parser.parse_args()
 

@@ -11,8 +11,8 @@
 //! here, that cost more than the `write(2)` it saved.
 
 use std::cell::RefCell;
-use std::io::{self, BufWriter, IsTerminal, Stderr, Write};
-use std::sync::{Mutex, OnceLock};
+use std::io::{self, IsTerminal, Write};
+use std::sync::{Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, SystemTime};
 
 use log::{Level, Log, Metadata, Record};
@@ -24,7 +24,57 @@ pub const LOG_FLUSH_INTERVAL: Duration = Duration::from_millis(100);
 /// The log buffer's size.
 pub const LOG_BUFFER_BYTES: usize = 256 * 1024;
 
-static BUFFER: OnceLock<Mutex<BufWriter<Stderr>>> = OnceLock::new();
+static BUFFER: OnceLock<LogBuffer> = OnceLock::new();
+
+/// Lines waiting to be written, and the writing side. A line is appended under `pending`'s
+/// lock only; the `write(2)` happens under `output`'s, so a thread that logs never waits for
+/// stderr, only for another thread's append (or, when the buffer is full, for its turn).
+struct LogBuffer {
+    pending: Mutex<Vec<u8>>,
+    /// A second vector, swapped with `pending` to be written out while `pending` refills.
+    output: Mutex<Vec<u8>>,
+}
+
+impl LogBuffer {
+    fn new() -> Self {
+        Self {
+            pending: Mutex::new(Vec::with_capacity(LOG_BUFFER_BYTES)),
+            output: Mutex::new(Vec::with_capacity(LOG_BUFFER_BYTES)),
+        }
+    }
+
+    /// Appends `line`; writes the buffer out when it is full.
+    fn append(&self, line: &[u8]) {
+        let Ok(mut pending) = self.pending.lock() else {
+            return;
+        };
+        pending.extend_from_slice(line);
+        if pending.len() >= LOG_BUFFER_BYTES {
+            self.write_out(pending);
+        }
+    }
+
+    /// Writes out every line appended so far.
+    fn flush(&self) {
+        if let Ok(pending) = self.pending.lock()
+            && !pending.is_empty()
+        {
+            self.write_out(pending);
+        }
+    }
+
+    /// Swaps `pending`'s lines into the output vector, lets go of `pending`, then writes them.
+    /// Taking `output` before letting go of `pending` keeps the lines in order.
+    fn write_out(&self, mut pending: MutexGuard<'_, Vec<u8>>) {
+        let Ok(mut output) = self.output.lock() else {
+            return;
+        };
+        std::mem::swap(&mut *pending, &mut *output);
+        drop(pending);
+        let _ = io::stderr().lock().write_all(&output);
+        output.clear();
+    }
+}
 
 thread_local! {
     /// Each thread formats its lines here, outside the buffer's lock.
@@ -34,7 +84,7 @@ thread_local! {
 /// The logger: env_logger's filter, [`write_line`]'s format, the shared buffer.
 struct BufferedLogger {
     filter: env_logger::Logger,
-    buffer: &'static Mutex<BufWriter<Stderr>>,
+    buffer: &'static LogBuffer,
     colour: bool,
 }
 
@@ -50,9 +100,7 @@ impl Log for BufferedLogger {
         let write = |line: &mut Vec<u8>| {
             line.clear();
             write_line(line, record, SystemTime::now(), self.colour);
-            if let Ok(mut buffer) = self.buffer.lock() {
-                let _ = buffer.write_all(line);
-            }
+            self.buffer.append(line);
         };
         // A line logged while formatting another (a `Display` that logs) gets its own vector.
         let reused = LINE.try_with(|line| line.try_borrow_mut().map(|mut line| write(&mut line)));
@@ -90,8 +138,7 @@ pub fn write_line(line: &mut Vec<u8>, record: &Record<'_>, now: SystemTime, colo
 /// Installs the logger (filter from `RUST_LOG`, else [`DEFAULT_LOG_FILTER`]), starts the
 /// thread that flushes its buffer, and [`log_panics`]; later calls do nothing.
 pub fn init_logging() {
-    let buffer =
-        BUFFER.get_or_init(|| Mutex::new(BufWriter::with_capacity(LOG_BUFFER_BYTES, io::stderr())));
+    let buffer = BUFFER.get_or_init(LogBuffer::new);
     let env = env_logger::Env::default().default_filter_or(DEFAULT_LOG_FILTER);
     let filter = env_logger::Builder::from_env(env).build();
     let max_level = filter.filter();
@@ -117,8 +164,8 @@ pub fn init_logging() {
 
 /// Writes out every line logged so far; call before exiting.
 pub fn flush_logs() {
-    if let Some(Ok(mut buffer)) = BUFFER.get().map(Mutex::lock) {
-        let _ = buffer.flush();
+    if let Some(buffer) = BUFFER.get() {
+        buffer.flush();
     }
 }
 
