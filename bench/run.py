@@ -154,7 +154,9 @@ class Running:
         deadline = started + 30
         while time.perf_counter() < deadline:
             try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/", timeout=5) as answer:
+                # The first answer waits the scenario's delay: allow for it.
+                remaining = max(1.0, deadline - time.perf_counter())
+                with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/", timeout=remaining) as answer:
                     if answer.status == 200:
                         return time.perf_counter() - started
             except OSError:

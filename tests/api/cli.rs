@@ -205,3 +205,15 @@ fn docs_settings_come_from_the_environment_too() {
     assert!(line.contains("/spec.json"), "{line}");
     assert!(line.contains("root path: /api/v1"), "{line}");
 }
+
+/// The binary allocates with jemalloc, configured for one arena (`src/main.rs`, README
+/// "Benchmarks"): jemalloc reports its settings at exit when asked to.
+#[test]
+fn the_binary_allocates_with_jemalloc_in_one_arena() {
+    let output = greeter(&["openapi"], &[("_RJEM_MALLOC_CONF", "stats_print:true")]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+
+    assert!(output.status.success(), "{stderr}");
+    assert!(stderr.contains("jemalloc statistics"), "{stderr}");
+    assert!(stderr.contains("opt.narenas: 1\n"), "{stderr}");
+}
