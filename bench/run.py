@@ -442,6 +442,16 @@ def main() -> None:
     parser.add_argument("--servers", type=lambda v: v.split(","), help='e.g. "greeter,bare actix-web"')
     args = parser.parse_args()
 
+    # oha and each server hold one file per connection: allow each as many as the hard limit does.
+    import resource
+
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    most = max(s.connections for s in (SMOKE if args.smoke else FULL))
+    if hard != resource.RLIM_INFINITY and hard < most + 1024:
+        sys.exit(f"the hard limit on open files ({hard}) is below the {most + 1024} the largest "
+                 "scenario needs: raise it (ulimit -Hn, or LimitNOFILE for a service)")
+
     results = run(args)
     args.out.mkdir(parents=True, exist_ok=True)
     stamp = results["date"][:10]

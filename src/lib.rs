@@ -13,6 +13,7 @@ pub mod fallback;
 pub mod head_as_get;
 pub mod json_body;
 pub mod middleware;
+pub mod open_files;
 pub mod openapi30;
 pub mod request_id;
 pub mod request_limits;

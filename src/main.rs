@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use greeter::api_doc::{self, SpecVersion};
 use greeter::settings::{Cli, Command, ServeSettings};
-use greeter::{shutdown, startup, telemetry};
+use greeter::{open_files, shutdown, startup, telemetry};
 
 /// The memory allocator: jemalloc, not glibc's malloc. An idle keep-alive connection costs about
 /// 3 KiB instead of 10 KiB (jemalloc leaves the untouched pages of actix-http's 8 KiB buffers
@@ -62,6 +62,9 @@ fn print_openapi(spec_version: SpecVersion) -> ExitCode {
 
 fn serve(settings: ServeSettings) -> ExitCode {
     telemetry::init_logging();
+    if let Err(err) = open_files::raise_limit(&settings) {
+        log::warn!("cannot raise the limit on open files: {err}");
+    }
     let result = actix_rt::System::new().block_on(async {
         let address = SocketAddr::new(settings.host, settings.port);
         let listener = startup::listen(address, settings.backlog).map_err(|err| {

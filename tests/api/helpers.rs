@@ -234,6 +234,15 @@ pub struct GreeterProcess {
 impl GreeterProcess {
     /// Starts `greeter` with `args` and extra environment `envs` (and `RUST_LOG=info`).
     pub fn start(args: &[&str], envs: &[(&str, &str)]) -> Self {
+        let mut command = Self::command(args);
+        for (key, value) in envs {
+            command.env(key, value);
+        }
+        Self::spawn(command)
+    }
+
+    /// The `greeter` command with `args`, `RUST_LOG=info` and stderr piped, for [`Self::spawn`].
+    pub fn command(args: &[&str]) -> Command {
         let mut command = Command::new(env!("CARGO_BIN_EXE_greeter"));
         command
             .args(args)
@@ -241,9 +250,11 @@ impl GreeterProcess {
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped());
-        for (key, value) in envs {
-            command.env(key, value);
-        }
+        command
+    }
+
+    /// Starts `command` (made by [`Self::command`]), collecting its stderr.
+    pub fn spawn(mut command: Command) -> Self {
         let mut child = command.spawn().expect("cannot start greeter");
         let stderr = child.stderr.take().unwrap();
         let lines = Arc::new(Mutex::new(Vec::new()));

@@ -8,7 +8,7 @@ use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use crate::helpers::{raw_http, spawn_app, spawn_app_with, test_settings};
+use crate::helpers::{GreeterProcess, raw_http, spawn_app, spawn_app_with, test_settings};
 
 /// `GET target` with one `X-Pad` header sized so that the whole head is `head_size` bytes.
 fn request_of_head_size(target: &str, head_size: usize) -> String {
@@ -268,4 +268,70 @@ fn the_accept_queue_is_the_backlog_setting() {
     // State, Recv-Q, Send-Q (the backlog), local address, peer address.
     let send_q = line.split_whitespace().nth(2);
     assert_eq!(send_q, Some("7"), "{line}");
+}
+
+/// Starts greeter (2 workers) with its open-files limit at `soft` and `hard`, plus `args`;
+/// returns it once it listens.
+fn greeter_with_open_files(soft: u64, hard: u64, args: &[&str]) -> GreeterProcess {
+    use std::os::unix::process::CommandExt;
+
+    let mut all = vec!["--port", "0", "--workers", "2"];
+    all.extend_from_slice(args);
+    let mut command = GreeterProcess::command(&all);
+    // SAFETY: setrlimit(2) is async-signal-safe, and nothing else runs between fork and exec.
+    unsafe {
+        command.pre_exec(move || {
+            nix::sys::resource::setrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE, soft, hard)
+                .map_err(std::io::Error::from)
+        });
+    }
+    let mut process = GreeterProcess::spawn(command);
+    process.address();
+    process
+}
+
+/// The process's (soft, hard) limit on open files, from `/proc`.
+fn open_files_limit(process: &GreeterProcess) -> (u64, u64) {
+    let limits = std::fs::read_to_string(format!("/proc/{}/limits", process.child.id())).unwrap();
+    let line = limits
+        .lines()
+        .find(|line| line.starts_with("Max open files"))
+        .unwrap();
+    let numbers: Vec<u64> = line
+        .split_whitespace()
+        .filter_map(|word| word.parse().ok())
+        .collect();
+    (numbers[0], numbers[1])
+}
+
+#[test]
+fn the_open_files_limit_is_raised_to_what_the_connections_need() {
+    let (_, hard_now) = nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE)
+        .expect("cannot read the open files limit");
+    let hard = hard_now.min(4096);
+    let needed = 2 * 100 + greeter::open_files::SPARE_DESCRIPTORS;
+    assert!(
+        hard > needed,
+        "this machine's hard limit ({hard_now}) is too low for the test"
+    );
+
+    let process = greeter_with_open_files(128, hard, &["--max-connections", "100"]);
+
+    assert_eq!(open_files_limit(&process), (needed, hard));
+    assert!(
+        !process.lines().iter().any(|l| l.contains("open files")),
+        "{:#?}",
+        process.lines()
+    );
+}
+
+#[test]
+fn a_hard_limit_below_the_need_is_used_whole_and_warned_about() {
+    // The default 25,000 connections per worker need far more than 1,024 open files.
+    let mut process = greeter_with_open_files(128, 1024, &[]);
+
+    assert_eq!(open_files_limit(&process), (1024, 1024));
+    let warning = process.wait_for_line("open files are limited to 1024", Duration::from_secs(5));
+    assert!(warning.contains("WARN"), "{warning}");
+    assert!(warning.contains("--max-connections 25000"), "{warning}");
 }

@@ -1,0 +1,47 @@
+//! Every connection holds a file descriptor, and the soft limit on open files is often 1,024:
+//! far fewer than `--max-connections` allows. At start the soft limit is raised to what the
+//! settings need, as far as the hard limit allows, with a warning when that falls short.
+
+use crate::settings::ServeSettings;
+
+/// Descriptors besides connections: listeners, event loops and their wakers, stdio, the log.
+pub const SPARE_DESCRIPTORS: u64 = 64;
+
+/// The open files `settings` can use: every worker at `--max-connections`, and the spares.
+pub fn needed(settings: &ServeSettings) -> u64 {
+    let connections = settings.workers.get() as u64 * settings.max_connections.get() as u64;
+    connections.saturating_add(SPARE_DESCRIPTORS)
+}
+
+/// Raises the soft limit on open files towards [`needed`] (never lowers it); returns the
+/// limit now in force, after logging a warning when it is below what the settings need.
+pub fn raise_limit(settings: &ServeSettings) -> std::io::Result<u64> {
+    let wanted = needed(settings);
+    let limit = rlimit::increase_nofile_limit(wanted)?;
+    if limit < wanted {
+        log::warn!(
+            "open files are limited to {limit} (the hard limit), below the {wanted} that \
+             {} workers x --max-connections {} need: connections past it wait until others close",
+            settings.workers,
+            settings.max_connections,
+        );
+    }
+    Ok(limit)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::num::NonZeroUsize;
+
+    use super::*;
+
+    #[test]
+    fn every_worker_may_fill_its_connections() {
+        let settings = ServeSettings {
+            workers: NonZeroUsize::new(3).unwrap(),
+            max_connections: NonZeroUsize::new(1000).unwrap(),
+            ..ServeSettings::default()
+        };
+        assert_eq!(needed(&settings), 3000 + SPARE_DESCRIPTORS);
+    }
+}
