@@ -1,8 +1,9 @@
 //! Every error answer is JSON in FastAPI's shape, `{"detail": "..."}`.
 //!
-//! [`ApiError`] is what handlers return; [`as_json_error`], applied by the per-request layer, is the safety net that rewrites any other
-//! error response (actix-web's own plain-text ones included) into the same shape, so no error
-//! ever reaches a client as HTML, plain text or an empty body.
+//! [`ApiError`] is what handlers return; [`as_json_error`], applied by the per-request layer, is
+//! the safety net that rewrites any other error response (actix-web's own plain-text ones
+//! included) into the same shape, so no error ever reaches a client as HTML, plain text or an
+//! empty body.
 
 use std::fmt;
 

@@ -10,7 +10,7 @@ use greeter::settings::{Cli, Command, ServeSettings};
 use greeter::{open_files, shutdown, startup, telemetry};
 
 /// The memory allocator: jemalloc, not glibc's malloc. An idle keep-alive connection costs about
-/// 3 KiB instead of 10 KiB (jemalloc leaves the untouched pages of actix-http's 8 KiB buffers
+/// 2.5 KiB instead of 10 KiB (jemalloc leaves the untouched pages of actix-http's 8 KiB buffers
 /// alone), and a request less CPU (README, "Benchmarks").
 #[global_allocator]
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
