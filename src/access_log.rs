@@ -1,23 +1,44 @@
-//! The access log: one line per request, written when the answer is ready:
-//! `client "METHOD target HTTP/1.1" status bytes request-id seconds`, the format of actix-web's
-//! `Logger` with the request id added. It is written by the per-request layer from what that
-//! layer holds anyway, because actix-web's `Logger` (a layer of its own, cloning its format
-//! for every request) cost about 1 KiB per waiting request and 15% of the CPU per request.
+//! The access log: one line per request, written when its answer has been sent (or the client
+//! went away): `client "METHOD target HTTP/1.1" status bytes request-id seconds`, the format of
+//! actix-web's `Logger` with the request id added.
+//!
+//! `bytes` counts the body bytes handed to the connection (to the kernel's socket buffer), so a
+//! `HEAD` shows `0` and a body dropped part-way shows what went out before. A request whose client went away before its answer was sent (the
+//! connection closed during the wait, or mid-body) is logged with status `499`, as nginx does.
+//!
+//! It is written by the per-request layer from what that layer holds anyway: actix-web's
+//! `Logger` (a layer of its own, cloning its format for every request) cost about 1 KiB per
+//! waiting request and 15% of the CPU per request.
 
 use std::fmt;
 use std::net::SocketAddr;
+use std::pin::Pin;
+use std::task::{Context, Poll};
 use std::time::Instant;
 
 use actix_web::body::{BodySize, MessageBody};
-use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::dev::ServiceRequest;
 use actix_web::http::header::HeaderValue;
-use actix_web::http::{Method, Uri, Version};
+use actix_web::http::{Method, StatusCode, Uri, Version};
+use actix_web::web::Bytes;
 
 /// The log target of access lines (`RUST_LOG=greeter::access=off` silences them).
 pub const TARGET: &str = "greeter::access";
+/// The status logged for a request whose client went away before its answer was sent.
+pub const CLIENT_GONE: u16 = 499;
 
-/// What the access line needs from the request, taken before it is handed on.
-pub struct RequestLine {
+/// A request's access line, from its arrival until its answer is sent. Dropped before it is
+/// written (the request was dropped with its connection), it is logged with [`CLIENT_GONE`].
+#[derive(Debug)]
+pub struct AccessLine {
+    /// `None` once written.
+    request: Option<RequestLine>,
+}
+
+/// What the line says of the request, noted before the request is handed on.
+#[derive(Debug)]
+struct RequestLine {
+    id: HeaderValue,
     peer: Option<SocketAddr>,
     method: Method,
     uri: Uri,
@@ -25,45 +46,153 @@ pub struct RequestLine {
     started: Instant,
 }
 
-impl RequestLine {
-    /// Notes `req`'s client, request line and arrival time.
-    pub fn of(req: &ServiceRequest) -> Self {
+/// What the line says of the answer.
+#[derive(Debug, Clone, Copy)]
+struct Outcome {
+    status: u16,
+    bytes: u64,
+}
+
+impl AccessLine {
+    /// Notes `req`'s id, client, request line and arrival time.
+    pub fn start(req: &ServiceRequest, id: HeaderValue) -> Self {
         Self {
-            peer: req.peer_addr(),
-            method: req.method().clone(),
-            uri: req.uri().clone(),
-            version: req.version(),
-            started: Instant::now(),
+            request: Some(RequestLine {
+                id,
+                peer: req.peer_addr(),
+                method: req.method().clone(),
+                uri: req.uri().clone(),
+                version: req.version(),
+                started: Instant::now(),
+            }),
         }
     }
 
-    /// The request's method.
-    pub fn method(&self) -> &Method {
-        &self.method
+    /// The request's id (empty once the line is written).
+    pub fn id(&self) -> HeaderValue {
+        self.request
+            .as_ref()
+            .map_or_else(|| HeaderValue::from_static(""), |r| r.id.clone())
     }
 
-    /// The request's target.
-    pub fn uri(&self) -> &Uri {
-        &self.uri
+    /// `METHOD target` of the request, e.g. for an error message.
+    pub fn request(&self) -> String {
+        self.request
+            .as_ref()
+            .map_or_else(String::new, |r| format!("{} {}", r.method, r.uri))
     }
 
-    /// Logs the line for `res`, answered under `id`.
-    pub fn log<B: MessageBody>(self, res: &ServiceResponse<B>, id: &HeaderValue) {
+    /// Wraps `body`, the answer's, so that the line is written once it has been sent.
+    pub fn sending<B: MessageBody>(self, body: B, status: StatusCode) -> LoggedBody<B> {
+        let tally = Tally {
+            line: self,
+            status: status.as_u16(),
+            sent: 0,
+            empty: matches!(body.size(), BodySize::None | BodySize::Sized(0)),
+        };
+        LoggedBody { body, tally }
+    }
+
+    /// Writes the line (once).
+    fn write(&mut self, outcome: Outcome) {
+        let Some(request) = self.request.take() else {
+            return;
+        };
         if !log::log_enabled!(target: TARGET, log::Level::Info) {
             return;
         }
+        let bytes = if request.method == Method::HEAD {
+            0
+        } else {
+            outcome.bytes
+        };
         log::info!(
             target: TARGET,
             "{} \"{} {} {:?}\" {} {} {} {:.6}",
-            Client(self.peer),
-            self.method,
-            self.uri,
-            self.version,
-            res.status().as_u16(),
-            Size(res.response().body().size()),
-            id.to_str().unwrap_or("-"),
-            self.started.elapsed().as_secs_f64(),
+            Client(request.peer),
+            request.method,
+            request.uri,
+            request.version,
+            outcome.status,
+            bytes,
+            request.id.to_str().unwrap_or("-"),
+            request.started.elapsed().as_secs_f64(),
         );
+    }
+}
+
+impl Drop for AccessLine {
+    fn drop(&mut self) {
+        if self.request.is_some() {
+            self.write(Outcome {
+                status: CLIENT_GONE,
+                bytes: 0,
+            });
+        }
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// An answer's body that counts the bytes sent and writes the access line when it ends:
+    /// complete, or dropped early because the client went away ([`CLIENT_GONE`]).
+    #[derive(Debug)]
+    pub struct LoggedBody<B> {
+        #[pin]
+        body: B,
+        tally: Tally,
+    }
+}
+
+/// The answer's side of the access line, written when the body ends or is dropped.
+#[derive(Debug)]
+struct Tally {
+    line: AccessLine,
+    status: u16,
+    sent: u64,
+    /// Nothing to send: actix-http drops such a body without reading it.
+    empty: bool,
+}
+
+impl Tally {
+    fn finish(&mut self, status: u16) {
+        self.line.write(Outcome {
+            status,
+            bytes: self.sent,
+        });
+    }
+}
+
+impl Drop for Tally {
+    fn drop(&mut self) {
+        // Any body but an empty one dropped before its end was cut short by the connection.
+        if self.line.request.is_some() {
+            self.finish(if self.empty { self.status } else { CLIENT_GONE });
+        }
+    }
+}
+
+impl<B: MessageBody> MessageBody for LoggedBody<B> {
+    type Error = B::Error;
+
+    fn size(&self) -> BodySize {
+        self.body.size()
+    }
+
+    fn poll_next(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Bytes, Self::Error>>> {
+        let this = self.project();
+        let next = this.body.poll_next(cx);
+        match &next {
+            Poll::Ready(Some(Ok(chunk))) => this.tally.sent += chunk.len() as u64,
+            Poll::Ready(None) => {
+                let status = this.tally.status;
+                this.tally.finish(status);
+            }
+            Poll::Ready(Some(Err(_))) | Poll::Pending => {}
+        }
+        next
     }
 }
 
@@ -75,19 +204,6 @@ impl fmt::Display for Client {
         match self.0 {
             Some(peer) => peer.ip().fmt(f),
             None => f.write_str("-"),
-        }
-    }
-}
-
-/// The body's size in bytes: `0` for none, `-` for a stream of unknown length.
-struct Size(BodySize);
-
-impl fmt::Display for Size {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.0 {
-            BodySize::Sized(bytes) => bytes.fmt(f),
-            BodySize::None => f.write_str("0"),
-            BodySize::Stream => f.write_str("-"),
         }
     }
 }

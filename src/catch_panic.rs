@@ -1,27 +1,70 @@
-//! A panic in a handler becomes `500 {"detail": "Internal Server Error"}` for that request; the
-//! worker keeps serving. The per-request layer ([`crate::middleware`]) catches the panic; this
-//! module builds the answer. The panic's message and place are logged by the hook that
-//! [`crate::telemetry::init_logging`] installs, and the access line names the request.
+//! The answer for a request that a panic in its handler, or an error from inside the app, took
+//! with it: `500 {"detail": "Internal Server Error"}` for a panic, the error's own status
+//! otherwise; the worker keeps serving. The per-request layer ([`crate::middleware`]) catches
+//! the panic; the panic's message and place are logged by the hook that
+//! [`crate::telemetry::init_logging`] installs.
 //!
-//! actix-web-lab's `CatchPanic` does the same but answers with an error rather than a response,
-//! which the middleware outside it (request id, security headers, access log) cannot see; this
-//! answer is a response they all handle.
+//! Such a request is gone (routing needs it unshared, so no copy is kept), and an answer to the
+//! client needs one. So the answer travels as an error ([`Unanswered`]), which actix-http turns
+//! into the response that [`Unanswered`] builds: the JSON body, the request id, `nosniff` and the
+//! access line, like any other answer. (actix-web-lab's `CatchPanic` answers with a bare error,
+//! which skips all of these.)
 
-use actix_web::ResponseError;
-use actix_web::dev::ServiceResponse;
-use actix_web::test::TestRequest;
+use std::cell::RefCell;
+use std::fmt;
 
-use crate::access_log::RequestLine;
-use crate::errors::ApiError;
+use actix_web::body::BoxBody;
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, ResponseError};
 
-/// The `500` answer for a request, noted in `line`, whose handler panicked.
-pub fn answer_for_panic(line: &RequestLine) -> ServiceResponse {
-    // The request itself cannot be kept: routing needs it unshared, and a panic drops it.
-    // Its method and target, noted beforehand, stand in for it in the answer.
-    let request = TestRequest::default()
-        .method(line.method().clone())
-        .uri(&line.uri().to_string())
-        .to_http_request();
-    let error = ApiError::Internal("a handler panicked".to_owned());
-    ServiceResponse::new(request, error.error_response())
+use crate::access_log::AccessLine;
+use crate::errors::{ApiError, json_error};
+use crate::middleware::with_common_headers;
+
+/// An answer for a request that is gone: `error`'s, under the request's access `line` (and id).
+#[derive(Debug)]
+pub struct Unanswered {
+    error: actix_web::Error,
+    /// Taken by the one response built.
+    line: RefCell<Option<AccessLine>>,
+}
+
+impl Unanswered {
+    /// The answer for a request whose handler panicked.
+    pub fn panicked(line: AccessLine) -> Self {
+        Self::failed(
+            ApiError::Internal("a handler panicked".to_owned()).into(),
+            line,
+        )
+    }
+
+    /// The answer for a request that failed with `error` before a response was made.
+    pub fn failed(error: actix_web::Error, line: AccessLine) -> Self {
+        Self {
+            error,
+            line: RefCell::new(Some(line)),
+        }
+    }
+}
+
+impl fmt::Display for Unanswered {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.error.fmt(f)
+    }
+}
+
+impl ResponseError for Unanswered {
+    fn status_code(&self) -> StatusCode {
+        self.error.as_response_error().status_code()
+    }
+
+    fn error_response(&self) -> HttpResponse<BoxBody> {
+        let Some(line) = self.line.borrow_mut().take() else {
+            return json_error("a request", self.error.error_response()).map_into_boxed_body();
+        };
+        let mut res = json_error(&line.request(), self.error.error_response());
+        with_common_headers(res.headers_mut(), line.id());
+        let status = res.status();
+        res.map_body(|_, body| BoxBody::new(line.sending(body, status)))
+    }
 }

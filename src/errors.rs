@@ -135,31 +135,33 @@ pub fn as_json_error<B: MessageBody>(res: ServiceResponse<B>) -> ServiceResponse
     if !(status.is_client_error() || status.is_server_error()) {
         return res.map_into_left_body();
     }
+    let (req, res) = res.into_parts();
+    let res = json_error(&format!("{} {}", req.method(), req.path()), res);
+    ServiceResponse::new(req, res)
+}
+
+/// [`as_json_error`] for an answer to `request` (`METHOD path`, for the log).
+pub fn json_error<B: MessageBody>(
+    request: &str,
+    res: HttpResponse<B>,
+) -> HttpResponse<EitherBody<B>> {
+    let status = res.status();
     if status.is_server_error() {
-        match res.response().error() {
-            Some(cause) => log::error!(
-                "{} {} failed: {cause}",
-                res.request().method(),
-                res.request().path()
-            ),
-            None => log::error!(
-                "{} {} failed with {status}",
-                res.request().method(),
-                res.request().path()
-            ),
+        match res.error() {
+            Some(cause) => log::error!("{request} failed: {cause}"),
+            None => log::error!("{request} failed with {status}"),
         }
     }
-    if is_json(res.headers()) {
+    if !(status.is_client_error() || status.is_server_error()) || is_json(res.headers()) {
         return res.map_into_left_body();
     }
-    let (req, old) = res.into_parts();
     let mut new = HttpResponse::build(status).json(ErrorBody::for_status(status));
-    for (name, value) in old.headers() {
+    for (name, value) in res.headers() {
         if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
             new.headers_mut().append(name.clone(), value.clone());
         }
     }
-    ServiceResponse::new(req, new).map_into_right_body()
+    new.map_into_right_body()
 }
 
 fn is_json(headers: &HeaderMap) -> bool {

@@ -9,6 +9,7 @@ use std::pin::Pin;
 
 use actix_web::body::{BodyStream, to_bytes_limited};
 use actix_web::dev::Payload;
+use actix_web::error::PayloadError;
 use actix_web::http::header;
 use actix_web::{FromRequest, HttpMessage, HttpRequest, mime};
 use serde_json::{Value, json};
@@ -42,12 +43,25 @@ impl FromRequest for JsonBody {
             checked?;
             let bytes = match to_bytes_limited(body, limit).await {
                 Ok(Ok(bytes)) => bytes,
-                Ok(Err(cause)) => return Err(ApiError::BadRequest(cause.to_string()).into()),
+                Ok(Err(cause)) => return Err(unreadable(&cause, limit).into()),
                 Err(_) => return Err(ApiError::PayloadTooLarge { limit }.into()),
             };
             parse_json(&bytes).map(JsonBody).map_err(Into::into)
         })
     }
+}
+
+/// The answer for a body that could not be read, in greeter's own words: actix-http's
+/// messages carry `Debug` text (`payload reached EOF before completing: None`).
+fn unreadable(cause: &PayloadError, limit: usize) -> ApiError {
+    let detail = match cause {
+        PayloadError::Overflow => return ApiError::PayloadTooLarge { limit },
+        PayloadError::Incomplete(_) => "the request body ended early",
+        PayloadError::EncodingCorrupted => "the request body's encoding is broken",
+        _ => "the request body could not be read",
+    };
+    log::debug!("unreadable request body: {cause}");
+    ApiError::BadRequest(detail.to_owned())
 }
 
 /// What can be judged before reading: the media type, then a declared length over the limit.
@@ -133,6 +147,23 @@ mod tests {
             json!(["body", 7]),
             "counts characters"
         );
+    }
+
+    #[test]
+    fn unreadable_bodies_are_explained_without_framework_text() {
+        let detail = |cause: PayloadError| unreadable(&cause, 10).to_string();
+        assert_eq!(
+            detail(PayloadError::Incomplete(None)),
+            "Bad Request: the request body ended early"
+        );
+        assert_eq!(
+            detail(PayloadError::Io(std::io::ErrorKind::ConnectionReset.into())),
+            "Bad Request: the request body could not be read"
+        );
+        assert!(matches!(
+            unreadable(&PayloadError::Overflow, 10),
+            ApiError::PayloadTooLarge { limit: 10 }
+        ));
     }
 
     #[test]

@@ -61,31 +61,42 @@ fn print_openapi(spec_version: SpecVersion) -> ExitCode {
 }
 
 fn serve(settings: ServeSettings) -> ExitCode {
-    telemetry::init_logging();
-    if let Err(err) = open_files::raise_limit(&settings) {
-        log::warn!("cannot raise the limit on open files: {err}");
+    if let Err(err) = telemetry::init_logging() {
+        eprintln!("error: cannot start logging: {err}");
+        return ExitCode::FAILURE;
     }
-    let result = actix_rt::System::new().block_on(async {
-        let address = SocketAddr::new(settings.host, settings.port);
-        let listener = startup::listen(address, settings.backlog).map_err(|err| {
-            std::io::Error::new(err.kind(), format!("cannot listen on {address}: {err}"))
-        })?;
-        let server = startup::run(listener, &settings)?;
-        actix_rt::spawn(shutdown::stop_on_signal(server.handle()));
-        server.await
-    });
+    // A panic is logged by the hook; caught here, it is also written out before exiting.
+    let result = std::panic::catch_unwind(|| serve_until_stopped(&settings));
     let code = match result {
-        Ok(()) => {
+        Ok(Ok(())) => {
             log::info!("stopped");
             ExitCode::SUCCESS
         }
-        Err(err) => {
+        Ok(Err(err)) => {
             log::error!("{err}");
             telemetry::flush_logs();
             eprintln!("error: {err}");
             ExitCode::FAILURE
         }
+        Err(_) => ExitCode::from(101),
     };
     telemetry::flush_logs();
     code
+}
+
+/// Serves until a signal has stopped the server.
+fn serve_until_stopped(settings: &ServeSettings) -> std::io::Result<()> {
+    if let Err(err) = open_files::raise_limit(settings) {
+        log::warn!("cannot raise the limit on open files: {err}");
+    }
+    actix_rt::System::new().block_on(async {
+        let signals = shutdown::Signals::install()?;
+        let address = SocketAddr::new(settings.host, settings.port);
+        let listener = startup::listen(address, settings.backlog).map_err(|err| {
+            std::io::Error::new(err.kind(), format!("cannot listen on {address}: {err}"))
+        })?;
+        let server = startup::run(listener, settings)?;
+        actix_rt::spawn(shutdown::stop_on_signal(signals, server.handle()));
+        server.await
+    })
 }

@@ -1,20 +1,20 @@
 //! The per-request layer: one middleware that gives each request its id, checks its head
 //! against the limits, routes `HEAD` as `GET`, contains panics, turns any non-JSON error answer
-//! into JSON, adds the security header and writes the access line. One layer rather than seven,
-//! because every layer costs each in-flight request a future of its own (memory that 10,000
-//! waiting connections multiply) and CPU time.
+//! into JSON, adds the security header and writes the access line once the answer is sent. One
+//! layer rather than seven, because every layer costs each in-flight request a future of its
+//! own (memory that 10,000 waiting connections multiply) and CPU time.
 
 use std::panic::AssertUnwindSafe;
 
 use actix_web::body::{BoxBody, EitherBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
-use actix_web::http::header::{HeaderValue, X_CONTENT_TYPE_OPTIONS};
+use actix_web::http::header::{HeaderMap, HeaderValue, X_CONTENT_TYPE_OPTIONS};
 use actix_web::middleware::Next;
 use actix_web::{Error, ResponseError};
 use futures_util::FutureExt;
 
-use crate::access_log::RequestLine;
-use crate::catch_panic::answer_for_panic;
+use crate::access_log::{AccessLine, LoggedBody};
+use crate::catch_panic::Unanswered;
 use crate::errors::as_json_error;
 use crate::head_as_get::route_head_as_get;
 use crate::request_id::{self, REQUEST_ID};
@@ -25,9 +25,8 @@ use crate::request_limits::check_request;
 pub async fn per_request<B: MessageBody + 'static>(
     mut req: ServiceRequest,
     next: Next<B>,
-) -> Result<ServiceResponse<EitherBody<EitherBody<B, BoxBody>>>, Error> {
-    let id = request_id::for_request(req.headers());
-    let line = RequestLine::of(&req);
+) -> Result<ServiceResponse<LoggedBody<EitherBody<EitherBody<B, BoxBody>>>>, Error> {
+    let line = AccessLine::start(&req, request_id::for_request(req.headers()));
     let res = match check_request(&req) {
         Err(refusal) => req
             .into_response(refusal.error_response())
@@ -35,15 +34,20 @@ pub async fn per_request<B: MessageBody + 'static>(
         Ok(()) => {
             route_head_as_get(&mut req);
             match AssertUnwindSafe(next.call(req)).catch_unwind().await {
-                Ok(answer) => answer?.map_into_left_body(),
-                Err(_) => answer_for_panic(&line).map_into_right_body(),
+                Ok(Ok(answer)) => answer.map_into_left_body(),
+                Ok(Err(error)) => return Err(Unanswered::failed(error, line).into()),
+                Err(_) => return Err(Unanswered::panicked(line).into()),
             }
         }
     };
     let mut res = as_json_error(res);
-    let headers = res.headers_mut();
-    headers.insert(REQUEST_ID, id.clone());
+    with_common_headers(res.headers_mut(), line.id());
+    let status = res.status();
+    Ok(res.map_body(|_, body| line.sending(body, status)))
+}
+
+/// The headers every answer carries: its request id and `nosniff`.
+pub fn with_common_headers(headers: &mut HeaderMap, id: HeaderValue) {
+    headers.insert(REQUEST_ID, id);
     headers.insert(X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
-    line.log(&res, &id);
-    Ok(res)
 }

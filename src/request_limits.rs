@@ -1,15 +1,17 @@
 //! Limits on the request head, checked before routing: a request target over `--max-uri-length`
-//! gets `414`, a head (request line and headers) over `--max-header-size` gets `431`, and a
-//! `GET` or `HEAD` of a `GET` route that carries a body gets `400`: none of them reads one, and a
-//! body where none belongs is how request-smuggling attempts often look. (A `GET` of a path
-//! without one gets its `405` as usual.)
+//! gets `414`, a head (request line and headers) over `--max-header-size` gets `431`. And
+//! [`NoBody`], the extractor of every `GET` route: a `GET` or `HEAD` that carries a body gets
+//! `400`. No such route reads one, and a body where none belongs is how request-smuggling
+//! attempts often look. It is decided on the route that matched, so a `GET` of a path without
+//! a `GET` route gets its `405` as usual.
 
-use actix_web::dev::{RequestHead, ServiceRequest};
-use actix_web::http::{Method, header};
-use actix_web::web;
+use std::future::{Ready, ready};
+
+use actix_web::dev::{Payload, RequestHead, ServiceRequest};
+use actix_web::http::header;
+use actix_web::{FromRequest, HttpRequest};
 
 use crate::errors::ApiError;
-use crate::fallback::RouteTable;
 
 /// The head limits in bytes, from the settings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -21,8 +23,8 @@ pub struct HeadLimits {
 }
 
 impl HeadLimits {
-    /// The first limit `head` breaks, if any; `routes` tells which paths take `GET`.
-    pub fn check(&self, head: &RequestHead, routes: &RouteTable) -> Result<(), ApiError> {
+    /// The first limit `head` breaks, if any.
+    pub fn check(&self, head: &RequestHead) -> Result<(), ApiError> {
         let target = target_length(&head.uri);
         if target > self.max_uri {
             return Err(ApiError::UriTooLong {
@@ -33,13 +35,6 @@ impl HeadLimits {
             return Err(ApiError::HeaderFieldsTooLarge {
                 limit: self.max_head,
             });
-        }
-        let reads_as_get = head.method == Method::GET || head.method == Method::HEAD;
-        if reads_as_get && carries_body(head) && takes_get(routes, head.uri.path()) {
-            return Err(ApiError::BadRequest(format!(
-                "a {} request cannot carry a body",
-                head.method
-            )));
         }
         Ok(())
     }
@@ -69,28 +64,41 @@ fn head_size(head: &RequestHead, target: usize) -> usize {
     request_line + headers + 2
 }
 
-fn takes_get(routes: &RouteTable, path: &str) -> bool {
-    routes
-        .allowed_methods(path)
-        .is_some_and(|methods| methods.contains(&Method::GET))
-}
-
+/// Whether the request declares a body: a `Content-Length` other than `0`, or any
+/// `Transfer-Encoding`.
 fn carries_body(head: &RequestHead) -> bool {
     let declared = head.headers.get(header::CONTENT_LENGTH);
     let non_empty = declared.is_some_and(|length| length.as_bytes() != b"0");
     non_empty || head.headers.contains_key(header::TRANSFER_ENCODING)
 }
 
-/// Checks `req` against the app's [`HeadLimits`] and the paths its [`RouteTable`] knows.
+/// Checks `req` against the app's [`HeadLimits`].
 pub fn check_request(req: &ServiceRequest) -> Result<(), ApiError> {
-    let Some(limits) = req.app_data::<HeadLimits>() else {
-        return Ok(());
-    };
-    let no_routes = RouteTable::default();
-    let routes = req
-        .app_data::<web::Data<RouteTable>>()
-        .map_or(&no_routes, |r| r.as_ref());
-    limits.check(req.head(), routes)
+    match req.app_data::<HeadLimits>() {
+        Some(limits) => limits.check(req.head()),
+        None => Ok(()),
+    }
+}
+
+/// Extractor for routes that take no body (every `GET` route, and so `HEAD`): the request is
+/// refused with `400` when it carries one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NoBody;
+
+impl FromRequest for NoBody {
+    type Error = ApiError;
+    type Future = Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready(if carries_body(req.head()) {
+            Err(ApiError::BadRequest(format!(
+                "a {} request cannot carry a body",
+                req.method()
+            )))
+        } else {
+            Ok(Self)
+        })
+    }
 }
 
 #[cfg(test)]
@@ -104,10 +112,7 @@ mod tests {
     };
 
     fn check(request: TestRequest) -> Result<(), ApiError> {
-        let routes = RouteTable::default()
-            .with("/", [Method::GET])
-            .with("/p", [Method::POST]);
-        LIMITS.check(request.to_http_request().head(), &routes)
+        LIMITS.check(request.to_http_request().head())
     }
 
     #[test]
@@ -150,19 +155,14 @@ mod tests {
     }
 
     #[test]
-    fn get_routes_refuse_a_body() {
-        let get =
-            |name: &str, value: &str| TestRequest::get().uri("/").insert_header((name, value));
-        assert!(check(get("content-length", "0")).is_ok());
-        assert!(check(get("content-length", "5")).is_err());
-        assert!(check(get("transfer-encoding", "chunked")).is_err());
-        let post = TestRequest::post()
-            .uri("/p")
-            .insert_header(("content-length", "5"));
-        assert!(check(post).is_ok());
-        let get_of_a_post_route = TestRequest::get()
-            .uri("/p")
-            .insert_header(("content-length", "5"));
-        assert!(check(get_of_a_post_route).is_ok(), "left for its 405");
+    fn a_body_is_declared_by_a_non_zero_length_or_a_transfer_encoding() {
+        let carries = |name: &str, value: &str| {
+            let request = TestRequest::get().insert_header((name, value));
+            carries_body(request.to_http_request().head())
+        };
+        assert!(!carries("content-length", "0"));
+        assert!(carries("content-length", "5"));
+        assert!(carries("transfer-encoding", "chunked"));
+        assert!(!carries_body(TestRequest::get().to_http_request().head()));
     }
 }

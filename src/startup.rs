@@ -8,9 +8,9 @@ use std::time::Duration;
 use socket2::{Domain, Protocol, Socket, Type};
 
 use actix_web::body::MessageBody;
+use actix_web::dev::ResourceDef;
 use actix_web::dev::{Server, ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::http::KeepAlive;
-use actix_web::http::Method;
 use actix_web::middleware::from_fn;
 use actix_web::web::{self, ThinData};
 use actix_web::{App, Error, HttpServer};
@@ -19,7 +19,7 @@ use utoipa::openapi::server::Server as OpenApiServer;
 use utoipa_actix_web::{AppExt, UtoipaApp};
 
 use crate::api_doc::{self, ApiDoc};
-use crate::fallback::{RouteTable, not_routed};
+use crate::fallback;
 use crate::json_body::BodyLimit;
 use crate::middleware::per_request;
 use crate::openapi30::UnsupportedConstruct;
@@ -76,7 +76,6 @@ pub struct AppState {
     io: SimulatedIo,
     body_limit: BodyLimit,
     head_limits: HeadLimits,
-    routes: web::Data<RouteTable>,
     docs: web::Data<docs::Docs>,
 }
 
@@ -88,18 +87,15 @@ impl AppState {
             api.servers = Some(vec![OpenApiServer::new(root.as_str())]);
         }
         let layout = docs::DocsLayout::new(&settings.docs_path, &settings.openapi_path);
-        let api_routes = RouteTable::from_openapi(&api);
+        let api_paths: Vec<ResourceDef> = api.paths.paths.keys().map(ResourceDef::new).collect();
         for pattern in layout.patterns() {
             let path = pattern.trim_end_matches("{file:.*}");
-            if api_routes.allowed_methods(path).is_some() {
+            if api_paths.iter().any(|api_path| api_path.is_match(path)) {
                 return Err(StartupError::PathCollision {
                     path: path.to_owned(),
                 });
             }
         }
-        let routes = layout.patterns().iter().fold(api_routes, |table, pattern| {
-            table.with(pattern, [Method::GET])
-        });
         let docs = docs::Docs::new(&api, layout).map_err(StartupError::Spec)?;
         Ok(Self {
             io: SimulatedIo::new(settings.io_delay.into()),
@@ -108,7 +104,6 @@ impl AppState {
                 max_uri: settings.max_uri_bytes(),
                 max_head: settings.max_header_bytes(),
             },
-            routes: web::Data::new(routes),
             docs: web::Data::new(docs),
         })
     }
@@ -120,9 +115,26 @@ impl AppState {
 }
 
 /// The complete app: API routes and docs behind the per-request layer (request ids, head
-/// limits, `HEAD` support, panics contained, security header, access log) and JSON errors.
+/// limits, `HEAD` support, panics contained, JSON errors, security header, access log).
 pub fn app(
     state: AppState,
+) -> App<
+    impl ServiceFactory<
+        ServiceRequest,
+        Config = (),
+        Response = ServiceResponse<impl MessageBody>,
+        Error = Error,
+        InitError = (),
+    >,
+> {
+    app_with(state, |_| {})
+}
+
+/// The complete app with `extra` routes registered after greeter's own and before the
+/// fallback that answers `404`/`405` (tests add failing routes this way).
+pub fn app_with(
+    state: AppState,
+    extra: impl FnOnce(&mut web::ServiceConfig),
 ) -> App<
     impl ServiceFactory<
         ServiceRequest,
@@ -136,9 +148,9 @@ pub fn app(
     app.app_data(ThinData(state.io))
         .app_data(state.body_limit)
         .app_data(state.head_limits)
-        .app_data(state.routes)
         .configure(docs::configure(state.docs))
-        .default_service(web::to(not_routed))
+        .configure(extra)
+        .service(fallback::resource())
         .wrap(from_fn(per_request))
 }
 
@@ -192,6 +204,9 @@ pub fn run(listener: TcpListener, settings: &ServeSettings) -> std::io::Result<S
         .max_connections(settings.max_connections.get())
         .client_request_timeout(settings.head_timeout.into())
         .keep_alive(keep_alive)
+        // A client that closes its side of the connection is gone: its request is dropped (and
+        // logged as 499) rather than answered into a closed socket.
+        .h1_allow_half_closed(false)
         .shutdown_timeout(settings.shutdown_timeout_secs())
         .disable_signals()
         .listen(listener)?

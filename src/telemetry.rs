@@ -1,7 +1,12 @@
 //! Logging: `RUST_LOG` (default `info`) parsed by env_logger, lines in env_logger's format
-//! (`[2026-11-26T08:00:00Z INFO  target] message`) written into a buffer that a background
-//! thread flushes every [`LOG_FLUSH_INTERVAL`], so that a request costs a copy into memory
-//! rather than a `write(2)`; panics are logged as errors.
+//! (`[2026-11-26T08:00:00Z INFO  target] message`) appended to a bounded buffer that a thread of
+//! its own writes to stderr every [`LOG_FLUSH_INTERVAL`] (sooner when the buffer is half full),
+//! so that a request costs a copy into memory rather than a `write(2)`; panics are logged as
+//! errors.
+//!
+//! A thread that logs never writes to stderr and never waits for it: when stderr is slow or
+//! stalled (a pipe nobody reads), lines that do not fit in the buffer are dropped and counted,
+//! and the count is reported by the next write that gets through.
 //!
 //! env_logger's own writer is not used: into a custom target it copies every line once more
 //! to strip colours, and with two locks; at one access line per request that was a tenth of
@@ -12,66 +17,100 @@
 
 use std::cell::RefCell;
 use std::io::{self, IsTerminal, Write};
-use std::sync::{Mutex, MutexGuard, OnceLock};
+use std::sync::{Condvar, Mutex, OnceLock};
 use std::time::{Duration, SystemTime};
 
 use log::{Level, Log, Metadata, Record};
 
 /// Filter used when `RUST_LOG` is not set.
 pub const DEFAULT_LOG_FILTER: &str = "info";
-/// How often buffered log lines are written out (and when the buffer fills, at once).
+/// How often buffered log lines are written out (sooner when the buffer is half full).
 pub const LOG_FLUSH_INTERVAL: Duration = Duration::from_millis(100);
-/// The log buffer's size.
+/// The log buffer's size: lines past it, while stderr does not keep up, are dropped.
 pub const LOG_BUFFER_BYTES: usize = 256 * 1024;
 
 static BUFFER: OnceLock<LogBuffer> = OnceLock::new();
 
-/// Lines waiting to be written, and the writing side. A line is appended under `pending`'s
-/// lock only; the `write(2)` happens under `output`'s, so a thread that logs never waits for
-/// stderr, only for another thread's append (or, when the buffer is full, for its turn).
+/// Lines waiting to be written, appended by every thread that logs and written out by the
+/// flusher thread (or at exit).
 struct LogBuffer {
-    pending: Mutex<Vec<u8>>,
-    /// A second vector, swapped with `pending` to be written out while `pending` refills.
+    capacity: usize,
+    pending: Mutex<Pending>,
+    /// Wakes the flusher when the buffer is half full.
+    half_full: Condvar,
+    /// The lines being written; held while writing, so writes keep their order.
     output: Mutex<Vec<u8>>,
 }
 
+/// The lines appended since the last write, and how many did not fit.
+struct Pending {
+    lines: Vec<u8>,
+    dropped: u64,
+}
+
 impl LogBuffer {
-    fn new() -> Self {
+    fn new(capacity: usize) -> Self {
         Self {
-            pending: Mutex::new(Vec::with_capacity(LOG_BUFFER_BYTES)),
-            output: Mutex::new(Vec::with_capacity(LOG_BUFFER_BYTES)),
+            capacity,
+            pending: Mutex::new(Pending {
+                lines: Vec::with_capacity(capacity),
+                dropped: 0,
+            }),
+            half_full: Condvar::new(),
+            output: Mutex::new(Vec::with_capacity(capacity)),
         }
     }
 
-    /// Appends `line`; writes the buffer out when it is full.
+    /// Appends `line`, or counts it as dropped when the buffer has no room for it; never
+    /// writes, never waits for the writer.
     fn append(&self, line: &[u8]) {
         let Ok(mut pending) = self.pending.lock() else {
             return;
         };
-        pending.extend_from_slice(line);
-        if pending.len() >= LOG_BUFFER_BYTES {
-            self.write_out(pending);
+        let before = pending.lines.len();
+        if before + line.len() > self.capacity {
+            pending.dropped += 1;
+            return;
+        }
+        pending.lines.extend_from_slice(line);
+        let half = self.capacity / 2;
+        if before < half && pending.lines.len() >= half {
+            self.half_full.notify_one();
         }
     }
 
-    /// Writes out every line appended so far.
-    fn flush(&self) {
+    /// Waits until the buffer is half full or `interval` has passed.
+    fn wait(&self, interval: Duration) {
         if let Ok(pending) = self.pending.lock()
-            && !pending.is_empty()
+            && pending.lines.len() < self.capacity / 2
         {
-            self.write_out(pending);
+            let _ = self.half_full.wait_timeout(pending, interval);
         }
     }
 
-    /// Swaps `pending`'s lines into the output vector, lets go of `pending`, then writes them.
-    /// Taking `output` before letting go of `pending` keeps the lines in order.
-    fn write_out(&self, mut pending: MutexGuard<'_, Vec<u8>>) {
+    /// Writes every line appended so far to `sink`, then a line counting the dropped ones.
+    fn write_out(&self, sink: &mut impl Write) {
         let Ok(mut output) = self.output.lock() else {
             return;
         };
-        std::mem::swap(&mut *pending, &mut *output);
-        drop(pending);
-        let _ = io::stderr().lock().write_all(&output);
+        let dropped = match self.pending.lock() {
+            Ok(mut pending) => {
+                std::mem::swap(&mut pending.lines, &mut *output);
+                std::mem::take(&mut pending.dropped)
+            }
+            Err(_) => return,
+        };
+        if dropped > 0 {
+            let args = format_args!("{dropped} log lines dropped: stderr did not keep up");
+            let record = Record::builder()
+                .level(Level::Warn)
+                .target("greeter::log")
+                .args(args)
+                .build();
+            write_line(&mut output, &record, SystemTime::now(), false);
+        }
+        let _ = sink.write_all(&output);
+        let _ = sink.flush();
         output.clear();
     }
 }
@@ -135,10 +174,10 @@ pub fn write_line(line: &mut Vec<u8>, record: &Record<'_>, now: SystemTime, colo
     );
 }
 
-/// Installs the logger (filter from `RUST_LOG`, else [`DEFAULT_LOG_FILTER`]), starts the
-/// thread that flushes its buffer, and [`log_panics`]; later calls do nothing.
-pub fn init_logging() {
-    let buffer = BUFFER.get_or_init(LogBuffer::new);
+/// Installs the logger (filter from `RUST_LOG`, else [`DEFAULT_LOG_FILTER`]) and [`log_panics`],
+/// and starts the thread that writes the buffer out; later calls do nothing.
+pub fn init_logging() -> io::Result<()> {
+    let buffer = BUFFER.get_or_init(|| LogBuffer::new(LOG_BUFFER_BYTES));
     let env = env_logger::Env::default().default_filter_or(DEFAULT_LOG_FILTER);
     let filter = env_logger::Builder::from_env(env).build();
     let max_level = filter.filter();
@@ -149,28 +188,29 @@ pub fn init_logging() {
     };
     if log::set_boxed_logger(Box::new(logger)).is_ok() {
         log::set_max_level(max_level);
+        log_panics();
         std::thread::Builder::new()
             .name("log-flusher".into())
-            .spawn(|| {
+            .spawn(move || {
                 loop {
-                    std::thread::sleep(LOG_FLUSH_INTERVAL);
-                    flush_logs();
+                    buffer.wait(LOG_FLUSH_INTERVAL);
+                    buffer.write_out(&mut io::stderr().lock());
                 }
-            })
-            .expect("cannot start the log flusher thread");
-        log_panics();
+            })?;
     }
+    Ok(())
 }
 
-/// Writes out every line logged so far; call before exiting.
+/// Writes out every line logged so far, from the calling thread; call before exiting.
 pub fn flush_logs() {
     if let Some(buffer) = BUFFER.get() {
-        buffer.flush();
+        buffer.write_out(&mut io::stderr().lock());
     }
 }
 
 /// Replaces the panic hook with one that logs the panic's message and place as one error line,
-/// so a handler's panic shows in the log like any other failure.
+/// so a handler's panic shows in the log like any other failure. (A panic that ends the
+/// process is written out by [`flush_logs`] on the way out.)
 pub fn log_panics() {
     std::panic::set_hook(Box::new(|info| log::error!("panic: {info}")));
 }
@@ -196,6 +236,29 @@ mod tests {
                 .push(format!("{} {}", record.level(), record.args()));
         }
         fn flush(&self) {}
+    }
+
+    #[test]
+    fn lines_past_the_buffer_are_dropped_counted_and_reported() {
+        let buffer = LogBuffer::new(10);
+        buffer.append(b"abcd\n");
+        buffer.append(b"efgh\n");
+        buffer.append(b"ijkl\n");
+        buffer.append(b"mnop\n");
+        let mut sink = Vec::new();
+        buffer.write_out(&mut sink);
+        let written = String::from_utf8(sink).unwrap();
+        let (kept, report) = written.split_at(10);
+        assert_eq!(kept, "abcd\nefgh\n");
+        assert!(
+            report.ends_with(" WARN  greeter::log] 2 log lines dropped: stderr did not keep up\n"),
+            "{report}"
+        );
+
+        let mut sink = Vec::new();
+        buffer.append(b"qrst\n");
+        buffer.write_out(&mut sink);
+        assert_eq!(sink, b"qrst\n", "room again, and the count starts over");
     }
 
     #[test]

@@ -18,6 +18,7 @@ use utoipa_swagger_ui::{Config, Url};
 use crate::api_doc::SpecVersion;
 use crate::errors::ApiError;
 use crate::openapi30::UnsupportedConstruct;
+use crate::request_limits::NoBody;
 use crate::settings::Mount;
 
 /// What the docs page may load: only its own files (styles inline, images also as `data:`
@@ -147,13 +148,17 @@ pub fn configure(docs: web::Data<Docs>) -> impl FnOnce(&mut web::ServiceConfig) 
         for (index, (_, path)) in docs.layout.specs.iter().enumerate() {
             config.route(
                 path,
-                web::get().to(move |docs: web::Data<Docs>| async move { spec(&docs, index) }),
+                web::get()
+                    .to(move |_: NoBody, docs: web::Data<Docs>| async move { spec(&docs, index) }),
             );
         }
         if let Some(path) = docs.layout.docs.clone() {
             let page = format!("{}/", path.rsplit('/').next().unwrap_or_default());
             config
-                .route(&path, web::get().to(move || redirect(page.clone())))
+                .route(
+                    &path,
+                    web::get().to(move |_: NoBody| redirect(page.clone())),
+                )
                 .route(&files_pattern(&path), web::get().to(docs_file));
         }
         config.app_data(docs);
@@ -173,7 +178,7 @@ async fn redirect(location: String) -> HttpResponse {
         .finish()
 }
 
-async fn docs_file(file: web::Path<String>, docs: web::Data<Docs>) -> HttpResponse {
+async fn docs_file(_: NoBody, file: web::Path<String>, docs: web::Data<Docs>) -> HttpResponse {
     let file = file.into_inner();
     match file.as_str() {
         "" | "index.html" => {

@@ -11,6 +11,7 @@ use utoipa::ToSchema;
 use crate::domain::{Language, Name};
 use crate::errors::ErrorBody;
 use crate::json_body::JsonBody;
+use crate::request_limits::NoBody;
 use crate::simulated_io::SimulatedIo;
 use crate::validation::{HttpValidationError, Violation, body_loc, path_loc};
 
@@ -51,7 +52,7 @@ impl Greeting {
     ),
 )]
 #[get("/")]
-pub async fn get_greeting(io: ThinData<SimulatedIo>) -> Json<Greeting> {
+pub async fn get_greeting(_: NoBody, io: ThinData<SimulatedIo>) -> Json<Greeting> {
     io.wait().await;
     Json(Greeting::world())
 }
@@ -79,6 +80,7 @@ pub async fn get_greeting(io: ThinData<SimulatedIo>) -> Json<Greeting> {
 )]
 #[get("/hello/{name:[^/]*}")]
 pub async fn get_named_greeting(
+    _: NoBody,
     req: HttpRequest,
     io: ThinData<SimulatedIo>,
 ) -> Result<Json<Greeting>, HttpValidationError> {

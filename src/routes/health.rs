@@ -5,6 +5,8 @@ use actix_web::web::Json;
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use crate::request_limits::NoBody;
+
 /// The service's health.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct Health {
@@ -31,7 +33,7 @@ pub enum HealthStatus {
     ),
 )]
 #[get("/healthz")]
-pub async fn get_health() -> Json<Health> {
+pub async fn get_health(_: NoBody) -> Json<Health> {
     Json(Health {
         status: HealthStatus::Ok,
     })

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use crate::helpers::{GreeterProcess, raw_http_blocking};
+use crate::helpers::{GreeterProcess, raw_http_blocking, send_and_wait_until_read};
 
 /// Sends `request` to `socket`, returns the answer's `X-Request-Id`.
 fn answered_id(socket: &str, request: &str) -> String {
@@ -53,10 +53,10 @@ fn each_request_is_logged_with_its_status_size_id_and_duration() {
         "{seconds} s for a 50 ms wait"
     );
 
-    // A HEAD is logged as HEAD, though it is routed as GET.
+    // A HEAD is logged as HEAD, though it is routed as GET, and no body bytes were sent.
     let id = answered_id(&socket, &format!("HEAD / HTTP/1.1\r\n{close}\r\n"));
     let fields = access_line(&mut process, &id);
-    assert_eq!(fields[1..5], ["\"HEAD", "/", "HTTP/1.1\"", "200"]);
+    assert_eq!(fields[1..6], ["\"HEAD", "/", "HTTP/1.1\"", "200", "0"]);
 
     // An error answer is logged with the size of the JSON body actually sent.
     let id = answered_id(&socket, &format!("GET /nowhere HTTP/1.1\r\n{close}\r\n"));
@@ -86,5 +86,106 @@ fn access_lines_can_be_silenced_on_their_own() {
         !process.lines().iter().any(|line| line.contains(&id)),
         "{:#?}",
         process.lines()
+    );
+}
+
+/// A client that hangs up while its request waits is logged as `499` (nginx's "client closed
+/// request"), under its request id, with no bytes sent.
+#[test]
+fn a_client_that_goes_away_during_the_wait_is_logged_as_499() {
+    let (mut process, address) = GreeterProcess::serve(&["--io-delay", "5s"]);
+    let socket = address.trim_start_matches("http://");
+    let stream = send_and_wait_until_read(
+        socket,
+        "GET / HTTP/1.1\r\nHost: test\r\nX-Request-Id: gone-1\r\n\r\n",
+    );
+    drop(stream);
+
+    let fields = access_line(&mut process, "gone-1");
+    assert_eq!(fields[4..7], ["499", "0", "gone-1"]);
+    let seconds: f64 = fields[7].parse().unwrap();
+    assert!(
+        seconds < 4.0,
+        "logged after {seconds} s: not when the client left"
+    );
+}
+
+/// A stderr that nobody reads (a full pipe) never stalls a request: lines that do not fit in the
+/// log buffer are dropped and counted, and the count is reported once stderr drains.
+#[actix_web::test]
+async fn a_stalled_stderr_never_stalls_a_request() {
+    use std::io::{BufRead, BufReader, Read};
+
+    let mut command =
+        GreeterProcess::command(&["--port", "0", "--workers", "2", "--io-delay", "0s"]);
+    let mut child = command.spawn().expect("cannot start greeter");
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    while !line.contains("listening on http://") {
+        line.clear();
+        assert!(stderr.read_line(&mut line).unwrap() > 0, "greeter exited");
+    }
+    let address = line[line.find("http://").unwrap()..]
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_owned();
+    // From here on nobody reads stderr: its pipe (64 KiB) fills, then the log buffer (256 KiB).
+    let client = crate::helpers::client();
+    let requests = 12_000; // ~1.3 MB of access lines
+    let started = std::time::Instant::now();
+    let tasks: Vec<_> = (0..8)
+        .map(|_| {
+            let (client, url) = (client.clone(), format!("{address}/healthz"));
+            actix_rt::spawn(async move {
+                for _ in 0..requests / 8 {
+                    let answer =
+                        tokio::time::timeout(Duration::from_secs(5), client.get(&url).send())
+                            .await
+                            .expect("a request stalled behind the log")
+                            .expect("request failed");
+                    assert_eq!(answer.status(), 200);
+                }
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.expect("a client failed");
+    }
+    println!(
+        "{requests} requests in {:?} with stderr stalled",
+        started.elapsed()
+    );
+
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    let mut rest = String::new();
+    stderr.read_to_string(&mut rest).unwrap();
+    assert!(child.wait().unwrap().success());
+    let report = rest
+        .lines()
+        .find(|line| line.contains("log lines dropped: stderr did not keep up"))
+        .unwrap_or_else(|| panic!("no report of dropped lines in {} bytes", rest.len()));
+    let dropped: u64 = report
+        .split("greeter::log] ")
+        .nth(1)
+        .and_then(|tail| tail.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("{report}"));
+    let written = rest
+        .lines()
+        .filter(|line| line.contains("GET /healthz"))
+        .count() as u64;
+    assert!(dropped > 0, "{report}");
+    assert!(
+        written + dropped <= requests as u64,
+        "{written} written, {dropped} dropped"
+    );
+    assert!(
+        rest.lines().any(|line| line.contains("stopped")),
+        "the last lines are kept"
     );
 }

@@ -104,10 +104,12 @@ fn spawn_app_with_failing_routes() -> TestApp {
     let listener = free_port_listener();
     let address = format!("http://{}", listener.local_addr().unwrap());
     let server = HttpServer::new(move || {
-        startup::app(state.clone())
-            .route("/fail/plain", web::get().to(failing_with_plain_text))
-            .route("/fail/api", web::get().to(failing_with_api_error))
-            .route("/fail/panic", web::get().to(panicking))
+        startup::app_with(state.clone(), |config| {
+            config
+                .route("/fail/plain", web::get().to(failing_with_plain_text))
+                .route("/fail/api", web::get().to(failing_with_api_error))
+                .route("/fail/panic", web::get().to(panicking));
+        })
     })
     .workers(1)
     .disable_signals()

@@ -355,3 +355,57 @@ pub fn raw_http_blocking(socket_address: &str, request: &str) -> std::io::Result
 pub fn get_request(path: &str) -> String {
     format!("GET {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n")
 }
+
+/// Waits until the server end of `stream` has read everything sent on it: the kernel's
+/// `/proc/net/tcp` shows that socket with an empty receive queue. A connection the server has not
+/// accepted yet, or accepted but not read, keeps its bytes queued. Panics after 10 s.
+pub fn wait_until_server_has_read(stream: &std::net::TcpStream) {
+    let client = stream.local_addr().unwrap();
+    let server = stream.peer_addr().unwrap();
+    let hex = |address: std::net::SocketAddr| match address.ip() {
+        std::net::IpAddr::V4(ip) => format!(
+            "{:08X}:{:04X}",
+            u32::from_le_bytes(ip.octets()),
+            address.port()
+        ),
+        std::net::IpAddr::V6(_) => panic!("IPv4 only"),
+    };
+    let (server, client) = (hex(server), hex(client));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let table = std::fs::read_to_string("/proc/net/tcp").expect("no /proc/net/tcp");
+        let read = table.lines().any(|line| {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            fields.len() > 4 && fields[1] == server && fields[2] == client && {
+                fields[4].split(':').nth(1) == Some("00000000")
+            }
+        });
+        if read {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the server never read the request"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// Sends `request` on a new connection to `socket_address` and returns the connection once the
+/// server has read it (see [`wait_until_server_has_read`]).
+pub fn send_and_wait_until_read(socket_address: &str, request: &str) -> std::net::TcpStream {
+    use std::io::Write;
+    let mut stream = std::net::TcpStream::connect(socket_address).expect("connect failed");
+    stream.write_all(request.as_bytes()).expect("write failed");
+    wait_until_server_has_read(&stream);
+    stream
+}
+
+/// Reads `stream` until the server closes it (30 s at most).
+pub fn read_to_close(mut stream: std::net::TcpStream) -> std::io::Result<String> {
+    use std::io::Read;
+    stream.set_read_timeout(Some(Duration::from_secs(30)))?;
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer)?;
+    Ok(answer)
+}

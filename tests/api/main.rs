@@ -20,4 +20,5 @@ mod limits;
 mod name_property;
 mod openapi;
 mod resilience;
+mod routing;
 mod shutdown;

@@ -3,18 +3,15 @@ use std::time::{Duration, Instant};
 
 use nix::sys::signal::Signal;
 
-use crate::helpers::{GreeterProcess, get_request, raw_http_blocking};
+use crate::helpers::{GreeterProcess, get_request, read_to_close, send_and_wait_until_read};
 
 /// A request waiting its 2 s when the signal arrives still gets its 200; the server refuses new
 /// connections meanwhile and exits 0 once it is done.
 fn drains_in_flight_requests_on(signal: Signal) {
     let (mut process, address) = GreeterProcess::serve(&["--io-delay", "2s"]);
     let socket = address.trim_start_matches("http://").to_owned();
-    let in_flight = {
-        let socket = socket.clone();
-        std::thread::spawn(move || raw_http_blocking(&socket, &get_request("/")))
-    };
-    std::thread::sleep(Duration::from_millis(300));
+    let stream = send_and_wait_until_read(&socket, &get_request("/"));
+    let in_flight = std::thread::spawn(move || read_to_close(stream));
 
     let signalled = Instant::now();
     process.signal(signal);
@@ -57,8 +54,8 @@ fn shutdown_gives_up_on_requests_after_the_grace_period() {
     let (mut process, address) =
         GreeterProcess::serve(&["--io-delay", "30s", "--shutdown-timeout", "1s"]);
     let socket = address.trim_start_matches("http://").to_owned();
-    let in_flight = std::thread::spawn(move || raw_http_blocking(&socket, &get_request("/")));
-    std::thread::sleep(Duration::from_millis(300));
+    let stream = send_and_wait_until_read(&socket, &get_request("/"));
+    let in_flight = std::thread::spawn(move || read_to_close(stream));
 
     let signalled = Instant::now();
     process.signal(Signal::SIGTERM);
@@ -73,5 +70,60 @@ fn shutdown_gives_up_on_requests_after_the_grace_period() {
     assert!(
         !answer.starts_with("HTTP/1.1 200"),
         "the 30 s request was answered: {answer}"
+    );
+}
+
+/// A second signal during the graceful wait ends the process at once, with 128 + its number.
+#[test]
+fn a_second_signal_stops_at_once() {
+    let (mut process, address) = GreeterProcess::serve(&["--io-delay", "30s"]);
+    let socket = address.trim_start_matches("http://").to_owned();
+    let stream = send_and_wait_until_read(&socket, &get_request("/"));
+
+    process.signal(Signal::SIGTERM);
+    process.wait_for_line("SIGTERM received", Duration::from_secs(5));
+    let second = Instant::now();
+    process.signal(Signal::SIGINT);
+
+    assert_eq!(process.wait_for_exit(Duration::from_secs(5)), Some(130));
+    assert!(
+        second.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        second.elapsed()
+    );
+    let answer = read_to_close(stream).unwrap_or_default();
+    assert!(!answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(
+        process
+            .lines()
+            .iter()
+            .any(|line| line.contains("SIGINT received again: stopping at once")),
+        "{:#?}",
+        process.lines()
+    );
+}
+
+/// The signal handlers are in place before the first connection is accepted: a SIGTERM sent the
+/// moment the port takes a connection still stops the server gracefully (exit 0, not killed).
+#[test]
+fn a_signal_as_soon_as_the_port_is_open_stops_gracefully() {
+    let port = crate::helpers::free_port_listener()
+        .local_addr()
+        .unwrap()
+        .port()
+        .to_string();
+    let mut process = GreeterProcess::start(&["--port", &port, "--workers", "1"], &[]);
+    let socket = format!("127.0.0.1:{port}");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while TcpStream::connect(&socket).is_err() {
+        assert!(Instant::now() < deadline, "greeter never listened");
+    }
+    process.signal(Signal::SIGTERM);
+
+    assert_eq!(
+        process.wait_for_exit(Duration::from_secs(15)),
+        Some(0),
+        "{:#?}",
+        process.lines()
     );
 }
