@@ -1,6 +1,6 @@
 //! The access log: one line per request, written when its answer has been sent (or the client
-//! went away): `client "METHOD target HTTP/1.1" status bytes request-id seconds`, the format of
-//! actix-web's `Logger` with the request id added.
+//! went away): `client "METHOD target HTTP/1.1" status bytes request-id seconds`, actix-web
+//! `Logger`'s default format without referer and user agent, with the request id added.
 //!
 //! `bytes` counts the body bytes handed to the connection (to the kernel's socket buffer), so a
 //! `HEAD` shows `0` and a body dropped part-way shows what went out before. A request whose client went away before its answer was sent (the

@@ -4,8 +4,10 @@
 //! that read only 3.0.
 
 use utoipa::OpenApi;
+use utoipa::openapi::path::Operation;
+use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
 
-use crate::errors::ErrorBody;
+use crate::errors::{ApiError, ErrorBody};
 use crate::openapi30::{self, UnsupportedConstruct};
 use crate::validation::{HttpValidationError, ValidationError};
 
@@ -20,9 +22,77 @@ use crate::validation::{HttpValidationError, ValidationError};
 )]
 pub struct ApiDoc;
 
-/// The complete document of the API, generated from the routes.
+/// The complete document of the API, generated from the routes, with the refusals that every
+/// operation shares.
 pub fn openapi() -> utoipa::openapi::OpenApi {
-    crate::startup::api_app().split_for_parts().1
+    let mut api = crate::startup::api_app().split_for_parts().1;
+    document_shared_refusals(&mut api);
+    api
+}
+
+/// Adds the answers no handler writes but every operation can get: `414` and `431` from the head
+/// limits checked before routing (with the default limits in the examples), and `400` for a
+/// body sent to a `GET` operation (every `GET` route takes [`crate::request_limits::NoBody`]).
+fn document_shared_refusals(api: &mut utoipa::openapi::OpenApi) {
+    let defaults = crate::settings::ServeSettings::default();
+    let uri_too_long = ApiError::UriTooLong {
+        limit: defaults.max_uri_bytes(),
+    };
+    let head_too_large = ApiError::HeaderFieldsTooLarge {
+        limit: defaults.max_header_bytes(),
+    };
+    let body_on_get = ApiError::BadRequest("a GET request cannot carry a body".to_owned());
+    for item in api.paths.paths.values_mut() {
+        if let Some(get) = item.get.as_mut() {
+            add_refusal(
+                get,
+                "400",
+                "The request carries a body; a GET takes none.",
+                &body_on_get,
+            );
+        }
+        let operations = [
+            &mut item.get,
+            &mut item.put,
+            &mut item.post,
+            &mut item.delete,
+            &mut item.patch,
+        ];
+        for operation in operations.into_iter().flatten() {
+            add_refusal(
+                operation,
+                "414",
+                "The request target (path and query) is longer than the server's limit \
+                 (`--max-uri-length`, 4 KiB by default).",
+                &uri_too_long,
+            );
+            add_refusal(
+                operation,
+                "431",
+                "The request line and headers are larger than the server's limit \
+                 (`--max-header-size`, 8 KiB by default).",
+                &head_too_large,
+            );
+        }
+    }
+}
+
+/// Documents `error` as `operation`'s `status` answer, unless the operation documents its own.
+fn add_refusal(operation: &mut Operation, status: &str, description: &str, error: &ApiError) {
+    let example = serde_json::json!({"detail": error.to_string()});
+    let content = ContentBuilder::new()
+        .schema(Some(Ref::from_schema_name("ErrorBody")))
+        .example(Some(example))
+        .build();
+    let response = ResponseBuilder::new()
+        .description(description)
+        .content("application/json", content)
+        .build();
+    operation
+        .responses
+        .responses
+        .entry(status.to_owned())
+        .or_insert(response.into());
 }
 
 /// The editions of the document greeter publishes.
@@ -49,19 +119,6 @@ impl SpecVersion {
                 Some(stem) => format!("{stem}-3.0.json"),
                 None => format!("{primary}-3.0"),
             },
-        }
-    }
-
-    /// The edition's path with the default settings, e.g. `/openapi.json`.
-    pub fn url_path(self) -> String {
-        self.path_beside(crate::settings::DEFAULT_OPENAPI_PATH)
-    }
-
-    /// Where the edition is committed, relative to the project root.
-    pub fn committed_file(self) -> &'static str {
-        match self {
-            Self::V3_1 => "openapi/openapi.json",
-            Self::V3_0 => "openapi/openapi-3.0.json",
         }
     }
 
@@ -93,8 +150,14 @@ mod tests {
 
     #[test]
     fn the_3_0_edition_sits_beside_the_3_1_document() {
-        assert_eq!(SpecVersion::V3_0.url_path(), "/openapi-3.0.json");
-        assert_eq!(SpecVersion::V3_1.url_path(), "/openapi.json");
+        assert_eq!(
+            SpecVersion::V3_0.path_beside("/openapi.json"),
+            "/openapi-3.0.json"
+        );
+        assert_eq!(
+            SpecVersion::V3_1.path_beside("/openapi.json"),
+            "/openapi.json"
+        );
         assert_eq!(
             SpecVersion::V3_0.path_beside("/api/spec.json"),
             "/api/spec-3.0.json"

@@ -1,9 +1,10 @@
 //! Every error answer is JSON in FastAPI's shape, `{"detail": "..."}`.
 //!
 //! [`ApiError`] is what handlers return; [`as_json_error`], applied by the per-request layer, is
-//! the safety net that rewrites any other error response (actix-web's own plain-text ones
-//! included) into the same shape, so no error ever reaches a client as HTML, plain text or an
-//! empty body.
+//! the safety net that rewrites any other error response the app makes (actix-web's own
+//! plain-text and empty ones included) into the same shape, so no error the app answers reaches
+//! a client as HTML, plain text or an empty body. (actix-http refuses a few requests before the
+//! app sees them, with no body: unparseable heads, heads over 128 KiB, the 408 of a slow head.)
 
 use std::fmt;
 

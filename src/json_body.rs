@@ -1,6 +1,7 @@
 //! The JSON request body, read with care: `415` unless it is declared JSON, `413` past the
 //! `--max-body` limit (from `Content-Length` before a byte is read, or as soon as a streamed body
-//! passes it, so an oversized body never sits in memory), `422` when it does not parse. What it
+//! passes it, so an oversized body never sits in memory), `400` when it cannot be read (cut
+//! short, or its encoding broken), `422` when it does not parse. What it
 //! yields is a [`serde_json::Value`] for the route to validate field by field, so one answer can
 //! list every invalid field.
 

@@ -2,7 +2,8 @@
 //! from the same code that registers the routes and an offline Swagger UI at `/docs`.
 //!
 //! `main.rs` only parses the command line and calls into this library; the integration tests
-//! drive the same library through [`startup::run`] on a real socket.
+//! drive the same library through [`startup::run`] (or [`startup::app_with`], to add routes) on
+//! a real socket.
 
 pub mod access_log;
 pub mod api_doc;

@@ -8,7 +8,7 @@ use crate::settings::ServeSettings;
 pub const SPARE_DESCRIPTORS: u64 = 64;
 
 /// The open files `settings` can use: every worker at `--max-connections`, and the spares.
-pub fn needed(settings: &ServeSettings) -> u64 {
+fn needed(settings: &ServeSettings) -> u64 {
     let connections = settings.workers.get() as u64 * settings.max_connections.get() as u64;
     connections.saturating_add(SPARE_DESCRIPTORS)
 }

@@ -1,9 +1,12 @@
 //! The OpenAPI 3.0 edition of the document, for the many client generators that read only 3.0
 //! (Rust's progenitor, AutoRest, swagger-codegen, older openapi-generator).
 //!
-//! utoipa emits OpenAPI 3.1 only, so the 3.0.3 document is derived from it by [`downgrade`]. The
-//! conversion knows every construct this API's document uses and fails loudly on any other,
-//! rather than emit something a 3.0 reader would misunderstand.
+//! utoipa emits OpenAPI 3.1 only, so the 3.0.3 document is derived from it by [`downgrade`],
+//! which walks the whole document by the OpenAPI object model: every field of every object is
+//! converted, copied, kept as an `x-` extension, or refused with an [`UnsupportedConstruct`]
+//! naming its JSON pointer, rather than passed on for a 3.0 reader to misunderstand.
+//! [`check_3_0`] proves, independently of the conversion, that a document holds no construct
+//! that only OpenAPI 3.1 has.
 
 use std::fmt;
 
@@ -42,6 +45,370 @@ fn unsupported(pointer: &str, what: impl Into<String>) -> UnsupportedConstruct {
     }
 }
 
+/// A field that OpenAPI 3.0's `kind` of object does not have.
+fn unknown(kind: &str, key: &str, pointer: &str) -> UnsupportedConstruct {
+    unsupported(pointer, format!("the {kind} field `{key}`"))
+}
+
+/// The HTTP methods a Path Item Object has operations for.
+const METHODS: &[&str] = &[
+    "get", "put", "post", "delete", "options", "head", "patch", "trace",
+];
+
+/// Methods whose request body OpenAPI 3.0 tells consumers to ignore (RFC 7231 gives it no
+/// meaning), where 3.1 allows it.
+const BODYLESS_METHODS: &[&str] = &["get", "head", "delete", "trace"];
+
+/// Converts an OpenAPI 3.1 document into OpenAPI 3.0.3.
+pub fn downgrade(doc: &Value) -> Result<Value> {
+    let security_schemes = doc.pointer("/components/securitySchemes");
+    Downgrade { security_schemes }.document(doc)
+}
+
+/// The conversion of the parts of the document that can hold operations, whose security
+/// requirements are read against the document's security schemes.
+struct Downgrade<'a> {
+    security_schemes: Option<&'a Value>,
+}
+
+impl Downgrade<'_> {
+    fn document(&self, doc: &Value) -> Result<Value> {
+        let mut out = fields(doc, "", |key, value, at| match key {
+            "openapi" => version(value, at),
+            "info" => info(value, at),
+            "servers" => list_of(value, at, server),
+            "paths" => self.paths(value, at),
+            "components" => self.components(value, at),
+            "security" => self.security(value, at),
+            "tags" => list_of(value, at, tag),
+            "externalDocs" => external_docs(value, at),
+            _ => Err(unknown("document", key, at)),
+        })?;
+        if !out.contains_key("openapi") {
+            return Err(unsupported("/openapi", "a document without its version"));
+        }
+        // 3.1 made `paths` optional; 3.0 requires it.
+        out.entry("paths").or_insert_with(|| json!({}));
+        Ok(Value::Object(out))
+    }
+
+    fn paths(&self, value: &Value, pointer: &str) -> Result<Value> {
+        fields(value, pointer, |path, item, at| {
+            if path.starts_with('/') {
+                self.path_item(item, at)
+            } else {
+                Err(unknown("paths", path, at))
+            }
+        })
+        .map(Value::Object)
+    }
+
+    fn path_item(&self, value: &Value, pointer: &str) -> Result<Value> {
+        if is_reference(value) {
+            return reference(value, pointer);
+        }
+        fields(value, pointer, |key, field, at| match key {
+            "summary" | "description" => Ok(field.clone()),
+            "servers" => list_of(field, at, server),
+            "parameters" => list_of(field, at, parameter),
+            method if METHODS.contains(&method) => self.operation(method, field, at),
+            _ => Err(unknown("path item", key, at)),
+        })
+        .map(Value::Object)
+    }
+
+    fn operation(&self, method: &str, value: &Value, pointer: &str) -> Result<Value> {
+        let out = fields(value, pointer, |key, field, at| match key {
+            "tags" | "summary" | "description" | "operationId" | "deprecated" => Ok(field.clone()),
+            "externalDocs" => external_docs(field, at),
+            "parameters" => list_of(field, at, parameter),
+            "requestBody" if BODYLESS_METHODS.contains(&method) => Err(unsupported(
+                at,
+                format!("a request body on `{method}`, which OpenAPI 3.0 ignores"),
+            )),
+            "requestBody" => request_body(field, at),
+            "responses" => responses(field, at),
+            "callbacks" => map_of(field, at, |callback, at| self.callback(callback, at)),
+            "security" => self.security(field, at),
+            "servers" => list_of(field, at, server),
+            _ => Err(unknown("operation", key, at)),
+        })?;
+        if !out.contains_key("responses") {
+            return Err(unsupported(
+                pointer,
+                "an operation without `responses`, which OpenAPI 3.0 requires",
+            ));
+        }
+        Ok(Value::Object(out))
+    }
+
+    /// A Callback Object: path items by runtime expression.
+    fn callback(&self, value: &Value, pointer: &str) -> Result<Value> {
+        if is_reference(value) {
+            return reference(value, pointer);
+        }
+        fields(value, pointer, |_, item, at| self.path_item(item, at)).map(Value::Object)
+    }
+
+    fn components(&self, value: &Value, pointer: &str) -> Result<Value> {
+        fields(value, pointer, |key, field, at| match key {
+            "schemas" => map_of(field, at, schema),
+            "responses" => map_of(field, at, response),
+            "parameters" => map_of(field, at, parameter),
+            "examples" => map_of(field, at, example),
+            "requestBodies" => map_of(field, at, request_body),
+            "headers" => map_of(field, at, header),
+            "securitySchemes" => map_of(field, at, security_scheme),
+            "links" => map_of(field, at, link),
+            "callbacks" => map_of(field, at, |callback, at| self.callback(callback, at)),
+            _ => Err(unknown("components", key, at)),
+        })
+        .map(Value::Object)
+    }
+
+    /// Security requirements. 3.1 lets them list role names for any scheme; 3.0 lists only the
+    /// scopes of OAuth2 and OpenID Connect schemes, and nothing for the others.
+    fn security(&self, value: &Value, pointer: &str) -> Result<Value> {
+        list_of(value, pointer, |requirement, at| {
+            for (name, scopes) in object(requirement, at)? {
+                let scopes_at = child(at, name);
+                let scopes = array(scopes, &scopes_at)?;
+                if !scopes.is_empty() && !self.has_scopes(name) {
+                    return Err(unsupported(
+                        &scopes_at,
+                        format!("role names for the security scheme `{name}`"),
+                    ));
+                }
+            }
+            Ok(requirement.clone())
+        })
+    }
+
+    /// Whether the security scheme `name` is OAuth2 or OpenID Connect, which have scopes.
+    fn has_scopes(&self, name: &str) -> bool {
+        let scheme = self.security_schemes.and_then(|schemes| schemes.get(name));
+        let kind = scheme.and_then(|scheme| scheme.get("type"));
+        matches!(
+            kind.and_then(Value::as_str),
+            Some("oauth2" | "openIdConnect")
+        )
+    }
+}
+
+fn version(value: &Value, pointer: &str) -> Result<Value> {
+    match value.as_str() {
+        Some(version) if version.starts_with("3.1.") => Ok(json!(VERSION)),
+        _ => Err(unsupported(
+            pointer,
+            format!("the version {value} (the conversion reads OpenAPI 3.1)"),
+        )),
+    }
+}
+
+fn info(value: &Value, pointer: &str) -> Result<Value> {
+    fields(value, pointer, |key, field, at| match key {
+        "title" | "description" | "termsOfService" | "version" => Ok(field.clone()),
+        "contact" => plain(field, at, "contact", &["name", "url", "email"]),
+        "license" => license(field, at),
+        _ => Err(unknown("info", key, at)),
+    })
+    .map(Value::Object)
+}
+
+/// 3.0 has no SPDX `identifier`: it becomes the `url` of the licence's SPDX page instead.
+fn license(value: &Value, pointer: &str) -> Result<Value> {
+    let mut out = fields(value, pointer, |key, field, at| match key {
+        "name" | "url" => Ok(field.clone()),
+        "identifier" => string(field, at)
+            .map(|identifier| json!(format!("https://spdx.org/licenses/{identifier}.html"))),
+        _ => Err(unknown("license", key, at)),
+    })?;
+    if let Some(spdx_page) = out.shift_remove("identifier") {
+        out.entry("url").or_insert(spdx_page);
+    }
+    Ok(Value::Object(out))
+}
+
+fn server(value: &Value, pointer: &str) -> Result<Value> {
+    fields(value, pointer, |key, field, at| match key {
+        "url" | "description" => Ok(field.clone()),
+        "variables" => map_of(field, at, |variable, at| {
+            plain(
+                variable,
+                at,
+                "server variable",
+                &["enum", "default", "description"],
+            )
+        }),
+        _ => Err(unknown("server", key, at)),
+    })
+    .map(Value::Object)
+}
+
+fn tag(value: &Value, pointer: &str) -> Result<Value> {
+    fields(value, pointer, |key, field, at| match key {
+        "name" | "description" => Ok(field.clone()),
+        "externalDocs" => external_docs(field, at),
+        _ => Err(unknown("tag", key, at)),
+    })
+    .map(Value::Object)
+}
+
+fn external_docs(value: &Value, pointer: &str) -> Result<Value> {
+    plain(value, pointer, "external docs", &["description", "url"])
+}
+
+fn parameter(value: &Value, pointer: &str) -> Result<Value> {
+    if is_reference(value) {
+        return reference(value, pointer);
+    }
+    fields(value, pointer, |key, field, at| match key {
+        "name" | "in" => Ok(field.clone()),
+        _ => parameter_field("parameter", key, field, at),
+    })
+    .map(Value::Object)
+}
+
+fn header(value: &Value, pointer: &str) -> Result<Value> {
+    if is_reference(value) {
+        return reference(value, pointer);
+    }
+    fields(value, pointer, |key, field, at| {
+        parameter_field("header", key, field, at)
+    })
+    .map(Value::Object)
+}
+
+/// A field that the Parameter Object and the Header Object both have.
+fn parameter_field(kind: &str, key: &str, value: &Value, pointer: &str) -> Result<Value> {
+    match key {
+        "description" | "required" | "deprecated" | "allowEmptyValue" | "style" | "explode"
+        | "allowReserved" | "example" => Ok(value.clone()),
+        "schema" => schema(value, pointer),
+        "examples" => map_of(value, pointer, example),
+        "content" => map_of(value, pointer, media_type),
+        _ => Err(unknown(kind, key, pointer)),
+    }
+}
+
+fn request_body(value: &Value, pointer: &str) -> Result<Value> {
+    if is_reference(value) {
+        return reference(value, pointer);
+    }
+    fields(value, pointer, |key, field, at| match key {
+        "description" | "required" => Ok(field.clone()),
+        "content" => map_of(field, at, media_type),
+        _ => Err(unknown("request body", key, at)),
+    })
+    .map(Value::Object)
+}
+
+fn media_type(value: &Value, pointer: &str) -> Result<Value> {
+    fields(value, pointer, |key, field, at| match key {
+        "example" => Ok(field.clone()),
+        "schema" => schema(field, at),
+        "examples" => map_of(field, at, example),
+        "encoding" => map_of(field, at, encoding),
+        _ => Err(unknown("media type", key, at)),
+    })
+    .map(Value::Object)
+}
+
+fn encoding(value: &Value, pointer: &str) -> Result<Value> {
+    fields(value, pointer, |key, field, at| match key {
+        "contentType" | "style" | "explode" | "allowReserved" => Ok(field.clone()),
+        "headers" => map_of(field, at, header),
+        _ => Err(unknown("encoding", key, at)),
+    })
+    .map(Value::Object)
+}
+
+/// The Responses Object: responses by status code (`200`, `2XX`) or `default`.
+fn responses(value: &Value, pointer: &str) -> Result<Value> {
+    fields(value, pointer, |code, field, at| {
+        if is_status_code(code) {
+            response(field, at)
+        } else {
+            Err(unknown("responses", code, at))
+        }
+    })
+    .map(Value::Object)
+}
+
+fn is_status_code(code: &str) -> bool {
+    match code.as_bytes() {
+        [b'1'..=b'5', b'X', b'X'] => true,
+        [b'1'..=b'5', tens, units] => tens.is_ascii_digit() && units.is_ascii_digit(),
+        _ => code == "default",
+    }
+}
+
+fn response(value: &Value, pointer: &str) -> Result<Value> {
+    if is_reference(value) {
+        return reference(value, pointer);
+    }
+    fields(value, pointer, |key, field, at| match key {
+        "description" => Ok(field.clone()),
+        "headers" => map_of(field, at, header),
+        "content" => map_of(field, at, media_type),
+        "links" => map_of(field, at, link),
+        _ => Err(unknown("response", key, at)),
+    })
+    .map(Value::Object)
+}
+
+fn link(value: &Value, pointer: &str) -> Result<Value> {
+    if is_reference(value) {
+        return reference(value, pointer);
+    }
+    fields(value, pointer, |key, field, at| match key {
+        "operationRef" | "operationId" | "parameters" | "requestBody" | "description" => {
+            Ok(field.clone())
+        }
+        "server" => server(field, at),
+        _ => Err(unknown("link", key, at)),
+    })
+    .map(Value::Object)
+}
+
+fn example(value: &Value, pointer: &str) -> Result<Value> {
+    if is_reference(value) {
+        return reference(value, pointer);
+    }
+    let known = ["summary", "description", "value", "externalValue"];
+    plain(value, pointer, "example", &known)
+}
+
+fn security_scheme(value: &Value, pointer: &str) -> Result<Value> {
+    if is_reference(value) {
+        return reference(value, pointer);
+    }
+    fields(value, pointer, |key, field, at| match key {
+        // 3.1's `mutualTLS` has no 3.0 counterpart.
+        "type" => match field.as_str() {
+            Some("apiKey" | "http" | "oauth2" | "openIdConnect") => Ok(field.clone()),
+            _ => Err(unsupported(at, format!("the security scheme type {field}"))),
+        },
+        "description" | "name" | "in" | "scheme" | "bearerFormat" | "openIdConnectUrl" => {
+            Ok(field.clone())
+        }
+        "flows" => oauth_flows(field, at),
+        _ => Err(unknown("security scheme", key, at)),
+    })
+    .map(Value::Object)
+}
+
+fn oauth_flows(value: &Value, pointer: &str) -> Result<Value> {
+    let flow_fields = ["authorizationUrl", "tokenUrl", "refreshUrl", "scopes"];
+    fields(value, pointer, |key, field, at| match key {
+        "implicit" | "password" | "clientCredentials" | "authorizationCode" => {
+            plain(field, at, "OAuth flow", &flow_fields)
+        }
+        _ => Err(unknown("OAuth flows", key, at)),
+    })
+    .map(Value::Object)
+}
+
 /// Schema keywords that mean the same in OpenAPI 3.0 and are copied as they are.
 const PLAIN_SCHEMA_KEYWORDS: &[&str] = &[
     "title",
@@ -54,8 +421,6 @@ const PLAIN_SCHEMA_KEYWORDS: &[&str] = &[
     "minLength",
     "maxLength",
     "pattern",
-    "minimum",
-    "maximum",
     "multipleOf",
     "minItems",
     "maxItems",
@@ -65,269 +430,400 @@ const PLAIN_SCHEMA_KEYWORDS: &[&str] = &[
     "readOnly",
     "writeOnly",
     "deprecated",
-    "discriminator",
-    "nullable",
-    "xml",
+];
+
+/// Schema keywords that only annotate, without constraining values.
+const ANNOTATIONS: &[&str] = &[
+    "title",
+    "description",
+    "default",
+    "example",
+    "deprecated",
+    "readOnly",
+    "writeOnly",
     "externalDocs",
 ];
 
-/// Converts an OpenAPI 3.1 document into OpenAPI 3.0.3.
-pub fn downgrade(doc: &Value) -> Result<Value> {
-    let root = object(doc, "")?;
-    let mut out = Map::new();
-    for (key, value) in root {
-        let pointer = format!("/{}", escape(key));
-        let converted = match key.as_str() {
-            "openapi" => json!(VERSION),
-            "info" => info(value, &pointer)?,
-            "paths" => paths(value, &pointer)?,
-            "components" => components(value, &pointer)?,
-            "servers" | "security" | "tags" | "externalDocs" => value.clone(),
-            other if other.starts_with("x-") => value.clone(),
-            other => {
-                return Err(unsupported(
-                    &pointer,
-                    format!("the top-level field `{other}`"),
-                ));
-            }
-        };
-        out.insert(key.clone(), converted);
-    }
-    Ok(Value::Object(out))
-}
+/// The types of OpenAPI 3.0: JSON Schema's, without `null`.
+const TYPES: &[&str] = &["string", "number", "integer", "boolean", "array", "object"];
 
-fn info(info: &Value, pointer: &str) -> Result<Value> {
-    let mut out = object(info, pointer)?.clone();
-    if out.contains_key("summary") {
-        return Err(unsupported(&format!("{pointer}/summary"), "`info.summary`"));
-    }
-    if let Some(license) = out.get_mut("license").and_then(Value::as_object_mut) {
-        // 3.0 has no SPDX `identifier`; point `url` at the SPDX page of the licence instead.
-        if let Some(identifier) = license.remove("identifier") {
-            let identifier = identifier.as_str().unwrap_or_default();
-            license
-                .entry("url")
-                .or_insert_with(|| json!(format!("https://spdx.org/licenses/{identifier}.html")));
-        }
-    }
-    Ok(Value::Object(out))
-}
-
-fn paths(paths: &Value, pointer: &str) -> Result<Value> {
-    let mut out = Map::new();
-    for (path, item) in object(paths, pointer)? {
-        let item_pointer = format!("{pointer}/{}", escape(path));
-        let mut converted = Map::new();
-        for (key, value) in object(item, &item_pointer)? {
-            let field_pointer = format!("{item_pointer}/{key}");
-            let value = match key.as_str() {
-                "get" | "put" | "post" | "delete" | "options" | "head" | "patch" | "trace" => {
-                    operation(value, &field_pointer)?
-                }
-                "parameters" => parameters(value, &field_pointer)?,
-                "summary" | "description" | "servers" => value.clone(),
-                other => {
-                    return Err(unsupported(
-                        &field_pointer,
-                        format!("the path item field `{other}`"),
-                    ));
-                }
-            };
-            converted.insert(key.clone(), value);
-        }
-        out.insert(path.clone(), Value::Object(converted));
-    }
-    Ok(Value::Object(out))
-}
-
-fn operation(operation: &Value, pointer: &str) -> Result<Value> {
-    let mut out = object(operation, pointer)?.clone();
-    if let Some(parameters_value) = out.get("parameters") {
-        let converted = parameters(parameters_value, &format!("{pointer}/parameters"))?;
-        out.insert("parameters".into(), converted);
-    }
-    if let Some(body) = out.get_mut("requestBody") {
-        content_of(body, &format!("{pointer}/requestBody"))?;
-    }
-    if let Some(responses) = out.get_mut("responses").and_then(Value::as_object_mut) {
-        for (status, response) in responses.iter_mut() {
-            content_of(response, &format!("{pointer}/responses/{status}"))?;
-        }
-    }
-    if out.contains_key("callbacks") {
-        return Err(unsupported(&format!("{pointer}/callbacks"), "callbacks"));
-    }
-    Ok(Value::Object(out))
-}
-
-fn parameters(parameters: &Value, pointer: &str) -> Result<Value> {
-    let list = parameters
-        .as_array()
-        .ok_or_else(|| unsupported(pointer, "parameters that are not a list"))?;
-    let mut out = Vec::with_capacity(list.len());
-    for (index, parameter) in list.iter().enumerate() {
-        let parameter_pointer = format!("{pointer}/{index}");
-        let mut converted = object(parameter, &parameter_pointer)?.clone();
-        if let Some(schema_value) = converted.get("schema") {
-            let schema = schema(schema_value, &format!("{parameter_pointer}/schema"))?;
-            converted.insert("schema".into(), schema);
-        }
-        out.push(Value::Object(converted));
-    }
-    Ok(Value::Array(out))
-}
-
-/// Converts the schemas inside a request body's or a response's `content`, in place.
-fn content_of(holder: &mut Value, pointer: &str) -> Result<()> {
-    let Some(content) = holder.get_mut("content").and_then(Value::as_object_mut) else {
-        return Ok(());
+/// Converts one JSON Schema (2020-12 dialect) into an OpenAPI 3.0 Schema Object.
+fn schema(value: &Value, pointer: &str) -> Result<Value> {
+    let source = match value {
+        // 2020-12's boolean schemas: `true` accepts every value, `false` none.
+        Value::Bool(true) => return Ok(json!({})),
+        Value::Bool(false) => return Ok(json!({"not": {}})),
+        _ => object(value, pointer)?,
     };
-    for (media_type, media) in content.iter_mut() {
-        let media_pointer = format!("{pointer}/content/{}", escape(media_type));
-        if let Some(schema_value) = media.get("schema") {
-            let schema = schema(schema_value, &format!("{media_pointer}/schema"))?;
-            media["schema"] = schema;
+    if source.len() == 1 && is_reference(value) {
+        return reference(value, pointer);
+    }
+    let mut out = Map::new();
+    for (key, field) in source {
+        schema_keyword(source, key, field, pointer, &mut out)?;
+    }
+    // 3.0 requires `items` beside `type: array`; 3.1 does not.
+    if out.get("type").is_some_and(|kind| kind == "array") {
+        out.entry("items").or_insert_with(|| json!({}));
+    }
+    for key in ["oneOf", "anyOf"] {
+        let members = source.get(key).and_then(Value::as_array);
+        if members.is_some_and(|members| members.iter().any(is_null_schema)) {
+            out = inline_single_alternative(out, key);
         }
+    }
+    Ok(Value::Object(out))
+}
+
+/// Converts the keyword `key` of the schema `source` at `pointer` into `out`.
+fn schema_keyword(
+    source: &Map<String, Value>,
+    key: &str,
+    value: &Value,
+    pointer: &str,
+    out: &mut Map<String, Value>,
+) -> Result<()> {
+    let at = child(pointer, key);
+    match key {
+        // A 3.0 `$ref` ignores its siblings: keep them by wrapping the reference in `allOf`.
+        "$ref" => extend_all_of(out, vec![json!({"$ref": string(value, &at)?})]),
+        "allOf" => extend_all_of(out, elements(value, &at, schema)?),
+        "oneOf" | "anyOf" => {
+            out.insert(key.into(), alternatives(value, &at)?);
+        }
+        "type" => type_keyword(value, &at, out)?,
+        "examples" => {
+            let first = array(value, &at)?
+                .first()
+                .ok_or_else(|| unsupported(&at, "an empty `examples`"))?;
+            out.entry("example").or_insert_with(|| first.clone());
+        }
+        "const" if source.contains_key("enum") => {
+            return Err(unsupported(&at, "`const` beside `enum`"));
+        }
+        "const" => {
+            out.insert("enum".into(), json!([value]));
+        }
+        "properties" => {
+            out.insert(key.into(), map_of(value, &at, schema)?);
+        }
+        "items" | "not" => {
+            out.insert(key.into(), schema(value, &at)?);
+        }
+        "additionalProperties" if value.is_boolean() => {
+            out.insert(key.into(), value.clone());
+        }
+        "additionalProperties" => {
+            out.insert(key.into(), schema(value, &at)?);
+        }
+        "minimum" | "exclusiveMinimum" => bound(source, pointer, &LOWER, out)?,
+        "maximum" | "exclusiveMaximum" => bound(source, pointer, &UPPER, out)?,
+        "contentEncoding" | "contentMediaType" => {
+            out.insert("format".into(), json!(binary_format(source, pointer)?));
+        }
+        // 3.0 requires a `required` list to name at least one property.
+        "required" if value.as_array().is_some_and(Vec::is_empty) => {}
+        "discriminator" => {
+            out.insert(key.into(), discriminator(value, &at)?);
+        }
+        "xml" => {
+            let known = ["name", "namespace", "prefix", "attribute", "wrapped"];
+            out.insert(key.into(), plain(value, &at, "xml", &known)?);
+        }
+        "externalDocs" => {
+            out.insert(key.into(), external_docs(value, &at)?);
+        }
+        _ if PLAIN_SCHEMA_KEYWORDS.contains(&key) || key.starts_with("x-") => {
+            out.insert(key.into(), value.clone());
+        }
+        _ => return Err(unsupported(&at, format!("the schema keyword `{key}`"))),
     }
     Ok(())
 }
 
-fn components(components: &Value, pointer: &str) -> Result<Value> {
-    let mut out = Map::new();
-    for (key, value) in object(components, pointer)? {
-        let field_pointer = format!("{pointer}/{key}");
-        let value = match key.as_str() {
-            "schemas" => {
-                let mut schemas = Map::new();
-                for (name, definition) in object(value, &field_pointer)? {
-                    let schema_pointer = format!("{field_pointer}/{}", escape(name));
-                    schemas.insert(name.clone(), schema(definition, &schema_pointer)?);
-                }
-                Value::Object(schemas)
-            }
-            "responses" | "parameters" | "examples" | "requestBodies" | "headers"
-            | "securitySchemes" | "links" => value.clone(),
-            other => {
-                return Err(unsupported(
-                    &field_pointer,
-                    format!("the components field `{other}`"),
-                ));
-            }
-        };
-        out.insert(key.clone(), value);
-    }
-    Ok(Value::Object(out))
-}
-
-/// Converts one JSON Schema (2020-12 dialect) into an OpenAPI 3.0 Schema Object.
-fn schema(schema_value: &Value, pointer: &str) -> Result<Value> {
-    let source = object(schema_value, pointer)?;
-
-    // A 3.0 `$ref` ignores its siblings: keep them by wrapping the reference in `allOf`.
-    if let Some(reference) = source.get("$ref") {
-        let siblings: Map<String, Value> = source
-            .iter()
-            .filter(|(k, _)| *k != "$ref")
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect();
-        if siblings.is_empty() {
-            return Ok(json!({"$ref": reference}));
-        }
-        let mut wrapped = Map::new();
-        wrapped.insert("allOf".into(), json!([{"$ref": reference}]));
-        wrapped.extend(siblings);
-        return schema(&Value::Object(wrapped), pointer);
-    }
-
-    let mut out = Map::new();
-    for (key, value) in source {
-        let field_pointer = format!("{pointer}/{key}");
-        match key.as_str() {
-            "type" => type_keyword(value, &field_pointer, &mut out)?,
-            "examples" => {
-                let first = value
-                    .as_array()
-                    .and_then(|list| list.first())
-                    .ok_or_else(|| {
-                        unsupported(&field_pointer, "`examples` that is not a non-empty list")
-                    })?;
-                out.entry("example").or_insert_with(|| first.clone());
-            }
-            "const" => {
-                out.insert("enum".into(), json!([value]));
-            }
-            "properties" => {
-                let mut properties = Map::new();
-                for (name, property) in object(value, &field_pointer)? {
-                    let property_pointer = format!("{field_pointer}/{}", escape(name));
-                    properties.insert(name.clone(), schema(property, &property_pointer)?);
-                }
-                out.insert(key.clone(), Value::Object(properties));
-            }
-            "items" | "not" => {
-                out.insert(key.clone(), schema(value, &field_pointer)?);
-            }
-            "additionalProperties" => {
-                let converted = if value.is_boolean() {
-                    value.clone()
-                } else {
-                    schema(value, &field_pointer)?
-                };
-                out.insert(key.clone(), converted);
-            }
-            "allOf" | "oneOf" | "anyOf" => {
-                let members = value.as_array().ok_or_else(|| {
-                    unsupported(&field_pointer, format!("`{key}` that is not a list"))
-                })?;
-                let mut converted = Vec::new();
-                for (index, member) in members.iter().enumerate() {
-                    // 3.1's `{"type": "null"}` alternative becomes 3.0's `nullable`.
-                    if member == &json!({"type": "null"}) && key != "allOf" {
-                        out.insert("nullable".into(), json!(true));
-                        continue;
-                    }
-                    converted.push(schema(member, &format!("{field_pointer}/{index}"))?);
-                }
-                out.insert(key.clone(), Value::Array(converted));
-            }
-            plain if PLAIN_SCHEMA_KEYWORDS.contains(&plain) || plain.starts_with("x-") => {
-                out.insert(key.clone(), value.clone());
-            }
-            other => {
-                return Err(unsupported(
-                    &field_pointer,
-                    format!("the schema keyword `{other}`"),
-                ));
-            }
+/// Adds `members` to the schema's `allOf`, which both `allOf` and a `$ref` with siblings fill.
+fn extend_all_of(out: &mut Map<String, Value>, members: Vec<Value>) {
+    match out.get_mut("allOf") {
+        Some(Value::Array(all_of)) => all_of.extend(members),
+        _ => {
+            out.insert("allOf".into(), Value::Array(members));
         }
     }
-    Ok(Value::Object(out))
 }
 
 /// `type: "string"` stays; `type: ["string", "null"]` becomes `type: string, nullable: true`.
 fn type_keyword(value: &Value, pointer: &str, out: &mut Map<String, Value>) -> Result<()> {
-    match value {
-        Value::String(name) if name == "null" => Err(unsupported(pointer, "a schema of type null")),
-        Value::String(_) => {
-            out.insert("type".into(), value.clone());
-            Ok(())
-        }
-        Value::Array(names) => {
-            let (nulls, others): (Vec<&Value>, Vec<&Value>) =
-                names.iter().partition(|name| name.as_str() == Some("null"));
-            match others.as_slice() {
-                [single] => {
-                    out.insert("type".into(), (*single).clone());
-                    if !nulls.is_empty() {
-                        out.insert("nullable".into(), json!(true));
-                    }
-                    Ok(())
-                }
-                _ => Err(unsupported(pointer, format!("the type list {value}"))),
+    let names = match value {
+        Value::Array(names) => names.iter().collect(),
+        name => vec![name],
+    };
+    let (nulls, others): (Vec<&Value>, Vec<&Value>) =
+        names.into_iter().partition(|name| *name == "null");
+    match others.as_slice() {
+        [name] if name.as_str().is_some_and(|name| TYPES.contains(&name)) => {
+            out.insert("type".into(), (*name).clone());
+            if !nulls.is_empty() {
+                out.insert("nullable".into(), json!(true));
             }
+            Ok(())
         }
         _ => Err(unsupported(pointer, format!("the type {value}"))),
     }
+}
+
+/// The alternatives of `oneOf` or `anyOf`. 3.1 admits null with a `{"type": "null"}`
+/// alternative; 3.0 has `nullable` instead, which applies only beside a `type`, so the first
+/// alternative that can carry it takes it.
+fn alternatives(value: &Value, pointer: &str) -> Result<Value> {
+    let members = array(value, pointer)?;
+    let mut converted = Vec::with_capacity(members.len());
+    for (index, member) in members.iter().enumerate() {
+        if !is_null_schema(member) {
+            converted.push(schema(member, &child(pointer, &index.to_string()))?);
+        }
+    }
+    if converted.len() < members.len() && !converted.iter_mut().any(make_nullable) {
+        return Err(unsupported(
+            pointer,
+            "a null alternative beside none with a `type` to carry `nullable` (3.0.3 cannot make \
+             a `$ref` nullable: declare the field optional instead, e.g. utoipa's \
+             `#[schema(nullable = false)]` with serde's `skip_serializing_if`)",
+        ));
+    }
+    Ok(Value::Array(converted))
+}
+
+/// `{"type": "null"}`, perhaps with a title, description or default: 3.1's null alternative.
+fn is_null_schema(schema: &Value) -> bool {
+    schema.as_object().is_some_and(|fields| {
+        let kind = fields.get("type");
+        kind.is_some_and(|kind| kind == "null" || *kind == json!(["null"]))
+            && fields
+                .keys()
+                .all(|key| matches!(key.as_str(), "type" | "title" | "description" | "default"))
+    })
+}
+
+/// Makes a converted schema admit null too, if 3.0.3 can say so: `nullable` takes effect only
+/// beside a `type` in the same schema, so only a schema with a `type` gets it (a reference,
+/// even wrapped in `allOf`, cannot). False, leaving it as it was, otherwise.
+fn make_nullable(schema: &mut Value) -> bool {
+    match schema {
+        Value::Object(fields) if fields.contains_key("type") => {
+            fields.insert("nullable".into(), json!(true));
+            true
+        }
+        _ => false,
+    }
+}
+
+/// `{"oneOf": [X], ...}`, left where a null alternative was dropped, becomes `{X..., ...}` when
+/// the schema's other keywords are annotations that X does not have: the same schema, in the
+/// form generators read as a nullable type.
+fn inline_single_alternative(schema: Map<String, Value>, key: &str) -> Map<String, Value> {
+    let mut member = match schema.get(key).and_then(Value::as_array).map(Vec::as_slice) {
+        Some([Value::Object(member)]) => member.clone(),
+        _ => return schema,
+    };
+    let mergeable = schema.keys().filter(|other| *other != key).all(|other| {
+        (ANNOTATIONS.contains(&other.as_str()) || other.starts_with("x-"))
+            && !member.contains_key(other)
+    });
+    if !mergeable {
+        return schema;
+    }
+    let mut out = Map::new();
+    for (other, value) in schema {
+        if other == key {
+            out.append(&mut member);
+        } else {
+            out.insert(other, value);
+        }
+    }
+    out
+}
+
+/// One end of a numeric range: its inclusive and exclusive keywords, and which end it is.
+struct Bound {
+    inclusive: &'static str,
+    exclusive: &'static str,
+    lower: bool,
+}
+
+const LOWER: Bound = Bound {
+    inclusive: "minimum",
+    exclusive: "exclusiveMinimum",
+    lower: true,
+};
+
+const UPPER: Bound = Bound {
+    inclusive: "maximum",
+    exclusive: "exclusiveMaximum",
+    lower: false,
+};
+
+/// 2020-12's numeric `exclusiveMinimum` becomes 3.0's `minimum` with `exclusiveMinimum: true`
+/// (and likewise for the maximum); given both an inclusive and an exclusive bound, the tighter
+/// one is kept. Done at the first keyword of the pair.
+fn bound(
+    source: &Map<String, Value>,
+    pointer: &str,
+    bound: &Bound,
+    out: &mut Map<String, Value>,
+) -> Result<()> {
+    if out.contains_key(bound.inclusive) {
+        return Ok(());
+    }
+    let inclusive = number(source, pointer, bound.inclusive)?;
+    let exclusive = number(source, pointer, bound.exclusive)?;
+    let exclusive_wins = match (inclusive, exclusive) {
+        (_, None) => false,
+        (None, Some(_)) => true,
+        (Some(inclusive), Some(exclusive)) if bound.lower => exclusive >= inclusive,
+        (Some(inclusive), Some(exclusive)) => exclusive <= inclusive,
+    };
+    if exclusive_wins {
+        out.insert(bound.inclusive.into(), source[bound.exclusive].clone());
+        out.insert(bound.exclusive.into(), json!(true));
+    } else {
+        out.insert(bound.inclusive.into(), source[bound.inclusive].clone());
+    }
+    Ok(())
+}
+
+/// The number at `key` of the schema `source`, if it is there.
+fn number(source: &Map<String, Value>, pointer: &str, key: &str) -> Result<Option<f64>> {
+    let Some(value) = source.get(key) else {
+        return Ok(None);
+    };
+    let not_a_number = || unsupported(&child(pointer, key), format!("the `{key}` {value}"));
+    value.as_f64().ok_or_else(not_a_number).map(Some)
+}
+
+/// 2020-12 describes binary strings with `contentEncoding` and `contentMediaType`, 3.0 with
+/// `format`: base64 text is `byte`, raw `application/octet-stream` is `binary`.
+fn binary_format(source: &Map<String, Value>, pointer: &str) -> Result<&'static str> {
+    let media_type = source.get("contentMediaType");
+    if let Some(media_type) = media_type.filter(|m| *m != "application/octet-stream") {
+        return Err(unsupported(
+            &child(pointer, "contentMediaType"),
+            format!("the content media type {media_type}"),
+        ));
+    }
+    let format = match source.get("contentEncoding") {
+        None => "binary",
+        Some(encoding) if encoding == "base64" => "byte",
+        Some(encoding) => {
+            return Err(unsupported(
+                &child(pointer, "contentEncoding"),
+                format!("the content encoding {encoding}"),
+            ));
+        }
+    };
+    match source.get("format") {
+        Some(given) if given != format => Err(unsupported(
+            &child(pointer, "format"),
+            format!("the format {given} of a string whose content is `{format}`"),
+        )),
+        _ => Ok(format),
+    }
+}
+
+/// Unlike 3.1's, 3.0's Discriminator Object has no extensions.
+fn discriminator(value: &Value, pointer: &str) -> Result<Value> {
+    let fields = object(value, pointer)?;
+    match fields
+        .keys()
+        .find(|key| !matches!(key.as_str(), "propertyName" | "mapping"))
+    {
+        Some(key) => Err(unknown("discriminator", key, &child(pointer, key))),
+        None => Ok(value.clone()),
+    }
+}
+
+/// Converts the object at `pointer` field by field: `convert(key, value, pointer)` gives a
+/// field's 3.0 value, or fails on a field the object does not have. `x-` extensions are copied.
+fn fields(
+    value: &Value,
+    pointer: &str,
+    mut convert: impl FnMut(&str, &Value, &str) -> Result<Value>,
+) -> Result<Map<String, Value>> {
+    let mut out = Map::new();
+    for (key, field) in object(value, pointer)? {
+        let converted = if key.starts_with("x-") {
+            field.clone()
+        } else {
+            convert(key, field, &child(pointer, key))?
+        };
+        out.insert(key.clone(), converted);
+    }
+    Ok(out)
+}
+
+/// An object whose fields, the `known` ones and `x-` extensions, are copied as they are.
+fn plain(value: &Value, pointer: &str, kind: &str, known: &[&str]) -> Result<Value> {
+    fields(value, pointer, |key, field, at| {
+        if known.contains(&key) {
+            Ok(field.clone())
+        } else {
+            Err(unknown(kind, key, at))
+        }
+    })
+    .map(Value::Object)
+}
+
+/// A map of named objects (`content`, `properties`, each map of `components`), each converted
+/// by `convert`.
+fn map_of(
+    value: &Value,
+    pointer: &str,
+    convert: impl Fn(&Value, &str) -> Result<Value>,
+) -> Result<Value> {
+    let mut out = Map::new();
+    for (name, entry) in object(value, pointer)? {
+        out.insert(name.clone(), convert(entry, &child(pointer, name))?);
+    }
+    Ok(Value::Object(out))
+}
+
+/// A list, each element converted by `convert`.
+fn list_of(
+    value: &Value,
+    pointer: &str,
+    convert: impl Fn(&Value, &str) -> Result<Value>,
+) -> Result<Value> {
+    elements(value, pointer, convert).map(Value::Array)
+}
+
+fn elements(
+    value: &Value,
+    pointer: &str,
+    convert: impl Fn(&Value, &str) -> Result<Value>,
+) -> Result<Vec<Value>> {
+    let list = array(value, pointer)?;
+    let element_at = |index: usize| child(pointer, &index.to_string());
+    list.iter()
+        .enumerate()
+        .map(|(index, element)| convert(element, &element_at(index)))
+        .collect()
+}
+
+fn is_reference(value: &Value) -> bool {
+    value.get("$ref").is_some()
+}
+
+/// A Reference Object. 3.0 ignores any sibling of `$ref`, such as the `summary` and
+/// `description` with which 3.1 overrides the referenced ones.
+fn reference(value: &Value, pointer: &str) -> Result<Value> {
+    let fields = object(value, pointer)?;
+    if let Some(sibling) = fields.keys().find(|key| *key != "$ref") {
+        return Err(unsupported(
+            &child(pointer, sibling),
+            "a sibling of `$ref`, which OpenAPI 3.0 ignores",
+        ));
+    }
+    let target = string(&fields["$ref"], &child(pointer, "$ref"))?;
+    Ok(json!({"$ref": target}))
 }
 
 fn object<'a>(value: &'a Value, pointer: &str) -> Result<&'a Map<String, Value>> {
@@ -339,22 +835,394 @@ fn object<'a>(value: &'a Value, pointer: &str) -> Result<&'a Map<String, Value>>
     })
 }
 
+fn array<'a>(value: &'a Value, pointer: &str) -> Result<&'a Vec<Value>> {
+    value
+        .as_array()
+        .ok_or_else(|| unsupported(pointer, format!("a non-list where a list belongs: {value}")))
+}
+
+fn string<'a>(value: &'a Value, pointer: &str) -> Result<&'a str> {
+    value.as_str().ok_or_else(|| {
+        unsupported(
+            pointer,
+            format!("a non-string where a string belongs: {value}"),
+        )
+    })
+}
+
+/// The pointer to `key` inside the value at `pointer`.
+fn child(pointer: &str, key: &str) -> String {
+    format!("{pointer}/{}", escape(key))
+}
+
 /// Escapes a key for a JSON pointer (RFC 6901).
 fn escape(key: &str) -> String {
     key.replace('~', "~0").replace('/', "~1")
+}
+
+/// Checks, independently of [`downgrade`], that `doc` holds no construct that only OpenAPI 3.1
+/// has or that 3.0 reads differently; on failure, lists each one found as `pointer: what`.
+pub fn check_3_0(doc: &Value) -> std::result::Result<(), Vec<String>> {
+    let mut check = Check {
+        security_schemes: &doc["components"]["securitySchemes"],
+        problems: Vec::new(),
+    };
+    check.document(doc);
+    if check.problems.is_empty() {
+        Ok(())
+    } else {
+        Err(check.problems)
+    }
+}
+
+/// Keywords of JSON Schema 2020-12 (or earlier drafts) that an OpenAPI 3.0 schema does not have.
+const JSON_SCHEMA_ONLY_KEYWORDS: &[&str] = &[
+    "const",
+    "examples",
+    "prefixItems",
+    "contains",
+    "minContains",
+    "maxContains",
+    "patternProperties",
+    "propertyNames",
+    "dependentRequired",
+    "dependentSchemas",
+    "unevaluatedItems",
+    "unevaluatedProperties",
+    "if",
+    "then",
+    "else",
+    "contentEncoding",
+    "contentMediaType",
+    "contentSchema",
+    "$defs",
+    "$schema",
+    "$id",
+    "$anchor",
+    "$dynamicRef",
+    "$dynamicAnchor",
+    "$vocabulary",
+    "$comment",
+];
+
+/// The walk of [`check_3_0`] over every place where 3.1 and 3.0 differ.
+struct Check<'a> {
+    security_schemes: &'a Value,
+    problems: Vec<String>,
+}
+
+/// What [`Check`] does at each entry of a map or list.
+type Visit<'a> = fn(&mut Check<'a>, &Value, &str);
+
+impl<'a> Check<'a> {
+    fn flag(&mut self, pointer: &str, what: impl fmt::Display) {
+        self.problems.push(format!("{pointer}: {what}"));
+    }
+
+    /// Flags the field `key` of the object at `pointer`, if it is there.
+    fn forbid(&mut self, value: &Value, pointer: &str, key: &str, what: &str) {
+        if value.get(key).is_some() {
+            self.flag(&child(pointer, key), what);
+        }
+    }
+
+    fn document(&mut self, doc: &Value) {
+        let version = &doc["openapi"];
+        if !version.as_str().is_some_and(|v| v.starts_with("3.0.")) {
+            self.flag("/openapi", format!("the version {version} is not 3.0.x"));
+        }
+        let only_3_1 = "a field only OpenAPI 3.1 has";
+        self.forbid(doc, "", "webhooks", only_3_1);
+        self.forbid(doc, "", "jsonSchemaDialect", only_3_1);
+        self.forbid(&doc["info"], "/info", "summary", only_3_1);
+        let license = &doc["info"]["license"];
+        self.forbid(license, "/info/license", "identifier", only_3_1);
+        self.forbid(&doc["components"], "/components", "pathItems", only_3_1);
+        if doc.get("paths").is_none() {
+            self.flag("/paths", "missing, where 3.0 requires it");
+        }
+        self.each_field(&doc["paths"], "/paths", Self::path_item);
+        self.components(&doc["components"]);
+        self.security(&doc["security"], "/security");
+    }
+
+    fn components(&mut self, components: &Value) {
+        let maps: [(&str, Visit<'a>); 9] = [
+            ("schemas", Self::schema),
+            ("responses", Self::response),
+            ("parameters", Self::parameter),
+            ("examples", Self::example_or_link),
+            ("requestBodies", Self::request_body),
+            ("headers", Self::parameter),
+            ("securitySchemes", Self::security_scheme),
+            ("links", Self::example_or_link),
+            ("callbacks", Self::callback),
+        ];
+        for (key, visit) in maps {
+            self.each_entry(&components[key], &child("/components", key), visit);
+        }
+    }
+
+    fn path_item(&mut self, item: &Value, pointer: &str) {
+        if self.reference(item, pointer) {
+            return;
+        }
+        let parameters = child(pointer, "parameters");
+        self.each_element(&item["parameters"], &parameters, Self::parameter);
+        for method in [
+            "get", "put", "post", "delete", "options", "head", "patch", "trace",
+        ] {
+            if let Some(operation) = item.get(method) {
+                self.operation(method, operation, &child(pointer, method));
+            }
+        }
+    }
+
+    fn operation(&mut self, method: &str, operation: &Value, pointer: &str) {
+        let at = |key| child(pointer, key);
+        match operation.get("requestBody") {
+            Some(_) if matches!(method, "get" | "head" | "delete" | "trace") => self.flag(
+                &at("requestBody"),
+                format!("a request body, which 3.0 ignores on `{method}`"),
+            ),
+            Some(body) => self.request_body(body, &at("requestBody")),
+            None => {}
+        }
+        if operation.get("responses").is_none() {
+            self.flag(&at("responses"), "missing, where 3.0 requires it");
+        }
+        self.each_element(&operation["parameters"], &at("parameters"), Self::parameter);
+        self.each_field(&operation["responses"], &at("responses"), Self::response);
+        self.each_entry(&operation["callbacks"], &at("callbacks"), Self::callback);
+        self.security(&operation["security"], &at("security"));
+    }
+
+    fn callback(&mut self, callback: &Value, pointer: &str) {
+        if !self.reference(callback, pointer) {
+            self.each_field(callback, pointer, Self::path_item);
+        }
+    }
+
+    /// A Parameter Object or a Header Object.
+    fn parameter(&mut self, parameter: &Value, pointer: &str) {
+        if self.reference(parameter, pointer) {
+            return;
+        }
+        if let Some(schema) = parameter.get("schema") {
+            self.schema(schema, &child(pointer, "schema"));
+        }
+        let at = |key| child(pointer, key);
+        self.each_entry(&parameter["content"], &at("content"), Self::media_type);
+        self.each_entry(
+            &parameter["examples"],
+            &at("examples"),
+            Self::example_or_link,
+        );
+    }
+
+    fn request_body(&mut self, body: &Value, pointer: &str) {
+        if !self.reference(body, pointer) {
+            let content = child(pointer, "content");
+            self.each_entry(&body["content"], &content, Self::media_type);
+        }
+    }
+
+    fn response(&mut self, response: &Value, pointer: &str) {
+        if self.reference(response, pointer) {
+            return;
+        }
+        let at = |key| child(pointer, key);
+        self.each_entry(&response["headers"], &at("headers"), Self::parameter);
+        self.each_entry(&response["content"], &at("content"), Self::media_type);
+        self.each_entry(&response["links"], &at("links"), Self::example_or_link);
+    }
+
+    fn media_type(&mut self, media_type: &Value, pointer: &str) {
+        if let Some(schema) = media_type.get("schema") {
+            self.schema(schema, &child(pointer, "schema"));
+        }
+        let at = |key| child(pointer, key);
+        self.each_entry(
+            &media_type["examples"],
+            &at("examples"),
+            Self::example_or_link,
+        );
+        self.each_entry(&media_type["encoding"], &at("encoding"), Self::encoding);
+    }
+
+    fn encoding(&mut self, encoding: &Value, pointer: &str) {
+        let headers = child(pointer, "headers");
+        self.each_entry(&encoding["headers"], &headers, Self::parameter);
+    }
+
+    /// Example and Link Objects hold no schema: only their references differ.
+    fn example_or_link(&mut self, value: &Value, pointer: &str) {
+        self.reference(value, pointer);
+    }
+
+    fn security_scheme(&mut self, scheme: &Value, pointer: &str) {
+        if self.reference(scheme, pointer) {
+            return;
+        }
+        let three_0_types = ["apiKey", "http", "oauth2", "openIdConnect"];
+        let kind = scheme.get("type");
+        if let Some(kind) = kind.filter(|kind| !three_0_types.iter().any(|name| *kind == name)) {
+            self.flag(&child(pointer, "type"), format!("the type {kind}"));
+        }
+    }
+
+    /// 3.0 security requirements list scopes of OAuth2 and OpenID Connect schemes only.
+    fn security(&mut self, requirements: &Value, pointer: &str) {
+        let schemes = self.security_schemes;
+        for (index, requirement) in requirements.as_array().into_iter().flatten().enumerate() {
+            for (name, scopes) in requirement.as_object().into_iter().flatten() {
+                let scoped = matches!(
+                    schemes[name.as_str()]["type"].as_str(),
+                    Some("oauth2" | "openIdConnect")
+                );
+                if !scoped && scopes.as_array().is_some_and(|scopes| !scopes.is_empty()) {
+                    let at = child(&child(pointer, &index.to_string()), name);
+                    self.flag(&at, "role names for a scheme without scopes");
+                }
+            }
+        }
+    }
+
+    /// Flags the siblings of a `$ref`, which 3.0 ignores; true if `value` is a reference.
+    fn reference(&mut self, value: &Value, pointer: &str) -> bool {
+        let Some(fields) = value.as_object().filter(|v| v.contains_key("$ref")) else {
+            return false;
+        };
+        for key in fields.keys().filter(|key| *key != "$ref") {
+            self.flag(&child(pointer, key), "a sibling of `$ref`");
+        }
+        true
+    }
+
+    fn schema(&mut self, schema: &Value, pointer: &str) {
+        let Some(fields) = schema.as_object() else {
+            return self.flag(pointer, format!("the schema {schema}, not an object"));
+        };
+        if self.reference(schema, pointer) {
+            return;
+        }
+        let at = |key| child(pointer, key);
+        let kind = fields.get("type");
+        if let Some(kind) = kind.filter(|kind| !kind.is_string() || *kind == "null") {
+            self.flag(&at("type"), format!("the type {kind}"));
+        }
+        if fields.contains_key("nullable") && kind.is_none() {
+            self.flag(
+                &at("nullable"),
+                "`nullable` without a `type`, where it has no effect",
+            );
+        }
+        for keyword in JSON_SCHEMA_ONLY_KEYWORDS {
+            self.forbid(
+                schema,
+                pointer,
+                keyword,
+                "a keyword 3.0 schemas do not have",
+            );
+        }
+        for keyword in ["exclusiveMinimum", "exclusiveMaximum"] {
+            if fields.get(keyword).is_some_and(|bound| !bound.is_boolean()) {
+                self.flag(&at(keyword), "a numeric bound, where 3.0's is a boolean");
+            }
+        }
+        if kind.is_some_and(|kind| kind == "array") && !fields.contains_key("items") {
+            self.flag(
+                &at("items"),
+                "missing beside `type: array`, where 3.0 requires it",
+            );
+        }
+        if fields
+            .get("required")
+            .and_then(Value::as_array)
+            .is_some_and(Vec::is_empty)
+        {
+            self.flag(&at("required"), "empty, where 3.0 requires a property name");
+        }
+        self.subschemas(fields, pointer);
+    }
+
+    fn subschemas(&mut self, fields: &Map<String, Value>, pointer: &str) {
+        let at = |key| child(pointer, key);
+        if let Some(properties) = fields.get("properties") {
+            self.each_entry(properties, &at("properties"), Self::schema);
+        }
+        for keyword in ["items", "not"] {
+            if let Some(subschema) = fields.get(keyword) {
+                self.schema(subschema, &at(keyword));
+            }
+        }
+        // `additionalProperties` may be a boolean in 3.0 too.
+        let additional = fields.get("additionalProperties");
+        if let Some(subschema) = additional.filter(|value| !value.is_boolean()) {
+            self.schema(subschema, &at("additionalProperties"));
+        }
+        for keyword in ["allOf", "oneOf", "anyOf"] {
+            if let Some(members) = fields.get(keyword) {
+                self.each_element(members, &at(keyword), Self::schema);
+            }
+        }
+    }
+
+    /// Visits each entry of the map `value` at `pointer`.
+    fn each_entry(&mut self, value: &Value, pointer: &str, visit: Visit<'a>) {
+        for (name, entry) in value.as_object().into_iter().flatten() {
+            visit(self, entry, &child(pointer, name));
+        }
+    }
+
+    /// Visits each field of the object `value` at `pointer` but its `x-` extensions.
+    fn each_field(&mut self, value: &Value, pointer: &str, visit: Visit<'a>) {
+        for (key, field) in value.as_object().into_iter().flatten() {
+            if !key.starts_with("x-") {
+                visit(self, field, &child(pointer, key));
+            }
+        }
+    }
+
+    /// Visits each element of the list `value` at `pointer`.
+    fn each_element(&mut self, value: &Value, pointer: &str, visit: Visit<'a>) {
+        for (index, element) in value.as_array().into_iter().flatten().enumerate() {
+            visit(self, element, &child(pointer, &index.to_string()));
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    /// A minimal document of `version` with `parts` laid over it.
+    fn doc_of(version: &str, parts: Value) -> Value {
+        let mut doc =
+            json!({"openapi": version, "info": {"title": "t", "version": "1"}, "paths": {}});
+        doc.as_object_mut()
+            .unwrap()
+            .extend(parts.as_object().unwrap().clone());
+        doc
+    }
+
+    fn doc(parts: Value) -> Value {
+        doc_of("3.1.0", parts)
+    }
+
     fn doc_with_schema(schema: Value) -> Value {
-        json!({"openapi": "3.1.0", "info": {"title": "t", "version": "1"}, "paths": {},
-               "components": {"schemas": {"S": schema}}})
+        doc(json!({"components": {"schemas": {"S": schema}}}))
+    }
+
+    /// `doc` downgraded, after checking that the result passes [`check_3_0`].
+    fn converted(doc: &Value) -> Value {
+        let converted = downgrade(doc).unwrap();
+        assert_eq!(check_3_0(&converted), Ok(()), "{converted:#}");
+        converted
     }
 
     fn converted_schema(schema: Value) -> Value {
-        downgrade(&doc_with_schema(schema)).unwrap()["components"]["schemas"]["S"].clone()
+        converted(&doc_with_schema(schema))["components"]["schemas"]["S"].clone()
     }
 
     fn failure(schema: Value) -> UnsupportedConstruct {
@@ -362,11 +1230,22 @@ mod tests {
     }
 
     #[test]
-    fn sets_the_version() {
-        assert_eq!(
-            downgrade(&doc_with_schema(json!({}))).unwrap()["openapi"],
-            "3.0.3"
-        );
+    fn sets_the_version_and_reads_only_3_1() {
+        assert_eq!(converted(&doc(json!({})))["openapi"], "3.0.3");
+        for version in [json!("3.0.3"), json!("3.2.0"), json!(3.1)] {
+            let error = downgrade(&doc(json!({"openapi": version}))).unwrap_err();
+            assert_eq!(error.pointer, "/openapi");
+        }
+        let mut without_version = doc(json!({}));
+        without_version.as_object_mut().unwrap().remove("openapi");
+        assert_eq!(downgrade(&without_version).unwrap_err().pointer, "/openapi");
+    }
+
+    #[test]
+    fn adds_the_paths_that_3_0_requires() {
+        let mut without_paths = doc(json!({}));
+        without_paths.as_object_mut().unwrap().remove("paths");
+        assert_eq!(converted(&without_paths)["paths"], json!({}));
     }
 
     #[test]
@@ -379,10 +1258,67 @@ mod tests {
             converted_schema(json!({"type": ["integer"]})),
             json!({"type": "integer"})
         );
+    }
+
+    #[test]
+    fn a_null_alternative_beside_only_a_reference_fails_loudly() {
+        // utoipa's `Option<T>` for a `T` with a schema of its own: 3.0.3's `nullable` has no
+        // effect without a `type` beside it, so no 3.0.3 schema says "this reference, or null".
+        for schema in [
+            json!({"oneOf": [{"$ref": "#/x"}, {"type": "null"}]}),
+            json!({"oneOf": [{"type": "null"}, {"$ref": "#/x"}], "minProperties": 1}),
+        ] {
+            let error = downgrade(&doc(json!({
+                "paths": {},
+                "components": {"schemas": {"S": schema}}
+            })))
+            .unwrap_err();
+            assert_eq!(error.pointer, "/components/schemas/S/oneOf", "{error}");
+        }
+    }
+
+    #[test]
+    fn a_null_alternative_makes_a_typed_alternative_nullable() {
         assert_eq!(
-            converted_schema(json!({"oneOf": [{"type": "null"}, {"$ref": "#/x"}]})),
-            json!({"nullable": true, "oneOf": [{"$ref": "#/x"}]})
+            converted_schema(json!({
+                "oneOf": [{"type": "null"}, {"type": "string", "maxLength": 3}],
+                "description": "d"
+            })),
+            json!({"type": "string", "maxLength": 3, "nullable": true, "description": "d"})
         );
+        assert_eq!(
+            converted_schema(
+                json!({"anyOf": [{"type": "null"}, {"enum": [1]}, {"type": "integer"}]})
+            ),
+            json!({"anyOf": [{"enum": [1]}, {"type": "integer", "nullable": true}]})
+        );
+        // A constraint beside the alternatives keeps them apart.
+        assert_eq!(
+            converted_schema(
+                json!({"oneOf": [{"type": "null"}, {"type": "object"}], "minProperties": 1})
+            ),
+            json!({"oneOf": [{"type": "object", "nullable": true}], "minProperties": 1})
+        );
+    }
+
+    #[test]
+    fn a_null_alternative_that_nothing_can_carry_fails() {
+        for schema in [
+            json!({"oneOf": [{"type": "null"}, {"enum": [1]}]}),
+            json!({"anyOf": [{"type": "null"}]}),
+            json!({"oneOf": [{"type": "null"}, {"oneOf": [{"type": "string"}]}]}),
+        ] {
+            let pointer = if schema.get("oneOf").is_some() {
+                "oneOf"
+            } else {
+                "anyOf"
+            };
+            assert_eq!(
+                failure(schema.clone()).pointer,
+                format!("/components/schemas/S/{pointer}"),
+                "{schema}"
+            );
+        }
     }
 
     #[test]
@@ -407,6 +1343,61 @@ mod tests {
             converted_schema(json!({"$ref": "#/a"})),
             json!({"$ref": "#/a"})
         );
+        assert_eq!(
+            converted_schema(json!({"$ref": "#/a", "allOf": [{"$ref": "#/b"}]})),
+            json!({"allOf": [{"$ref": "#/a"}, {"$ref": "#/b"}]})
+        );
+    }
+
+    #[test]
+    fn boolean_schemas_become_objects() {
+        let converted = converted_schema(json!({
+            "type": "object",
+            "properties": {"gone": false, "any": true},
+            "additionalProperties": false
+        }));
+        assert_eq!(converted["properties"]["gone"], json!({"not": {}}));
+        assert_eq!(converted["properties"]["any"], json!({}));
+        assert_eq!(converted["additionalProperties"], json!(false));
+    }
+
+    #[test]
+    fn numeric_exclusive_bounds_become_boolean_ones() {
+        assert_eq!(
+            converted_schema(json!({"exclusiveMinimum": 0, "maximum": 9})),
+            json!({"minimum": 0, "exclusiveMinimum": true, "maximum": 9})
+        );
+        // With both bounds, the tighter one is kept.
+        assert_eq!(
+            converted_schema(json!({"minimum": 1, "exclusiveMinimum": 0})),
+            json!({"minimum": 1})
+        );
+        assert_eq!(
+            converted_schema(json!({"exclusiveMaximum": 5, "maximum": 10})),
+            json!({"maximum": 5, "exclusiveMaximum": true})
+        );
+    }
+
+    #[test]
+    fn binary_content_becomes_a_format() {
+        assert_eq!(
+            converted_schema(
+                json!({"type": "string", "contentMediaType": "application/octet-stream"})
+            ),
+            json!({"type": "string", "format": "binary"})
+        );
+        assert_eq!(
+            converted_schema(json!({"type": "string", "contentEncoding": "base64"})),
+            json!({"type": "string", "format": "byte"})
+        );
+    }
+
+    #[test]
+    fn arrays_get_items_and_empty_required_lists_go() {
+        assert_eq!(
+            converted_schema(json!({"type": ["array", "null"], "required": []})),
+            json!({"type": "array", "nullable": true, "items": {}})
+        );
     }
 
     #[test]
@@ -416,7 +1407,8 @@ mod tests {
             "properties": {"a": {"type": ["string", "null"]}},
             "items": {"const": 1},
             "additionalProperties": {"examples": [1]},
-            "anyOf": [{"type": ["integer", "null"]}]
+            "anyOf": [{"type": ["integer", "null"]}],
+            "not": {"const": 2}
         }));
         assert_eq!(
             converted["properties"]["a"],
@@ -428,29 +1420,35 @@ mod tests {
             converted["anyOf"][0],
             json!({"type": "integer", "nullable": true})
         );
+        assert_eq!(converted["not"], json!({"enum": [2]}));
     }
 
     #[test]
     fn license_identifier_becomes_a_url() {
-        let doc = json!({"openapi": "3.1.0",
-            "info": {"title": "t", "version": "1", "license": {"name": "MIT", "identifier": "MIT"}}});
+        let doc = doc(json!({
+            "info": {"title": "t", "version": "1", "license": {"name": "MIT", "identifier": "MIT"}}
+        }));
         assert_eq!(
-            downgrade(&doc).unwrap()["info"]["license"],
+            converted(&doc)["info"]["license"],
             json!({"name": "MIT", "url": "https://spdx.org/licenses/MIT.html"})
         );
     }
 
     #[test]
-    fn schemas_in_parameters_and_bodies_are_converted() {
-        let doc = json!({"openapi": "3.1.0", "info": {"title": "t", "version": "1"}, "paths": {"/x/{n}": {
+    fn schemas_in_parameters_bodies_and_responses_are_converted() {
+        let doc = doc(json!({"paths": {"/x/{n}": {
+            "parameters": [{"name": "n", "in": "path", "required": true, "schema": {"const": 0}}],
             "post": {
-                "parameters": [{"name": "n", "in": "path", "schema": {"type": ["string", "null"]}}],
+                "parameters": [{"name": "q", "in": "query", "schema": {"type": ["string", "null"]}}],
                 "requestBody": {"content": {"application/json": {"schema": {"const": 1}}}},
                 "responses": {"200": {"description": "ok",
+                    "headers": {"X-Rate": {"schema": {"type": ["integer", "null"]}}},
                     "content": {"application/json": {"schema": {"examples": [2]}}}}}
             }
-        }}});
-        let operation = &downgrade(&doc).unwrap()["paths"]["/x/{n}"]["post"];
+        }}}));
+        let item = &converted(&doc)["paths"]["/x/{n}"];
+        assert_eq!(item["parameters"][0]["schema"], json!({"enum": [0]}));
+        let operation = &item["post"];
         assert_eq!(
             operation["parameters"][0]["schema"],
             json!({"type": "string", "nullable": true})
@@ -459,30 +1457,420 @@ mod tests {
             operation["requestBody"]["content"]["application/json"]["schema"],
             json!({"enum": [1]})
         );
+        let response = &operation["responses"]["200"];
         assert_eq!(
-            operation["responses"]["200"]["content"]["application/json"]["schema"],
+            response["headers"]["X-Rate"]["schema"],
+            json!({"type": "integer", "nullable": true})
+        );
+        assert_eq!(
+            response["content"]["application/json"]["schema"],
             json!({"example": 2})
         );
     }
 
     #[test]
-    fn unknown_constructs_fail_loudly_with_their_location() {
-        let error = failure(json!({"properties": {"a": {"prefixItems": []}}}));
-        assert_eq!(
-            error.pointer,
-            "/components/schemas/S/properties/a/prefixItems"
-        );
-        assert!(error.to_string().contains("prefixItems"), "{error}");
+    fn components_of_every_kind_are_converted() {
+        let nullable = json!({"type": ["string", "null"]});
+        let converted_nullable = json!({"type": "string", "nullable": true});
+        let doc = doc(json!({"components": {
+            "responses": {"R": {"description": "r",
+                "headers": {"X-Id": {"schema": nullable}},
+                "content": {"application/json": {"schema": nullable}}}},
+            "parameters": {"P": {"name": "p", "in": "query", "schema": nullable}},
+            "headers": {"H": {"schema": nullable,
+                "content": {"text/plain": {"schema": nullable}}}},
+            "requestBodies": {"B": {"content": {"multipart/form-data": {"schema": nullable,
+                "encoding": {"part": {"headers": {"X-Part": {"schema": nullable}}}}}}}},
+            "callbacks": {"C": {"{$request.body#/url}": {"post": {
+                "requestBody": {"content": {"application/json": {"schema": nullable}}},
+                "responses": {"200": {"description": "ok"}}}}}}
+        }}));
+        let components = &converted(&doc)["components"];
+        for pointer in [
+            "/responses/R/headers/X-Id/schema",
+            "/responses/R/content/application~1json/schema",
+            "/parameters/P/schema",
+            "/headers/H/schema",
+            "/headers/H/content/text~1plain/schema",
+            "/requestBodies/B/content/multipart~1form-data/schema",
+            "/requestBodies/B/content/multipart~1form-data/encoding/part/headers/X-Part/schema",
+            "/callbacks/C/{$request.body#~1url}/post/requestBody/content/application~1json/schema",
+        ] {
+            assert_eq!(
+                components.pointer(pointer),
+                Some(&converted_nullable),
+                "{pointer}"
+            );
+        }
+    }
 
-        assert_eq!(
-            failure(json!({"type": ["string", "integer"]})).pointer,
-            "/components/schemas/S/type"
+    #[test]
+    fn oauth_scopes_are_kept() {
+        let doc = doc(json!({
+            "security": [{"oauth": ["read"], "key": []}],
+            "components": {"securitySchemes": {
+                "oauth": {"type": "oauth2", "flows": {"implicit": {
+                    "authorizationUrl": "https://a.example/auth", "scopes": {"read": "Read"}}}},
+                "key": {"type": "apiKey", "name": "k", "in": "header"}
+            }}
+        }));
+        assert_eq!(converted(&doc)["security"], doc["security"]);
+    }
+
+    #[test]
+    fn extensions_and_examples_are_copied_as_they_are() {
+        let data = json!({"const": 1, "$ref": "#/x", "type": ["string", "null"]});
+        let doc = doc(json!({
+            "x-top": data,
+            "paths": {"/x": {"x-item": data, "get": {"responses": {"200": {"description": "ok",
+                "content": {"application/json": {"example": data,
+                    "examples": {"e": {"value": data}},
+                    "schema": {"x-data": data, "default": data, "enum": [data]}}}}}}}}
+        }));
+        let converted = converted(&doc);
+        assert_eq!(converted["x-top"], data);
+        assert_eq!(converted["paths"]["/x"]["get"], doc["paths"]["/x"]["get"]);
+    }
+
+    #[test]
+    fn constructs_3_0_cannot_express_fail_with_their_pointer() {
+        let get = |operation: Value| json!({"paths": {"/x": {"get": operation}}});
+        let ok = json!({"200": {"description": "ok"}});
+        let cases = [
+            (json!({"webhooks": {}}), "/webhooks"),
+            (
+                json!({"jsonSchemaDialect": "https://example.invalid"}),
+                "/jsonSchemaDialect",
+            ),
+            (json!({"$self": "https://example.invalid"}), "/$self"),
+            (
+                json!({"info": {"title": "t", "version": "1", "summary": "s"}}),
+                "/info/summary",
+            ),
+            (
+                json!({"components": {"pathItems": {}}}),
+                "/components/pathItems",
+            ),
+            (
+                json!({"components": {"securitySchemes": {"m": {"type": "mutualTLS"}}}}),
+                "/components/securitySchemes/m/type",
+            ),
+            (
+                json!({"components": {"responses": {"R": {"$ref": "#/r", "description": "d"}}}}),
+                "/components/responses/R/description",
+            ),
+            (
+                json!({"components": {"headers": {"H": {"schema": {"prefixItems": []}}}}}),
+                "/components/headers/H/schema/prefixItems",
+            ),
+            (json!({"paths": {"x": {}}}), "/paths/x"),
+            (json!({"paths": {"/x": {"query": {}}}}), "/paths/~1x/query"),
+            (
+                json!({"paths": {"/x": {"$ref": "#/p", "summary": "s"}}}),
+                "/paths/~1x/summary",
+            ),
+            (get(json!({})), "/paths/~1x/get"),
+            (
+                get(json!({"requestBody": {"content": {}}, "responses": ok})),
+                "/paths/~1x/get/requestBody",
+            ),
+            (
+                get(json!({"responses": {"2xx": {}}})),
+                "/paths/~1x/get/responses/2xx",
+            ),
+            (
+                get(json!({"responses": {"200": {"description": "ok", "summary": "s"}}})),
+                "/paths/~1x/get/responses/200/summary",
+            ),
+            (
+                get(json!({"responses": {"200": {"description": "ok",
+                    "content": {"application/json": {"itemSchema": {}}}}}})),
+                "/paths/~1x/get/responses/200/content/application~1json/itemSchema",
+            ),
+            (
+                get(json!({"responses": ok, "security": [{"key": ["admin"]}]})),
+                "/paths/~1x/get/security/0/key",
+            ),
+            (
+                json!({"servers": [{"url": "/", "name": "n"}]}),
+                "/servers/0/name",
+            ),
+            (
+                json!({"tags": [{"name": "t", "summary": "s"}]}),
+                "/tags/0/summary",
+            ),
+        ];
+        for (parts, pointer) in cases {
+            let error = downgrade(&doc(parts.clone())).expect_err(&parts.to_string());
+            assert_eq!(error.pointer, pointer, "{parts}");
+        }
+    }
+
+    #[test]
+    fn schema_keywords_3_0_lacks_fail_with_their_pointer() {
+        let cases = [
+            (
+                json!({"properties": {"a": {"prefixItems": []}}}),
+                "/properties/a/prefixItems",
+            ),
+            (json!({"$defs": {}}), "/$defs"),
+            (json!({"if": {}, "then": {}}), "/if"),
+            (json!({"patternProperties": {}}), "/patternProperties"),
+            (
+                json!({"unevaluatedProperties": false}),
+                "/unevaluatedProperties",
+            ),
+            (json!({"dependentSchemas": {}}), "/dependentSchemas"),
+            (
+                json!({"$schema": "https://json-schema.org/draft/2020-12/schema"}),
+                "/$schema",
+            ),
+            (json!({"nullable": true}), "/nullable"),
+            (json!({"type": ["string", "integer"]}), "/type"),
+            (json!({"type": "null"}), "/type"),
+            (json!({"type": "text"}), "/type"),
+            (json!({"const": 1, "enum": [1, 2]}), "/const"),
+            (json!({"examples": []}), "/examples"),
+            (json!({"exclusiveMinimum": true}), "/exclusiveMinimum"),
+            (
+                json!({"type": "string", "contentMediaType": "image/png"}),
+                "/contentMediaType",
+            ),
+            (
+                json!({"type": "string", "contentEncoding": "base32"}),
+                "/contentEncoding",
+            ),
+            (
+                json!({"type": "string", "format": "uri", "contentEncoding": "base64"}),
+                "/format",
+            ),
+            (
+                json!({"discriminator": {"propertyName": "k", "x-a": 1}}),
+                "/discriminator/x-a",
+            ),
+            (json!({"xml": {"nodeType": "element"}}), "/xml/nodeType"),
+            (json!({"$ref": 1}), "/$ref"),
+            (json!({"items": [{}]}), "/items"),
+        ];
+        for (schema, pointer) in cases {
+            let error = failure(schema.clone());
+            assert_eq!(
+                error.pointer,
+                format!("/components/schemas/S{pointer}"),
+                "{schema}"
+            );
+        }
+        let error = failure(json!({"prefixItems": []}));
+        assert!(error.to_string().contains("prefixItems"), "{error}");
+    }
+
+    /// A 3.1 document with every construct the conversion converts.
+    fn sample_3_1() -> Value {
+        let nullable_ref = json!({"oneOf": [{"type": "object"}, {"type": "null"}]});
+        doc(json!({
+            "info": {"title": "t", "version": "1", "license": {"name": "MIT", "identifier": "MIT"}},
+            "paths": {"/n/{id}": {
+                "parameters": [{"name": "id", "in": "path", "required": true,
+                    "schema": {"type": "integer", "exclusiveMinimum": 0}}],
+                "put": {
+                    "requestBody": {"content": {"application/octet-stream": {
+                        "schema": {"type": "string", "contentMediaType": "application/octet-stream"}}}},
+                    "responses": {
+                        "200": {"description": "ok", "headers": {"X-N": {"schema": {"type": ["integer", "null"]}}},
+                            "content": {"application/json": {"schema": nullable_ref}}},
+                        "default": {"$ref": "#/components/responses/Error"}
+                    }
+                }
+            }},
+            "components": {
+                "schemas": {"N": {
+                    "type": "object",
+                    "required": ["kind"],
+                    "properties": {
+                        "kind": {"const": "n"},
+                        "tags": {"type": ["array", "null"], "examples": [["a"]]},
+                        "next": {"$ref": "#/components/schemas/N", "description": "The next."},
+                        "either": {"anyOf": [{"type": "null"}, {"type": "string"}, {"type": "integer"}]},
+                        "never": false
+                    }
+                }},
+                "responses": {"Error": {"description": "e",
+                    "content": {"application/json": {"schema": {"type": "object", "required": []}}}}},
+                "securitySchemes": {"key": {"type": "apiKey", "name": "k", "in": "header"}}
+            },
+            "security": [{"key": []}]
+        }))
+    }
+
+    #[test]
+    fn the_checker_passes_the_conversion_of_a_sample_document() {
+        let sample = sample_3_1();
+        assert!(check_3_0(&sample).is_err(), "the sample has 3.1 constructs");
+        assert_eq!(check_3_0(&downgrade(&sample).unwrap()), Ok(()));
+    }
+
+    /// Asserts that [`check_3_0`] flags `pointer` in the 3.0 document made of `parts`.
+    fn assert_flags(parts: Value, pointer: &str) {
+        let problems = check_3_0(&doc_of("3.0.3", parts.clone())).expect_err(&parts.to_string());
+        assert!(
+            problems
+                .iter()
+                .any(|problem| problem.starts_with(&format!("{pointer}: "))),
+            "{pointer} not in {problems:?}"
         );
+    }
+
+    #[test]
+    fn the_checker_flags_each_3_1_construct_of_a_document() {
+        let get = |operation: Value| json!({"paths": {"/x": {"get": operation}}});
+        let ok = json!({"200": {"description": "ok"}});
+        let cases = [
+            (json!({"openapi": "3.1.0"}), "/openapi"),
+            (json!({"webhooks": {}}), "/webhooks"),
+            (
+                json!({"jsonSchemaDialect": "https://example.invalid"}),
+                "/jsonSchemaDialect",
+            ),
+            (json!({"info": {"summary": "s"}}), "/info/summary"),
+            (
+                json!({"info": {"license": {"name": "MIT", "identifier": "MIT"}}}),
+                "/info/license/identifier",
+            ),
+            (
+                json!({"components": {"pathItems": {}}}),
+                "/components/pathItems",
+            ),
+            (
+                json!({"components": {"securitySchemes": {"m": {"type": "mutualTLS"}}}}),
+                "/components/securitySchemes/m/type",
+            ),
+            (json!({"security": [{"key": ["admin"]}]}), "/security/0/key"),
+            (
+                json!({"paths": {"/x": {"$ref": "#/p", "summary": "s"}}}),
+                "/paths/~1x/summary",
+            ),
+            (get(json!({})), "/paths/~1x/get/responses"),
+            (
+                get(json!({"requestBody": {"content": {}}, "responses": ok})),
+                "/paths/~1x/get/requestBody",
+            ),
+            (
+                get(json!({"responses": {"200": {"$ref": "#/r", "description": "d"}}})),
+                "/paths/~1x/get/responses/200/description",
+            ),
+            (
+                get(json!({"parameters": [{"$ref": "#/p", "summary": "s"}], "responses": ok})),
+                "/paths/~1x/get/parameters/0/summary",
+            ),
+            (
+                get(json!({"responses": {"200": {"description": "ok",
+                    "headers": {"H": {"schema": {"const": 1}}}}}})),
+                "/paths/~1x/get/responses/200/headers/H/schema/const",
+            ),
+            (
+                get(json!({"responses": ok, "callbacks": {"c": {"u": {"post": {
+                    "requestBody": {"content": {"a/b": {"schema": {"type": "null"}}}},
+                    "responses": ok}}}}})),
+                "/paths/~1x/get/callbacks/c/u/post/requestBody/content/a~1b/schema/type",
+            ),
+            (
+                json!({"components": {"requestBodies": {"B": {"content": {"a/b": {
+                    "encoding": {"p": {"headers": {"H": {"schema": {"examples": [1]}}}}}}}}}}}),
+                "/components/requestBodies/B/content/a~1b/encoding/p/headers/H/schema/examples",
+            ),
+            (
+                json!({"components": {"examples": {"E": {"$ref": "#/e", "summary": "s"}}}}),
+                "/components/examples/E/summary",
+            ),
+        ];
+        for (parts, pointer) in cases {
+            assert_flags(parts, pointer);
+        }
+        let mut without_paths = doc_of("3.0.3", json!({}));
+        without_paths.as_object_mut().unwrap().remove("paths");
         assert_eq!(
-            failure(json!({"type": "null"})).pointer,
-            "/components/schemas/S/type"
+            check_3_0(&without_paths),
+            Err(vec!["/paths: missing, where 3.0 requires it".to_owned()])
         );
-        assert!(downgrade(&json!({"openapi": "3.1.0", "webhooks": {}})).is_err());
-        assert!(downgrade(&json!({"openapi": "3.1.0", "info": {"summary": "s"}})).is_err());
+    }
+
+    #[test]
+    fn the_checker_flags_each_3_1_construct_of_a_schema() {
+        let mut cases = vec![
+            (json!({"type": ["string", "null"]}), "/type"),
+            (json!({"type": "null"}), "/type"),
+            (json!({"$ref": "#/x", "description": "d"}), "/description"),
+            (json!({"nullable": true}), "/nullable"),
+            (
+                json!({"oneOf": [{"$ref": "#/x"}], "nullable": true}),
+                "/nullable",
+            ),
+            (
+                json!({"allOf": [{"$ref": "#/x"}], "nullable": true}),
+                "/nullable",
+            ),
+            (
+                json!({"allOf": [{"$ref": "#/x"}, {}], "nullable": true}),
+                "/nullable",
+            ),
+            (json!({"exclusiveMinimum": 0}), "/exclusiveMinimum"),
+            (json!({"exclusiveMaximum": 9}), "/exclusiveMaximum"),
+            (json!({"type": "array"}), "/items"),
+            (json!({"type": "object", "required": []}), "/required"),
+            (
+                json!({"properties": {"a": {"const": 1}}}),
+                "/properties/a/const",
+            ),
+            (json!({"items": true}), "/items"),
+            (json!({"not": {"examples": [1]}}), "/not/examples"),
+            (
+                json!({"additionalProperties": {"type": "null"}}),
+                "/additionalProperties/type",
+            ),
+            (
+                json!({"anyOf": [{"$ref": "#/x", "title": "t"}]}),
+                "/anyOf/0/title",
+            ),
+        ];
+        for keyword in JSON_SCHEMA_ONLY_KEYWORDS {
+            cases.push((json!({*keyword: {}}), ""));
+        }
+        for (schema, pointer) in cases {
+            let pointer = match pointer {
+                "" => child(
+                    "/components/schemas/S",
+                    schema.as_object().unwrap().keys().next().unwrap(),
+                ),
+                _ => format!("/components/schemas/S{pointer}"),
+            };
+            assert_flags(json!({"components": {"schemas": {"S": schema}}}), &pointer);
+        }
+    }
+
+    #[test]
+    fn the_checker_passes_3_0_constructs_and_data_that_looks_like_3_1() {
+        let data = json!({"const": 1, "$ref": "#/x", "type": ["string", "null"], "nullable": true});
+        let doc = json!({
+            "openapi": "3.0.3",
+            "info": {"title": "t", "version": "1", "x-summary": data},
+            "paths": {"/x": {"x-data": data, "get": {
+                "security": [{"oauth": ["read"]}],
+                "responses": {"x-data": data, "200": {"description": "ok",
+                    "links": {"l": {"operationId": "o", "parameters": {"p": data}}},
+                    "content": {"application/json": {"example": data,
+                        "examples": {"e": {"value": data}},
+                        "schema": {"type": "object", "nullable": true, "default": data,
+                            "enum": [data], "x-data": data, "example": data,
+                            "properties": {"const": {"type": "string"}, "examples": {"type": "string"}},
+                            "additionalProperties": false}}}}}}}},
+            "components": {
+                "schemas": {
+                    "R": {"allOf": [{"$ref": "#/x"}], "description": "d"},
+                    "B": {"type": "number", "minimum": 0, "exclusiveMinimum": true}
+                },
+                "securitySchemes": {"oauth": {"type": "oauth2", "flows": {}}}
+            }
+        });
+        assert_eq!(check_3_0(&doc), Ok(()));
     }
 }

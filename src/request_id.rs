@@ -9,7 +9,7 @@ use actix_web::http::header::{HeaderMap, HeaderName, HeaderValue};
 /// The header's name.
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 /// The longest client-sent id that is kept.
-pub const MAX_CLIENT_ID_LENGTH: usize = 128;
+const MAX_CLIENT_ID_LENGTH: usize = 128;
 
 /// A client's id is kept when it is 1 to 128 characters of letters, digits and `-_.:`.
 pub fn is_sane(id: &[u8]) -> bool {
@@ -20,7 +20,7 @@ pub fn is_sane(id: &[u8]) -> bool {
 }
 
 /// A fresh id: this process's random prefix and a counter, unique without a system call.
-pub fn fresh() -> HeaderValue {
+fn fresh() -> HeaderValue {
     static PREFIX: LazyLock<u64> = LazyLock::new(|| {
         use std::hash::{BuildHasher, Hasher};
         let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();

@@ -15,11 +15,6 @@ impl SimulatedIo {
         Self { delay }
     }
 
-    /// How long each wait lasts.
-    pub fn delay(&self) -> Duration {
-        self.delay
-    }
-
     /// Awaits the configured delay without blocking the worker thread.
     pub async fn wait(&self) {
         if !self.delay.is_zero() {

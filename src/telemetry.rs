@@ -23,11 +23,11 @@ use std::time::{Duration, SystemTime};
 use log::{Level, Log, Metadata, Record};
 
 /// Filter used when `RUST_LOG` is not set.
-pub const DEFAULT_LOG_FILTER: &str = "info";
+const DEFAULT_LOG_FILTER: &str = "info";
 /// How often buffered log lines are written out (sooner when the buffer is half full).
-pub const LOG_FLUSH_INTERVAL: Duration = Duration::from_millis(100);
+const LOG_FLUSH_INTERVAL: Duration = Duration::from_millis(100);
 /// The log buffer's size: lines past it, while stderr does not keep up, are dropped.
-pub const LOG_BUFFER_BYTES: usize = 256 * 1024;
+const LOG_BUFFER_BYTES: usize = 256 * 1024;
 
 static BUFFER: OnceLock<LogBuffer> = OnceLock::new();
 
@@ -155,7 +155,7 @@ impl Log for BufferedLogger {
 
 /// Appends `record` as one line, `[2026-11-26T08:00:00Z INFO  target] message`, to `line`;
 /// with `colour`, the level is coloured as env_logger colours it.
-pub fn write_line(line: &mut Vec<u8>, record: &Record<'_>, now: SystemTime, colour: bool) {
+fn write_line(line: &mut Vec<u8>, record: &Record<'_>, now: SystemTime, colour: bool) {
     let level = record.level();
     let (on, off) = match (colour, level) {
         (false, _) => ("", ""),
@@ -211,7 +211,7 @@ pub fn flush_logs() {
 /// Replaces the panic hook with one that logs the panic's message and place as one error line,
 /// so a handler's panic shows in the log like any other failure. (A panic that ends the
 /// process is written out by [`flush_logs`] on the way out.)
-pub fn log_panics() {
+fn log_panics() {
     std::panic::set_hook(Box::new(|info| log::error!("panic: {info}")));
 }
 

@@ -113,17 +113,6 @@ pub struct HttpValidationError {
     pub detail: Vec<ValidationError>,
 }
 
-impl HttpValidationError {
-    /// The answer for `errors`; `Ok(())` when there are none.
-    pub fn check(errors: Vec<ValidationError>) -> Result<(), Self> {
-        if errors.is_empty() {
-            Ok(())
-        } else {
-            Err(Self { detail: errors })
-        }
-    }
-}
-
 impl From<ValidationError> for HttpValidationError {
     fn from(error: ValidationError) -> Self {
         Self {
@@ -194,17 +183,5 @@ mod tests {
         let value = serde_json::to_value(&error).unwrap();
         assert_eq!(value["loc"], json!(["body", 7]));
         assert!(value.get("ctx").is_none());
-    }
-
-    #[test]
-    fn check_passes_only_without_errors() {
-        assert!(HttpValidationError::check(vec![]).is_ok());
-        let error = Violation::missing().at(body_loc(Some("name")), json!({}));
-        assert_eq!(
-            HttpValidationError::check(vec![error.clone()])
-                .unwrap_err()
-                .detail,
-            [error]
-        );
     }
 }

@@ -89,7 +89,8 @@ pub struct Reply {
 }
 
 impl Reply {
-    async fn from<S>(mut response: awc::ClientResponse<S>) -> Self
+    /// Reads the whole of `response`.
+    pub async fn from<S>(mut response: awc::ClientResponse<S>) -> Self
     where
         S: futures_util::Stream<Item = Result<actix_web::web::Bytes, awc::error::PayloadError>>
             + Unpin,
@@ -216,12 +217,28 @@ pub fn project_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// Skips a test whose tool is missing, saying why; under `CI=true` a skip is a failure.
+/// Where skipped tests are listed, one `test: reason` line each, for `make test`'s last line.
+pub const SKIPPED_TESTS_LOG: &str = "target/skipped-tests.log";
+
+/// Skips a test whose tool is missing, saying why (on stderr and in [`SKIPPED_TESTS_LOG`]);
+/// under `CI=true` a skip is a failure.
 pub fn skip(reason: &str) {
     if std::env::var("CI").is_ok_and(|ci| ci == "true") {
         panic!("cannot skip under CI=true: {reason}");
     }
     eprintln!("SKIPPED: {reason}");
+    let test = std::thread::current().name().unwrap_or("a test").to_owned();
+    let log = project_root().join(SKIPPED_TESTS_LOG);
+    let written = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&log)
+        .and_then(|mut file| {
+            std::io::Write::write_all(&mut file, format!("{test}: {reason}\n").as_bytes())
+        });
+    if let Err(err) = written {
+        eprintln!("cannot note the skip in {}: {err}", log.display());
+    }
 }
 
 /// `greeter` run as a child process, its stderr collected line by line.
@@ -360,8 +377,13 @@ pub fn get_request(path: &str) -> String {
 /// `/proc/net/tcp` shows that socket with an empty receive queue. A connection the server has not
 /// accepted yet, or accepted but not read, keeps its bytes queued. Panics after 10 s.
 pub fn wait_until_server_has_read(stream: &std::net::TcpStream) {
-    let client = stream.local_addr().unwrap();
-    let server = stream.peer_addr().unwrap();
+    wait_until_server_has_read_all(&[(stream.local_addr().unwrap(), stream.peer_addr().unwrap())]);
+}
+
+/// [`wait_until_server_has_read`] for many connections, each `(client, server)` addresses.
+pub fn wait_until_server_has_read_all(
+    connections: &[(std::net::SocketAddr, std::net::SocketAddr)],
+) {
     let hex = |address: std::net::SocketAddr| match address.ip() {
         std::net::IpAddr::V4(ip) => format!(
             "{:08X}:{:04X}",
@@ -370,22 +392,26 @@ pub fn wait_until_server_has_read(stream: &std::net::TcpStream) {
         ),
         std::net::IpAddr::V6(_) => panic!("IPv4 only"),
     };
-    let (server, client) = (hex(server), hex(client));
+    let mut waiting: std::collections::HashSet<(String, String)> = connections
+        .iter()
+        .map(|&(client, server)| (hex(server), hex(client)))
+        .collect();
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         let table = std::fs::read_to_string("/proc/net/tcp").expect("no /proc/net/tcp");
-        let read = table.lines().any(|line| {
+        for line in table.lines() {
             let fields: Vec<&str> = line.split_whitespace().collect();
-            fields.len() > 4 && fields[1] == server && fields[2] == client && {
-                fields[4].split(':').nth(1) == Some("00000000")
+            if fields.len() > 4 && fields[4].split(':').nth(1) == Some("00000000") {
+                waiting.remove(&(fields[1].to_owned(), fields[2].to_owned()));
             }
-        });
-        if read {
+        }
+        if waiting.is_empty() {
             return;
         }
         assert!(
             Instant::now() < deadline,
-            "the server never read the request"
+            "the server never read {} of the requests",
+            waiting.len()
         );
         std::thread::sleep(Duration::from_millis(5));
     }
@@ -409,3 +435,17 @@ pub fn read_to_close(mut stream: std::net::TcpStream) -> std::io::Result<String>
     stream.read_to_string(&mut answer)?;
     Ok(answer)
 }
+
+/// The editions of the document: the version, where it is committed and where it is served.
+pub const EDITIONS: [(greeter::api_doc::SpecVersion, &str, &str); 2] = [
+    (
+        greeter::api_doc::SpecVersion::V3_1,
+        "openapi/openapi.json",
+        "/openapi.json",
+    ),
+    (
+        greeter::api_doc::SpecVersion::V3_0,
+        "openapi/openapi-3.0.json",
+        "/openapi-3.0.json",
+    ),
+];

@@ -19,6 +19,7 @@ mod hostile;
 mod limits;
 mod name_property;
 mod openapi;
+mod openapi30_check;
 mod resilience;
 mod routing;
 mod shutdown;

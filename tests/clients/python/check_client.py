@@ -54,6 +54,7 @@ def main(base_url: str) -> None:
 
     default = post_greeting.sync(client=client, body=GreetingRequest(name="Ada"))
     assert isinstance(default, GreetingMessage) and default.language == Language.EN, default
+    assert default.message == "Hello, Ada!", default
     checks += 1
 
     too_short = post_greeting.sync_detailed(client=client, body=GreetingRequest(name=""))

@@ -35,6 +35,20 @@ async fn main() {
     assert!(types::Name::try_from("a".repeat(65)).is_err());
     assert!(types::Name::try_from("").is_err());
     assert!(types::Name::try_from("Ada\u{7}").is_err());
+    // ... and the server refuses the same name, answering the generated error type.
+    let response = client
+        .client()
+        .get(format!("{}/hello/{}", client.baseurl(), "a".repeat(65)))
+        .send()
+        .await
+        .expect("GET /hello/{name}");
+    assert_eq!(response.status().as_u16(), 422);
+    let error: types::GetNamedGreetingError =
+        response.json().await.expect("a GetNamedGreetingError");
+    let types::GetNamedGreetingError::HttpValidationError(error) = error else {
+        panic!("a 422 decoded as {error:?}");
+    };
+    assert_eq!(error.detail[0].type_, "string_too_long");
     checks += 1;
 
     for (language, message) in [
