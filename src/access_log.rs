@@ -2,9 +2,11 @@
 //! went away): `client "METHOD target HTTP/1.1" status bytes request-id seconds`, actix-web
 //! `Logger`'s default format without referer and user agent, with the request id added.
 //!
-//! `bytes` counts the body bytes handed to the connection (to the kernel's socket buffer), so a
-//! `HEAD` shows `0` and a body dropped part-way shows what went out before. A request whose client went away before its answer was sent (the
-//! connection closed during the wait, or mid-body) is logged with status `499`, as nginx does.
+//! `bytes` counts the body bytes handed to actix-http's write buffer, so a `HEAD` shows `0`.
+//! greeter's bodies are handed over whole, so an answer that reaches that point counts in full
+//! even if the client leaves while it is on the wire. A request whose client went away before
+//! its answer was handed over (the connection closed during the wait) is logged with status
+//! `499`, as nginx does; so is a request the server drops when `--shutdown-timeout` runs out.
 //!
 //! It is written by the per-request layer from what that layer holds anyway: actix-web's
 //! `Logger` (a layer of its own, cloning its format for every request) cost about 1 KiB per

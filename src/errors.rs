@@ -53,7 +53,8 @@ pub enum ApiError {
         /// The limit in bytes (`--max-body`).
         limit: usize,
     },
-    /// The request body could not be read, e.g. a broken chunked encoding.
+    /// The request is malformed for its route: a body that could not be read (cut short, broken
+    /// encoding), or a body where the route takes none.
     BadRequest(String),
     /// The request target is longer than `limit` bytes.
     UriTooLong {
@@ -153,7 +154,7 @@ pub fn json_error<B: MessageBody>(
             None => log::error!("{request} failed with {status}"),
         }
     }
-    if !(status.is_client_error() || status.is_server_error()) || is_json(res.headers()) {
+    if is_json(res.headers()) || !(status.is_client_error() || status.is_server_error()) {
         return res.map_into_left_body();
     }
     let mut new = HttpResponse::build(status).json(ErrorBody::for_status(status));

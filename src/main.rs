@@ -73,12 +73,13 @@ fn serve(settings: ServeSettings) -> ExitCode {
             ExitCode::SUCCESS
         }
         Ok(Err(err)) => {
-            log::error!("{err}");
-            telemetry::flush_logs();
-            eprintln!("error: {err}");
+            telemetry::print_error(&err.to_string());
             ExitCode::FAILURE
         }
-        Err(_) => ExitCode::from(101),
+        Err(_) => {
+            telemetry::print_error("greeter panicked (see the line above)");
+            ExitCode::from(101)
+        }
     };
     telemetry::flush_logs();
     code

@@ -68,7 +68,13 @@ fn head_size(head: &RequestHead, target: usize) -> usize {
 /// `Transfer-Encoding`.
 fn carries_body(head: &RequestHead) -> bool {
     let declared = head.headers.get(header::CONTENT_LENGTH);
-    let non_empty = declared.is_some_and(|length| length.as_bytes() != b"0");
+    let non_empty = declared.is_some_and(|length| {
+        let length = length
+            .to_str()
+            .ok()
+            .and_then(|l| l.trim().parse::<u64>().ok());
+        length != Some(0)
+    });
     non_empty || head.headers.contains_key(header::TRANSFER_ENCODING)
 }
 
@@ -161,6 +167,7 @@ mod tests {
             carries_body(request.to_http_request().head())
         };
         assert!(!carries("content-length", "0"));
+        assert!(!carries("content-length", "00"));
         assert!(carries("content-length", "5"));
         assert!(carries("transfer-encoding", "chunked"));
         assert!(!carries_body(TestRequest::get().to_http_request().head()));

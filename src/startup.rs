@@ -80,21 +80,16 @@ pub struct AppState {
 }
 
 impl AppState {
-    /// Prepares the documents, Swagger UI and the route table for `settings`.
+    /// Prepares the documents and Swagger UI for `settings`; refuses a layout whose paths an
+    /// API route would take.
     pub fn new(settings: &ServeSettings) -> Result<Self, StartupError> {
         let mut api = api_doc::openapi();
         if let Some(root) = &settings.root_path {
             api.servers = Some(vec![OpenApiServer::new(root.as_str())]);
         }
         let layout = docs::DocsLayout::new(&settings.docs_path, &settings.openapi_path);
-        let api_paths: Vec<ResourceDef> = api.paths.paths.keys().map(ResourceDef::new).collect();
-        for pattern in layout.patterns() {
-            let path = pattern.trim_end_matches("{file:.*}");
-            if api_paths.iter().any(|api_path| api_path.is_match(path)) {
-                return Err(StartupError::PathCollision {
-                    path: path.to_owned(),
-                });
-            }
+        if let Some(path) = first_taken_path(&api, &layout) {
+            return Err(StartupError::PathCollision { path });
         }
         let docs = docs::Docs::new(&api, layout).map_err(StartupError::Spec)?;
         Ok(Self {
@@ -112,6 +107,29 @@ impl AppState {
     pub fn layout(&self) -> &docs::DocsLayout {
         self.docs.layout()
     }
+}
+
+/// The first path of `layout` (each document, the docs page and its files) that an API
+/// operation's path also matches, its parameters taking any segment, empty ones included.
+fn first_taken_path(api: &utoipa::openapi::OpenApi, layout: &docs::DocsLayout) -> Option<String> {
+    let any_segment = regex::Regex::new(r"\{([^}]+)\}").expect("a valid pattern");
+    let api_paths: Vec<ResourceDef> = api
+        .paths
+        .paths
+        .keys()
+        .map(|path| ResourceDef::new(any_segment.replace_all(path, "{$1:[^/]*}").as_ref()))
+        .collect();
+    let specs = layout.specs.iter().map(|(_, path)| path.clone());
+    let docs = layout.docs.iter().flat_map(|docs| {
+        [
+            docs.clone(),
+            format!("{docs}/"),
+            format!("{docs}/index.html"),
+        ]
+    });
+    specs
+        .chain(docs)
+        .find(|path| api_paths.iter().any(|api_path| api_path.is_match(path)))
 }
 
 /// The complete app: API routes and docs behind the per-request layer (request ids, head

@@ -17,7 +17,7 @@
 
 use std::cell::RefCell;
 use std::io::{self, IsTerminal, Write};
-use std::sync::{Condvar, Mutex, OnceLock};
+use std::sync::{Condvar, Mutex, MutexGuard, OnceLock, PoisonError, mpsc};
 use std::time::{Duration, SystemTime};
 
 use log::{Level, Log, Metadata, Record};
@@ -28,6 +28,8 @@ const DEFAULT_LOG_FILTER: &str = "info";
 const LOG_FLUSH_INTERVAL: Duration = Duration::from_millis(100);
 /// The log buffer's size: lines past it, while stderr does not keep up, are dropped.
 const LOG_BUFFER_BYTES: usize = 256 * 1024;
+/// The longest a flush before exiting waits for a stalled stderr: the process exits anyway.
+pub const EXIT_FLUSH_LIMIT: Duration = Duration::from_secs(1);
 
 static BUFFER: OnceLock<LogBuffer> = OnceLock::new();
 
@@ -61,12 +63,15 @@ impl LogBuffer {
         }
     }
 
+    /// The lines waiting; a thread that panicked while holding them left them whole.
+    fn pending(&self) -> MutexGuard<'_, Pending> {
+        self.pending.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
     /// Appends `line`, or counts it as dropped when the buffer has no room for it; never
     /// writes, never waits for the writer.
     fn append(&self, line: &[u8]) {
-        let Ok(mut pending) = self.pending.lock() else {
-            return;
-        };
+        let mut pending = self.pending();
         let before = pending.lines.len();
         if before + line.len() > self.capacity {
             pending.dropped += 1;
@@ -79,26 +84,28 @@ impl LogBuffer {
         }
     }
 
+    /// Appends `line` whatever the room: for the few lines that must not be lost (a panic, the
+    /// error that ends the process).
+    fn append_always(&self, line: &[u8]) {
+        self.pending().lines.extend_from_slice(line);
+        self.half_full.notify_one();
+    }
+
     /// Waits until the buffer is half full or `interval` has passed.
     fn wait(&self, interval: Duration) {
-        if let Ok(pending) = self.pending.lock()
-            && pending.lines.len() < self.capacity / 2
-        {
+        let pending = self.pending();
+        if pending.lines.len() < self.capacity / 2 {
             let _ = self.half_full.wait_timeout(pending, interval);
         }
     }
 
     /// Writes every line appended so far to `sink`, then a line counting the dropped ones.
     fn write_out(&self, sink: &mut impl Write) {
-        let Ok(mut output) = self.output.lock() else {
-            return;
-        };
-        let dropped = match self.pending.lock() {
-            Ok(mut pending) => {
-                std::mem::swap(&mut pending.lines, &mut *output);
-                std::mem::take(&mut pending.dropped)
-            }
-            Err(_) => return,
+        let mut output = self.output.lock().unwrap_or_else(PoisonError::into_inner);
+        let dropped = {
+            let mut pending = self.pending();
+            std::mem::swap(&mut pending.lines, &mut *output);
+            std::mem::take(&mut pending.dropped)
         };
         if dropped > 0 {
             let args = format_args!("{dropped} log lines dropped: stderr did not keep up");
@@ -148,8 +155,9 @@ impl Log for BufferedLogger {
         }
     }
 
+    /// Wakes the writer thread; never writes from the calling thread.
     fn flush(&self) {
-        flush_logs();
+        self.buffer.half_full.notify_one();
     }
 }
 
@@ -174,7 +182,7 @@ fn write_line(line: &mut Vec<u8>, record: &Record<'_>, now: SystemTime, colour: 
     );
 }
 
-/// Installs the logger (filter from `RUST_LOG`, else [`DEFAULT_LOG_FILTER`]) and [`log_panics`],
+/// Installs the logger (filter from `RUST_LOG`, else [`DEFAULT_LOG_FILTER`]) and the panic hook,
 /// and starts the thread that writes the buffer out; later calls do nothing.
 pub fn init_logging() -> io::Result<()> {
     let buffer = BUFFER.get_or_init(|| LogBuffer::new(LOG_BUFFER_BYTES));
@@ -188,7 +196,7 @@ pub fn init_logging() -> io::Result<()> {
     };
     if log::set_boxed_logger(Box::new(logger)).is_ok() {
         log::set_max_level(max_level);
-        log_panics();
+        log_panics(buffer);
         std::thread::Builder::new()
             .name("log-flusher".into())
             .spawn(move || {
@@ -201,42 +209,65 @@ pub fn init_logging() -> io::Result<()> {
     Ok(())
 }
 
-/// Writes out every line logged so far, from the calling thread; call before exiting.
+/// Writes out every line logged so far; call before exiting. Waits at most
+/// [`EXIT_FLUSH_LIMIT`]: a stalled stderr (the writer thread blocked on a full pipe) must not keep
+/// the process from exiting.
 pub fn flush_logs() {
-    if let Some(buffer) = BUFFER.get() {
-        buffer.write_out(&mut io::stderr().lock());
+    let Some(buffer) = BUFFER.get() else {
+        return;
+    };
+    let (done, finished) = mpsc::channel();
+    let writer = std::thread::Builder::new()
+        .name("log-exit-flush".into())
+        .spawn(move || {
+            buffer.write_out(&mut io::stderr().lock());
+            let _ = done.send(());
+        });
+    if writer.is_ok() {
+        let _ = finished.recv_timeout(EXIT_FLUSH_LIMIT);
     }
 }
 
-/// Replaces the panic hook with one that logs the panic's message and place as one error line,
-/// so a handler's panic shows in the log like any other failure. (A panic that ends the
-/// process is written out by [`flush_logs`] on the way out.)
-fn log_panics() {
-    std::panic::set_hook(Box::new(|info| log::error!("panic: {info}")));
+/// Writes `message` as the one line `error: <message>` that ends the process, whatever the log
+/// filter, through the log's buffer (so it never blocks on a stalled stderr): call
+/// [`flush_logs`] after it.
+pub fn print_error(message: &str) {
+    match BUFFER.get() {
+        Some(buffer) => buffer.append_always(format!("error: {message}\n").as_bytes()),
+        None => eprintln!("error: {message}"),
+    }
+}
+
+/// Replaces the panic hook with one that writes the panic's message and place as one error
+/// line into the log's buffer, whatever the log filter and the room left, so a handler's panic
+/// shows in the log like any other failure and a panic that ends the process is not lost (it
+/// is written out by [`flush_logs`] on the way out).
+fn log_panics(buffer: &'static LogBuffer) {
+    std::panic::set_hook(Box::new(move |info| {
+        let payload = info.payload();
+        let message = payload
+            .downcast_ref::<&str>()
+            .copied()
+            .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
+            .unwrap_or("(no message)");
+        let place = info
+            .location()
+            .map_or_else(|| "an unknown place".to_owned(), ToString::to_string);
+        let args = format_args!("panic at {place}: {}", message.replace('\n', " "));
+        let record = Record::builder()
+            .level(Level::Error)
+            .target("greeter::panic")
+            .args(args)
+            .build();
+        let mut line = Vec::new();
+        write_line(&mut line, &record, SystemTime::now(), false);
+        buffer.append_always(&line);
+    }));
 }
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Mutex;
-
     use super::*;
-
-    static LINES: Mutex<Vec<String>> = Mutex::new(Vec::new());
-
-    struct Capture;
-
-    impl log::Log for Capture {
-        fn enabled(&self, _: &log::Metadata<'_>) -> bool {
-            true
-        }
-        fn log(&self, record: &log::Record<'_>) {
-            LINES
-                .lock()
-                .unwrap()
-                .push(format!("{} {}", record.level(), record.args()));
-        }
-        fn flush(&self) {}
-    }
 
     #[test]
     fn lines_past_the_buffer_are_dropped_counted_and_reported() {
@@ -287,20 +318,41 @@ mod tests {
     }
 
     #[test]
-    fn a_panic_is_logged_with_its_message_and_place() {
-        log::set_logger(&Capture).unwrap();
-        log::set_max_level(log::LevelFilter::Trace);
-        log_panics();
+    fn a_panic_is_written_with_its_message_and_place_even_past_the_room_left() {
+        let buffer: &'static LogBuffer = Box::leak(Box::new(LogBuffer::new(4)));
+        buffer.append(b"full");
+        log_panics(buffer);
 
         let _ = std::panic::catch_unwind(|| panic!("the disco"));
 
         let _ = std::panic::take_hook();
-        let lines = LINES.lock().unwrap();
-        let line = lines
-            .iter()
+        let mut sink = Vec::new();
+        buffer.write_out(&mut sink);
+        let written = String::from_utf8(sink).unwrap();
+        let line = written
+            .lines()
             .find(|l| l.contains("the disco"))
             .expect("no panic line");
-        assert!(line.starts_with("ERROR panic: "), "{line}");
-        assert!(line.contains("src/telemetry.rs"), "{line}");
+        assert!(
+            line.contains(" ERROR greeter::panic] panic at src/telemetry.rs:"),
+            "{line}"
+        );
+        assert!(line.ends_with(": the disco"), "{line}");
+    }
+
+    #[test]
+    fn a_poisoned_buffer_keeps_logging() {
+        let buffer = std::sync::Arc::new(LogBuffer::new(64));
+        let holder = buffer.clone();
+        let _ = std::thread::spawn(move || {
+            let _pending = holder.pending();
+            panic!("poisons the lock");
+        })
+        .join();
+
+        buffer.append(b"still here\n");
+        let mut sink = Vec::new();
+        buffer.write_out(&mut sink);
+        assert_eq!(sink, b"still here\n");
     }
 }

@@ -249,23 +249,34 @@ fn the_binary_allocates_with_jemalloc_in_one_arena() {
 fn a_panic_before_serving_is_printed_and_exits_non_zero() {
     use std::os::unix::process::CommandExt;
 
-    let mut command = Command::new(env!("CARGO_BIN_EXE_greeter"));
-    command.args(["--port", "0", "--workers", "2"]);
-    // SAFETY: setrlimit(2) is async-signal-safe, and nothing else runs between fork and exec.
-    unsafe {
-        command.pre_exec(|| {
-            nix::sys::resource::setrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE, 8, 8)
-                .map_err(std::io::Error::from)
-        });
-    }
-    let output = command.output().expect("cannot run greeter");
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    // Whatever the log filter: a panic is never filtered out.
+    for filter in ["info", "off"] {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_greeter"));
+        command
+            .args(["--port", "0", "--workers", "2"])
+            .env("RUST_LOG", filter);
+        // SAFETY: setrlimit(2) is async-signal-safe, and nothing else runs between fork and exec.
+        unsafe {
+            command.pre_exec(|| {
+                nix::sys::resource::setrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE, 8, 8)
+                    .map_err(std::io::Error::from)
+            });
+        }
+        let output = command.output().expect("cannot run greeter");
+        let stderr = String::from_utf8_lossy(&output.stderr);
 
-    assert_eq!(output.status.code(), Some(101), "{stderr}");
-    let panic = stderr
-        .lines()
-        .find(|line| line.contains("ERROR") && line.contains("panic: panicked at "))
-        .unwrap_or_else(|| panic!("no panic line in {stderr:?}"));
-    assert!(panic.contains(".rs:"), "the place is missing: {panic}");
-    assert!(stderr.contains("Too many open files"), "{stderr}");
+        assert_eq!(output.status.code(), Some(101), "{filter}: {stderr}");
+        let panic = stderr
+            .lines()
+            .find(|line| line.contains("ERROR greeter::panic] panic at "))
+            .unwrap_or_else(|| panic!("{filter}: no panic line in {stderr:?}"));
+        assert!(panic.contains(".rs:"), "the place is missing: {panic}");
+        assert!(panic.contains("Too many open files"), "one line: {panic}");
+        assert!(
+            stderr
+                .trim_end()
+                .ends_with("error: greeter panicked (see the line above)"),
+            "{filter}: {stderr}"
+        );
+    }
 }

@@ -197,12 +197,23 @@ async fn the_page_has_greeters_own_icon() {
 
 #[test]
 fn a_docs_path_that_is_an_api_route_is_refused_at_start() {
-    for (docs, openapi) in [("/healthz", "/openapi.json"), ("/docs", "/hello/spec.json")] {
+    for (docs, openapi) in [
+        ("/healthz", "/openapi.json"),
+        ("/docs", "/hello/spec.json"),
+        // `/hello/{name}` takes `/hello/` (an empty name) and `/hello/index.html`.
+        ("/hello", "/openapi.json"),
+    ] {
         let error = greeter::startup::AppState::new(&with_paths(docs, openapi)).err();
         let message = error.map(|e| e.to_string()).unwrap_or_default();
         assert!(
             message.contains("is an API route"),
             "{docs} {openapi}: {message:?}"
+        );
+    }
+    for (docs, openapi) in [("/hi", "/openapi.json"), ("/hello-docs", "/hello.json")] {
+        assert!(
+            greeter::startup::AppState::new(&with_paths(docs, openapi)).is_ok(),
+            "{docs} {openapi} collide with nothing"
         );
     }
 }

@@ -98,6 +98,16 @@ async fn panicking() -> HttpResponse {
     panic!("the handler fell over")
 }
 
+/// A middleware that fails instead of answering: an `Err` that reaches the per-request layer.
+async fn failing_middleware(
+    _: actix_web::dev::ServiceRequest,
+    _: actix_web::middleware::Next<actix_web::body::BoxBody>,
+) -> Result<actix_web::dev::ServiceResponse, actix_web::Error> {
+    Err(actix_web::error::ErrorBadGateway(
+        "upstream password is hunter2",
+    ))
+}
+
 /// The real app with failing routes added, on a real socket, with one worker.
 fn spawn_app_with_failing_routes() -> TestApp {
     let state = AppState::new(&ServeSettings::default()).unwrap();
@@ -108,7 +118,12 @@ fn spawn_app_with_failing_routes() -> TestApp {
             config
                 .route("/fail/plain", web::get().to(failing_with_plain_text))
                 .route("/fail/api", web::get().to(failing_with_api_error))
-                .route("/fail/panic", web::get().to(panicking));
+                .route("/fail/panic", web::get().to(panicking))
+                .service(
+                    web::scope("/fail/middleware")
+                        .wrap(actix_web::middleware::from_fn(failing_middleware))
+                        .route("", web::get().to(HttpResponse::Ok)),
+                );
         })
     })
     .workers(1)
@@ -160,4 +175,18 @@ async fn handler_failures_answer_500_json_without_their_cause() {
         );
         assert!(!reply.text().contains("hunter2"), "{path} leaked its cause");
     }
+}
+
+#[actix_web::test]
+async fn a_middleware_error_is_answered_like_any_other_error() {
+    let app = spawn_app_with_failing_routes();
+
+    let reply = app.get("/fail/middleware").await;
+
+    assert_eq!(reply.status, 502);
+    assert_eq!(reply.header("content-type"), Some("application/json"));
+    assert_eq!(reply.json(), json!({"detail": "Bad Gateway"}));
+    assert!(reply.header("x-request-id").is_some());
+    assert_eq!(reply.header("x-content-type-options"), Some("nosniff"));
+    assert!(!reply.text().contains("hunter2"));
 }

@@ -117,6 +117,7 @@ fn a_signal_as_soon_as_the_port_is_open_stops_gracefully() {
     let deadline = Instant::now() + Duration::from_secs(30);
     while TcpStream::connect(&socket).is_err() {
         assert!(Instant::now() < deadline, "greeter never listened");
+        std::thread::sleep(Duration::from_millis(1));
     }
     process.signal(Signal::SIGTERM);
 
