@@ -53,9 +53,10 @@ test: $(PY_TOOLS) $(NODE_TOOLS) $(BROWSER_TOOLS) ## Run every test (installs the
 	echo "$$skipped tests skipped (each names its reason above; under CI=true a skip fails)"; \
 	exit $$status
 
-lint: ## Check formatting and clippy warnings.
+lint: ## Check formatting, clippy warnings and the doc comments' links.
 	$(CARGO) fmt --check
 	$(CARGO) clippy --locked --all-targets -- -D warnings
+	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --locked --no-deps --quiet
 
 openapi: ## Regenerate openapi/openapi.json (3.1) and openapi/openapi-3.0.json from the code.
 	$(CARGO) build --quiet --locked

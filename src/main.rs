@@ -5,9 +5,9 @@ use std::net::SocketAddr;
 use std::process::ExitCode;
 
 use clap::Parser;
-use greeter::api_doc::{self, SpecVersion};
-use greeter::settings::{Cli, Command, ServeSettings};
-use greeter::{open_files, shutdown, startup, telemetry};
+use greeter::process::settings::{Cli, Command, ServeSettings, SpecVersion};
+use greeter::process::{logging, open_files, signals};
+use greeter::startup;
 
 /// The memory allocator: jemalloc, not glibc's malloc. An idle keep-alive connection costs about
 /// 2.5 KiB instead of 10 KiB (jemalloc leaves the untouched pages of actix-http's 8 KiB buffers
@@ -44,7 +44,7 @@ fn parse_command_line() -> Cli {
 }
 
 fn print_openapi(spec_version: SpecVersion) -> ExitCode {
-    let json = match spec_version.render(&api_doc::openapi()) {
+    let json = match spec_version.render(&greeter::api::document()) {
         Ok(json) => json,
         Err(err) => {
             eprintln!("error: {err}");
@@ -61,7 +61,7 @@ fn print_openapi(spec_version: SpecVersion) -> ExitCode {
 }
 
 fn serve(settings: ServeSettings) -> ExitCode {
-    if let Err(err) = telemetry::init_logging() {
+    if let Err(err) = logging::init_logging() {
         eprintln!("error: cannot start logging: {err}");
         return ExitCode::FAILURE;
     }
@@ -73,15 +73,15 @@ fn serve(settings: ServeSettings) -> ExitCode {
             ExitCode::SUCCESS
         }
         Ok(Err(err)) => {
-            telemetry::print_error(&err.to_string());
+            logging::print_error(&err.to_string());
             ExitCode::FAILURE
         }
         Err(_) => {
-            telemetry::print_error("greeter panicked (see the line above)");
+            logging::print_error("greeter panicked (see the line above)");
             ExitCode::from(101)
         }
     };
-    telemetry::flush_logs();
+    logging::flush_logs();
     code
 }
 
@@ -91,13 +91,13 @@ fn serve_until_stopped(settings: &ServeSettings) -> std::io::Result<()> {
         log::warn!("cannot raise the limit on open files: {err}");
     }
     actix_rt::System::new().block_on(async {
-        let signals = shutdown::Signals::install()?;
+        let signals = signals::Signals::install()?;
         let address = SocketAddr::new(settings.host, settings.port);
         let listener = startup::listen(address, settings.backlog).map_err(|err| {
             std::io::Error::new(err.kind(), format!("cannot listen on {address}: {err}"))
         })?;
         let server = startup::run(listener, settings)?;
-        actix_rt::spawn(shutdown::stop_on_signal(signals, server.handle()));
+        actix_rt::spawn(signals::stop_on_signal(signals, server.handle()));
         server.await
     })
 }

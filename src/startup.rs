@@ -1,4 +1,5 @@
-//! Building the app and running the server: one place used by `main`, `greeter openapi` and the
+//! The composition root: builds the app from the API ([`crate::api`]) behind the HTTP layer
+//! ([`crate::http`]) with the settings, and runs the server. One place used by `main` and the
 //! tests alike.
 
 use std::fmt;
@@ -14,35 +15,17 @@ use actix_web::http::KeepAlive;
 use actix_web::middleware::from_fn;
 use actix_web::web::{self, ThinData};
 use actix_web::{App, Error, HttpServer};
-use utoipa::OpenApi;
 use utoipa::openapi::server::Server as OpenApiServer;
-use utoipa_actix_web::{AppExt, UtoipaApp};
 
-use crate::api_doc::{self, ApiDoc};
-use crate::fallback;
-use crate::json_body::BodyLimit;
-use crate::middleware::per_request;
-use crate::openapi30::UnsupportedConstruct;
-use crate::request_limits::HeadLimits;
-use crate::routes::{self, docs};
-use crate::settings::ServeSettings;
-use crate::simulated_io::SimulatedIo;
-
-/// The API routes alone, with the OpenAPI document they generate.
-pub fn api_app() -> UtoipaApp<
-    impl ServiceFactory<
-        ServiceRequest,
-        Config = (),
-        Response = ServiceResponse,
-        Error = Error,
-        InitError = (),
-    >,
-> {
-    App::new()
-        .into_utoipa_app()
-        .openapi(ApiDoc::openapi())
-        .configure(routes::register)
-}
+use crate::api::api_app;
+use crate::api::body::BodyLimit;
+use crate::api::openapi::v3_0::UnsupportedConstruct;
+use crate::api::routes::docs;
+use crate::api::simulated_io::SimulatedIo;
+use crate::http::fallback;
+use crate::http::head_limits::HeadLimits;
+use crate::http::per_request::per_request;
+use crate::process::settings::ServeSettings;
 
 /// Why the server cannot start with the settings it was given.
 #[derive(Debug)]
@@ -83,7 +66,7 @@ impl AppState {
     /// Prepares the documents and Swagger UI for `settings`; refuses a layout whose paths an
     /// API route would take.
     pub fn new(settings: &ServeSettings) -> Result<Self, StartupError> {
-        let mut api = api_doc::openapi();
+        let mut api = crate::api::document();
         if let Some(root) = &settings.root_path {
             api.servers = Some(vec![OpenApiServer::new(root.as_str())]);
         }
@@ -188,7 +171,7 @@ pub fn listen(address: SocketAddr, backlog: u32) -> std::io::Result<TcpListener>
 
 /// Serves the app on `listener` with `settings`; the returned server runs when awaited.
 ///
-/// Signals are not handled here (see [`crate::shutdown`]); stop it through its handle.
+/// Signals are not handled here (see [`crate::process::signals`]); stop it through its handle.
 pub fn run(listener: TcpListener, settings: &ServeSettings) -> std::io::Result<Server> {
     let address = listener.local_addr()?;
     let state = AppState::new(settings).map_err(std::io::Error::other)?;

@@ -120,22 +120,11 @@ fn a_client_that_goes_away_during_the_wait_is_logged_as_499() {
 /// log buffer are dropped and counted, and the count is reported once stderr drains.
 #[actix_web::test]
 async fn a_stalled_stderr_never_stalls_a_request() {
-    use std::io::{BufRead, BufReader, Read};
+    use std::io::Read;
 
-    let mut command =
-        GreeterProcess::command(&["--port", "0", "--workers", "2", "--io-delay", "0s"]);
-    let mut child = command.spawn().expect("cannot start greeter");
-    let mut stderr = BufReader::new(child.stderr.take().unwrap());
-    let mut line = String::new();
-    while !line.contains("listening on http://") {
-        line.clear();
-        assert!(stderr.read_line(&mut line).unwrap() > 0, "greeter exited");
-    }
-    let address = line[line.find("http://").unwrap()..]
-        .split_whitespace()
-        .next()
-        .unwrap()
-        .to_owned();
+    let (mut child, mut stderr, socket) =
+        spawn_with_stderr_unread(&["--workers", "2", "--io-delay", "0s"]);
+    let address = format!("http://{socket}");
     // From here on nobody reads stderr: its pipe (64 KiB) fills, then the log buffer (256 KiB).
     let client = crate::helpers::client();
     let requests = 12_000; // ~1.3 MB of access lines
@@ -223,22 +212,10 @@ fn a_client_that_half_closes_during_the_wait_is_gone() {
 /// flush waits a moment for stderr, then gives up.
 #[test]
 fn a_stalled_stderr_never_keeps_the_process_from_exiting() {
-    use std::io::{BufRead, BufReader, Read, Write};
+    use std::io::{Read, Write};
 
-    let mut command =
-        GreeterProcess::command(&["--port", "0", "--workers", "1", "--io-delay", "0s"]);
-    let mut child = command.spawn().expect("cannot start greeter");
-    let mut stderr = BufReader::new(child.stderr.take().unwrap());
-    let mut line = String::new();
-    while !line.contains("listening on http://") {
-        line.clear();
-        assert!(stderr.read_line(&mut line).unwrap() > 0, "greeter exited");
-    }
-    let socket = line[line.find("http://").unwrap() + "http://".len()..]
-        .split_whitespace()
-        .next()
-        .unwrap()
-        .to_owned();
+    let (mut child, _stderr, socket) =
+        spawn_with_stderr_unread(&["--workers", "1", "--io-delay", "0s"]);
     // 400 access lines of 2 KiB each: more than the pipe and the log buffer together hold.
     let mut connection = std::net::TcpStream::connect(&socket).unwrap();
     let target = format!("/healthz?pad={}", "p".repeat(2000));
@@ -279,4 +256,35 @@ fn a_stalled_stderr_never_keeps_the_process_from_exiting() {
         "{:?}",
         signalled.elapsed()
     );
+}
+
+/// Starts greeter on a free port with `args` and reads its stderr up to the "listening" line,
+/// then no further: returns the child, its unread stderr (a pipe that fills once nobody reads
+/// it) and its `host:port`.
+fn spawn_with_stderr_unread(
+    args: &[&str],
+) -> (
+    std::process::Child,
+    std::io::BufReader<std::process::ChildStderr>,
+    String,
+) {
+    use std::io::BufRead;
+
+    let mut all = vec!["--port", "0"];
+    all.extend_from_slice(args);
+    let mut child = GreeterProcess::command(&all)
+        .spawn()
+        .expect("cannot start greeter");
+    let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    while !line.contains("listening on http://") {
+        line.clear();
+        assert!(stderr.read_line(&mut line).unwrap() > 0, "greeter exited");
+    }
+    let socket = line[line.find("http://").unwrap() + "http://".len()..]
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_owned();
+    (child, stderr, socket)
 }

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use greeter::settings::ServeSettings;
+use greeter::process::settings::ServeSettings;
 
 use crate::helpers::{project_root, skip, spawn_app_in_thread, test_settings};
 

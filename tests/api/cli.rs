@@ -194,7 +194,7 @@ fn startup_line_names_the_urls_and_each_request_is_logged() {
     let line = process.wait_for_line(r#""GET /healthz HTTP/1.1" 200"#, timeout);
     let id = line.split_whitespace().rev().nth(1).unwrap_or_default();
     assert!(
-        greeter::request_id::is_sane(id.as_bytes()),
+        greeter::http::request_id::is_sane(id.as_bytes()),
         "no request id in {line}"
     );
     process.wait_for_line(r#""GET /nope HTTP/1.1" 404"#, timeout);

@@ -8,7 +8,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use greeter::settings::ServeSettings;
+use greeter::process::settings::ServeSettings;
 
 use crate::helpers::{project_root, skip, spawn_app_in_thread, test_settings};
 

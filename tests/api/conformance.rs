@@ -6,8 +6,8 @@
 use std::process::Command;
 use std::time::Duration;
 
-use greeter::api_doc::SpecVersion;
-use greeter::settings::ServeSettings;
+use greeter::process::settings::ServeSettings;
+use greeter::process::settings::SpecVersion;
 
 use crate::helpers::{project_root, skip, spawn_app_in_thread, test_settings};
 

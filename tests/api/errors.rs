@@ -1,7 +1,7 @@
 use actix_web::{HttpResponse, HttpServer, web};
 use awc::http::Method;
-use greeter::errors::ApiError;
-use greeter::settings::ServeSettings;
+use greeter::api::errors::ApiError;
+use greeter::process::settings::ServeSettings;
 use greeter::startup::{self, AppState};
 use serde_json::json;
 

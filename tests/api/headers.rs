@@ -50,7 +50,10 @@ async fn every_answer_has_a_fresh_request_id_and_nosniff() {
         let id = reply
             .header("x-request-id")
             .unwrap_or_else(|| panic!("{what}: no request id"));
-        assert!(greeter::request_id::is_sane(id.as_bytes()), "{what}: {id}");
+        assert!(
+            greeter::http::request_id::is_sane(id.as_bytes()),
+            "{what}: {id}"
+        );
         assert!(
             ids.insert(id.to_owned()),
             "{what}: the id {id} was given before"
@@ -91,7 +94,7 @@ async fn a_sane_client_request_id_is_kept_and_others_are_replaced() {
         let answered = sent(insane).await;
         assert_ne!(answered, insane);
         assert!(
-            greeter::request_id::is_sane(answered.as_bytes()),
+            greeter::http::request_id::is_sane(answered.as_bytes()),
             "{answered}"
         );
     }

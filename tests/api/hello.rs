@@ -82,7 +82,7 @@ async fn control_characters_are_refused() {
         ("%C2%9F", "\u{9F}"),
     ] {
         let error = expect_invalid(&app, encoded, "string_pattern_mismatch", json!(decoded)).await;
-        assert_eq!(error["ctx"]["pattern"], greeter::domain::Name::PATTERN);
+        assert_eq!(error["ctx"]["pattern"], greeter::api::domain::Name::PATTERN);
     }
     // The neighbours of the control ranges are fine.
     expect_greeting(&app, "%20", " ").await;

@@ -9,7 +9,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use greeter::settings::ServeSettings;
+use greeter::process::settings::ServeSettings;
 use greeter::startup;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -437,14 +437,14 @@ pub fn read_to_close(mut stream: std::net::TcpStream) -> std::io::Result<String>
 }
 
 /// The editions of the document: the version, where it is committed and where it is served.
-pub const EDITIONS: [(greeter::api_doc::SpecVersion, &str, &str); 2] = [
+pub const EDITIONS: [(greeter::process::settings::SpecVersion, &str, &str); 2] = [
     (
-        greeter::api_doc::SpecVersion::V3_1,
+        greeter::process::settings::SpecVersion::V3_1,
         "openapi/openapi.json",
         "/openapi.json",
     ),
     (
-        greeter::api_doc::SpecVersion::V3_0,
+        greeter::process::settings::SpecVersion::V3_0,
         "openapi/openapi-3.0.json",
         "/openapi-3.0.json",
     ),

@@ -3,7 +3,7 @@
 use std::time::{Duration, Instant};
 
 use bytesize::ByteSize;
-use greeter::settings::ServeSettings;
+use greeter::process::settings::ServeSettings;
 use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -352,7 +352,7 @@ fn the_open_files_limit_is_raised_to_what_the_connections_need() {
     let (_, hard_now) = nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE)
         .expect("cannot read the open files limit");
     let hard = hard_now.min(4096);
-    let needed = 2 * 100 + greeter::open_files::SPARE_DESCRIPTORS;
+    let needed = 2 * 100 + greeter::process::open_files::SPARE_DESCRIPTORS;
     assert!(
         hard > needed,
         "this machine's hard limit ({hard_now}) is too low for the test"

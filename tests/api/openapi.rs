@@ -1,7 +1,8 @@
 use std::collections::HashSet;
 use std::process::Command;
 
-use greeter::api_doc::{SpecVersion, openapi};
+use greeter::api::document as openapi;
+use greeter::process::settings::SpecVersion;
 use serde_json::Value;
 use similar::TextDiff;
 
@@ -403,7 +404,7 @@ fn errors_use_fastapis_schema_names() {
 /// The schema states the very constants the server checks against.
 #[test]
 fn name_rules_in_the_spec_are_the_ones_enforced() {
-    use greeter::domain::Name;
+    use greeter::api::domain::Name;
     let spec = generated();
     let name = &spec["components"]["schemas"]["Name"];
 
@@ -452,12 +453,12 @@ fn language_rules_in_the_spec_are_the_ones_enforced() {
     for code in ["en", "fr", "es", "de", "ja"] {
         let body = serde_json::json!({"name": "Ada", "language": code});
         assert!(
-            greeter::routes::greeting::GreetingRequest::from_json(&body).is_ok(),
+            greeter::api::routes::greeting::GreetingRequest::from_json(&body).is_ok(),
             "{code}"
         );
     }
     let body = serde_json::json!({"name": "Ada", "language": "xx"});
-    assert!(greeter::routes::greeting::GreetingRequest::from_json(&body).is_err());
+    assert!(greeter::api::routes::greeting::GreetingRequest::from_json(&body).is_err());
 }
 
 #[test]

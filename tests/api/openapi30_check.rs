@@ -1,8 +1,9 @@
 //! The 3.0 edition, as the code renders it and as it is committed, holds no construct that only
 //! OpenAPI 3.1 has.
 
-use greeter::api_doc::{SpecVersion, openapi};
-use greeter::openapi30::check_3_0;
+use greeter::api::document as openapi;
+use greeter::api::openapi::check::check_3_0;
+use greeter::process::settings::SpecVersion;
 use serde_json::Value;
 
 use crate::helpers::project_root;

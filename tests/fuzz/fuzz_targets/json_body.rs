@@ -2,8 +2,8 @@
 //! names at least one problem, and an accepted request follows the documented name rule.
 #![no_main]
 
-use greeter::json_body::parse_json;
-use greeter::routes::greeting::GreetingRequest;
+use greeter::api::body::parse_json;
+use greeter::api::routes::greeting::GreetingRequest;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|body: &[u8]| {

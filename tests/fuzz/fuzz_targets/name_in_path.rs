@@ -2,7 +2,7 @@
 //! exactly a name of the documented rule, percent-decoded.
 #![no_main]
 
-use greeter::routes::greeting::decode_name;
+use greeter::api::routes::greeting::decode_name;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|raw: &str| {

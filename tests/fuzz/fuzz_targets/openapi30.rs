@@ -2,7 +2,7 @@
 //! what it converts holds no OpenAPI 3.1 construct.
 #![no_main]
 
-use greeter::openapi30::{check_3_0, downgrade};
+use greeter::api::openapi::{check::check_3_0, v3_0::downgrade};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|bytes: &[u8]| {

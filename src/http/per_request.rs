@@ -10,17 +10,16 @@ use std::panic::AssertUnwindSafe;
 
 use actix_web::body::{BoxBody, EitherBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
-use actix_web::http::header::{HeaderMap, HeaderValue, X_CONTENT_TYPE_OPTIONS};
 use actix_web::middleware::Next;
 use actix_web::{Error, ResponseError};
 use futures_util::FutureExt;
 
-use crate::access_log::{AccessLine, LoggedBody};
-use crate::catch_panic::Unanswered;
-use crate::errors::as_json_error;
-use crate::head_as_get::route_head_as_get;
-use crate::request_id::{self, REQUEST_ID};
-use crate::request_limits::check_request;
+use crate::api::errors::as_json_error;
+use crate::http::access_log::{AccessLine, LoggedBody};
+use crate::http::head_as_get::route_head_as_get;
+use crate::http::head_limits::check_request;
+use crate::http::panics::Unanswered;
+use crate::http::request_id::{self, with_common_headers};
 
 /// Middleware: request id, head limits, `HEAD` as `GET`, panics contained, JSON errors,
 /// `nosniff`, access log.
@@ -46,10 +45,4 @@ pub async fn per_request<B: MessageBody + 'static>(
     with_common_headers(res.headers_mut(), line.id());
     let status = res.status();
     Ok(res.map_body(|_, body| line.sending(body, status)))
-}
-
-/// The headers every answer carries: its request id and `nosniff`.
-pub fn with_common_headers(headers: &mut HeaderMap, id: HeaderValue) {
-    headers.insert(REQUEST_ID, id);
-    headers.insert(X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
 }

@@ -1,5 +1,5 @@
 //! The OpenAPI document: its fixed parts (info comes from Cargo.toml, tags below), completed by
-//! the paths and schemas that the routes register in [`crate::startup::api_app`], and published
+//! the paths and schemas that the routes register (see [`crate::api::document`]), and published
 //! in two editions: OpenAPI 3.1 as utoipa generates it, and a 3.0.3 conversion for generators
 //! that read only 3.0.
 
@@ -7,9 +7,13 @@ use utoipa::OpenApi;
 use utoipa::openapi::path::Operation;
 use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
 
-use crate::errors::{ApiError, ErrorBody};
-use crate::openapi30::{self, UnsupportedConstruct};
-use crate::validation::{HttpValidationError, ValidationError};
+pub mod check;
+pub mod v3_0;
+
+use crate::api::errors::{ApiError, ErrorBody};
+use crate::api::validation::{HttpValidationError, ValidationError};
+pub use crate::process::settings::SpecVersion;
+use v3_0::UnsupportedConstruct;
 
 /// Info (title, version, description, license from Cargo.toml), tags and shared schemas.
 #[derive(OpenApi)]
@@ -22,19 +26,11 @@ use crate::validation::{HttpValidationError, ValidationError};
 )]
 pub struct ApiDoc;
 
-/// The complete document of the API, generated from the routes, with the refusals that every
-/// operation shares.
-pub fn openapi() -> utoipa::openapi::OpenApi {
-    let mut api = crate::startup::api_app().split_for_parts().1;
-    document_shared_refusals(&mut api);
-    api
-}
-
 /// Adds the answers no handler writes but every operation can get: `414` and `431` from the head
 /// limits checked before routing (with the default limits in the examples), and `400` for a
-/// body sent to a `GET` operation (every `GET` route takes [`crate::request_limits::NoBody`]).
-fn document_shared_refusals(api: &mut utoipa::openapi::OpenApi) {
-    let defaults = crate::settings::ServeSettings::default();
+/// body sent to a `GET` operation (every `GET` route takes [`crate::api::body::NoBody`]).
+pub fn add_shared_refusals(api: &mut utoipa::openapi::OpenApi) {
+    let defaults = crate::process::settings::ServeSettings::default();
     let uri_too_long = ApiError::UriTooLong {
         limit: defaults.max_uri_bytes(),
     };
@@ -95,17 +91,6 @@ fn add_refusal(operation: &mut Operation, status: &str, description: &str, error
         .or_insert(response.into());
 }
 
-/// The editions of the document greeter publishes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum SpecVersion {
-    /// OpenAPI 3.1, as utoipa generates it.
-    #[value(name = "3.1")]
-    V3_1,
-    /// OpenAPI 3.0.3, converted from the 3.1 document.
-    #[value(name = "3.0")]
-    V3_0,
-}
-
 impl SpecVersion {
     /// Both editions, the primary one first.
     pub const ALL: [SpecVersion; 2] = [Self::V3_1, Self::V3_0];
@@ -136,7 +121,7 @@ impl SpecVersion {
         let value = serde_json::to_value(api).expect("an OpenAPI document always serializes");
         let value = match self {
             Self::V3_1 => value,
-            Self::V3_0 => openapi30::downgrade(&value)?,
+            Self::V3_0 => v3_0::downgrade(&value)?,
         };
         let mut json = serde_json::to_string_pretty(&value).expect("JSON always serializes");
         json.push('\n');

@@ -15,11 +15,11 @@ use actix_web::{HttpResponse, ResponseError};
 use utoipa::openapi::OpenApi;
 use utoipa_swagger_ui::{Config, Url};
 
-use crate::api_doc::SpecVersion;
-use crate::errors::ApiError;
-use crate::openapi30::UnsupportedConstruct;
-use crate::request_limits::NoBody;
-use crate::settings::Mount;
+use crate::api::body::NoBody;
+use crate::api::errors::ApiError;
+use crate::api::openapi::v3_0::UnsupportedConstruct;
+use crate::process::settings::Mount;
+use crate::process::settings::SpecVersion;
 
 /// What the docs page may load: only its own files (styles inline, images also as `data:`
 /// URIs, as Swagger UI draws them), and nothing may frame it.

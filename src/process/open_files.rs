@@ -2,13 +2,13 @@
 //! far fewer than `--max-connections` allows. At start the soft limit is raised to what the
 //! settings need, as far as the hard limit allows, with a warning when that falls short.
 
-use crate::settings::ServeSettings;
+use crate::process::settings::ServeSettings;
 
 /// Descriptors besides connections: listeners, event loops and their wakers, stdio, the log.
 pub const SPARE_DESCRIPTORS: u64 = 64;
 
 /// The open files `settings` can use: every worker at `--max-connections`, and the spares.
-fn needed(settings: &ServeSettings) -> u64 {
+pub fn needed(settings: &ServeSettings) -> u64 {
     let connections = settings.workers.get() as u64 * settings.max_connections.get() as u64;
     connections.saturating_add(SPARE_DESCRIPTORS)
 }

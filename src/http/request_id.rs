@@ -1,10 +1,11 @@
 //! `X-Request-Id` on every response: the client's own when it sent a sane one, else a fresh one.
 //! The access log line carries it, so a client's report can be matched to the server's log.
+//! [`with_common_headers`] puts it, and `nosniff`, on every answer.
 
 use std::sync::LazyLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use actix_web::http::header::{HeaderMap, HeaderName, HeaderValue};
+use actix_web::http::header::{HeaderMap, HeaderName, HeaderValue, X_CONTENT_TYPE_OPTIONS};
 
 /// The header's name.
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -45,6 +46,12 @@ pub fn for_request(headers: &HeaderMap) -> HeaderValue {
         .filter(|id| is_sane(id.as_bytes()))
         .cloned()
         .unwrap_or_else(fresh)
+}
+
+/// The headers every answer carries: its request id, and `nosniff`.
+pub fn with_common_headers(headers: &mut HeaderMap, id: HeaderValue) {
+    headers.insert(REQUEST_ID, id);
+    headers.insert(X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
 }
 
 #[cfg(test)]

@@ -1,22 +1,27 @@
-//! The JSON request body, read with care: `415` unless it is declared JSON, `413` past the
+//! The request body. [`NoBody`], the extractor of every `GET` route: a `GET` or `HEAD` that
+//! carries a body gets `400`. No such route reads one, and a body where none belongs is how
+//! request-smuggling attempts often look; it is decided on the route that matched, so a `GET` of
+//! a path without a `GET` route gets its `405` as usual.
+//!
+//! [`JsonBody`], the JSON request body, read with care: `415` unless it is declared JSON, `413` past the
 //! `--max-body` limit (from `Content-Length` before a byte is read, or as soon as a streamed body
 //! passes it, so an oversized body never sits in memory), `400` when it cannot be read (cut
 //! short, or its encoding broken), `422` when it does not parse. What it
 //! yields is a [`serde_json::Value`] for the route to validate field by field, so one answer can
 //! list every invalid field.
 
-use std::future::Future;
+use std::future::{Future, Ready, ready};
 use std::pin::Pin;
 
 use actix_web::body::{BodyStream, to_bytes_limited};
-use actix_web::dev::Payload;
+use actix_web::dev::{Payload, RequestHead};
 use actix_web::error::PayloadError;
 use actix_web::http::header;
 use actix_web::{FromRequest, HttpMessage, HttpRequest, mime};
 use serde_json::{Value, json};
 
-use crate::errors::ApiError;
-use crate::validation::{HttpValidationError, LocationItem, Violation, body_loc};
+use crate::api::errors::ApiError;
+use crate::api::validation::{HttpValidationError, LocationItem, Violation, body_loc};
 
 /// The most bytes a request body may have; the app's `--max-body` setting.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -24,7 +29,7 @@ pub struct BodyLimit(pub usize);
 
 impl Default for BodyLimit {
     fn default() -> Self {
-        Self(crate::settings::ServeSettings::default().max_body_bytes())
+        Self(crate::process::settings::ServeSettings::default().max_body_bytes())
     }
 }
 
@@ -116,9 +121,45 @@ fn character_position(bytes: &[u8], line: usize, column: usize) -> usize {
     String::from_utf8_lossy(&bytes[..end]).chars().count()
 }
 
+/// Extractor for routes that take no body (every `GET` route, and so `HEAD`): the request is
+/// refused with `400` when it carries one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NoBody;
+
+impl FromRequest for NoBody {
+    type Error = ApiError;
+    type Future = Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready(if carries_body(req.head()) {
+            Err(ApiError::BadRequest(format!(
+                "a {} request cannot carry a body",
+                req.method()
+            )))
+        } else {
+            Ok(Self)
+        })
+    }
+}
+
+/// Whether the request declares a body: a `Content-Length` other than `0`, or any
+/// `Transfer-Encoding`.
+fn carries_body(head: &RequestHead) -> bool {
+    let declared = head.headers.get(header::CONTENT_LENGTH);
+    let non_empty = declared.is_some_and(|length| {
+        let length = length
+            .to_str()
+            .ok()
+            .and_then(|l| l.trim().parse::<u64>().ok());
+        length != Some(0)
+    });
+    non_empty || head.headers.contains_key(header::TRANSFER_ENCODING)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use actix_web::test::TestRequest;
 
     fn error_of(body: &str) -> Value {
         serde_json::to_value(&parse_json(body.as_bytes()).unwrap_err().detail[0]).unwrap()
@@ -171,5 +212,18 @@ mod tests {
     fn well_formed_json_of_any_kind_parses() {
         assert_eq!(parse_json(b"[1, 2]").unwrap(), json!([1, 2]));
         assert_eq!(parse_json(b" {\"a\": null} ").unwrap(), json!({"a": null}));
+    }
+
+    #[test]
+    fn a_body_is_declared_by_a_non_zero_length_or_a_transfer_encoding() {
+        let carries = |name: &str, value: &str| {
+            let request = TestRequest::get().insert_header((name, value));
+            carries_body(request.to_http_request().head())
+        };
+        assert!(!carries("content-length", "0"));
+        assert!(!carries("content-length", "00"));
+        assert!(carries("content-length", "5"));
+        assert!(carries("transfer-encoding", "chunked"));
+        assert!(!carries_body(TestRequest::get().to_http_request().head()));
     }
 }

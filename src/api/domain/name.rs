@@ -10,7 +10,7 @@ use utoipa::openapi::RefOr;
 use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
 use utoipa::{PartialSchema, ToSchema};
 
-use crate::validation::Violation;
+use crate::api::validation::Violation;
 
 /// A name: 1 to 64 characters (Unicode scalar values, not bytes), none of them a control
 /// character.

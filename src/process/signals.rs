@@ -11,7 +11,7 @@ use std::task::Poll;
 use actix_rt::signal::unix::{Signal, SignalKind, signal};
 use actix_web::dev::ServerHandle;
 
-use crate::telemetry;
+use crate::process::logging;
 
 /// SIGTERM and SIGINT, caught from the moment they are installed.
 pub struct Signals {
@@ -61,7 +61,7 @@ pub async fn stop_on_signal(mut signals: Signals, server: ServerHandle) {
         futures_util::future::select(graceful, second).await
     {
         log::warn!("{name} received again: stopping at once, in-flight requests are dropped");
-        telemetry::flush_logs();
+        logging::flush_logs();
         std::process::exit(128 + number);
     }
 }

@@ -6,10 +6,12 @@
 //! request while the router tries it, and an actix-web resource with no route of its own
 //! answers `405` with those recorded methods as `Allow`. The fallback is such a resource, matching
 //! every path, registered after all the others: when its answer names no method, no route has
-//! the path, and it is a `404`. (That the methods recorded by earlier resources reach this
-//! resource's `Allow` is how actix-web 4.18 behaves rather than a documented promise; the tests
-//! of 405 with `Allow`, `tests/api/routing.rs` and `tests/api/errors.rs`, fail if it changes.) `HEAD` is routed as `GET` ([`crate::head_as_get`]), so a path
-//! that allows `GET` allows `HEAD` too.
+//! the path, and it is a `404`. `HEAD` is routed as `GET` ([`crate::http::head_as_get`]), so a
+//! path that allows `GET` allows `HEAD` too.
+//!
+//! That the methods recorded by earlier resources reach this resource's `Allow` is how
+//! actix-web 4.18 behaves rather than a documented promise; the tests of 405 with `Allow`
+//! (`tests/api/routing.rs`, `tests/api/errors.rs`) fail if it changes.
 
 use actix_web::body::BoxBody;
 use actix_web::dev::{HttpServiceFactory, ServiceRequest, ServiceResponse};
@@ -18,7 +20,7 @@ use actix_web::http::header::ALLOW;
 use actix_web::middleware::{Next, from_fn};
 use actix_web::{Error, ResponseError, web};
 
-use crate::errors::ApiError;
+use crate::api::errors::ApiError;
 
 /// The resource that takes every request no other route takes; register it last.
 pub fn resource() -> impl HttpServiceFactory {

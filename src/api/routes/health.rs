@@ -5,7 +5,7 @@ use actix_web::web::Json;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::request_limits::NoBody;
+use crate::api::body::NoBody;
 
 /// The service's health.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]

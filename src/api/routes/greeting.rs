@@ -8,12 +8,11 @@ use serde::Serialize;
 use serde_json::{Value, json};
 use utoipa::ToSchema;
 
-use crate::domain::{Language, Name};
-use crate::errors::ErrorBody;
-use crate::json_body::JsonBody;
-use crate::request_limits::NoBody;
-use crate::simulated_io::SimulatedIo;
-use crate::validation::{HttpValidationError, Violation, body_loc, path_loc};
+use crate::api::body::{JsonBody, NoBody};
+use crate::api::domain::{Language, Name};
+use crate::api::errors::ErrorBody;
+use crate::api::simulated_io::SimulatedIo;
+use crate::api::validation::{HttpValidationError, Violation, body_loc, path_loc};
 
 /// The greeting, `{"Hello": "World"}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]

@@ -1,17 +1,9 @@
 //! Limits on the request head, checked before routing: a request target over `--max-uri-length`
-//! gets `414`, a head (request line and headers) over `--max-header-size` gets `431`. And
-//! [`NoBody`], the extractor of every `GET` route: a `GET` or `HEAD` that carries a body gets
-//! `400`. No such route reads one, and a body where none belongs is how request-smuggling
-//! attempts often look. It is decided on the route that matched, so a `GET` of a path without
-//! a `GET` route gets its `405` as usual.
+//! gets `414`, a head (request line and headers) over `--max-header-size` gets `431`.
 
-use std::future::{Ready, ready};
+use actix_web::dev::{RequestHead, ServiceRequest};
 
-use actix_web::dev::{Payload, RequestHead, ServiceRequest};
-use actix_web::http::header;
-use actix_web::{FromRequest, HttpRequest};
-
-use crate::errors::ApiError;
+use crate::api::errors::ApiError;
 
 /// The head limits in bytes, from the settings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -64,46 +56,11 @@ fn head_size(head: &RequestHead, target: usize) -> usize {
     request_line + headers + 2
 }
 
-/// Whether the request declares a body: a `Content-Length` other than `0`, or any
-/// `Transfer-Encoding`.
-fn carries_body(head: &RequestHead) -> bool {
-    let declared = head.headers.get(header::CONTENT_LENGTH);
-    let non_empty = declared.is_some_and(|length| {
-        let length = length
-            .to_str()
-            .ok()
-            .and_then(|l| l.trim().parse::<u64>().ok());
-        length != Some(0)
-    });
-    non_empty || head.headers.contains_key(header::TRANSFER_ENCODING)
-}
-
 /// Checks `req` against the app's [`HeadLimits`].
 pub fn check_request(req: &ServiceRequest) -> Result<(), ApiError> {
     match req.app_data::<HeadLimits>() {
         Some(limits) => limits.check(req.head()),
         None => Ok(()),
-    }
-}
-
-/// Extractor for routes that take no body (every `GET` route, and so `HEAD`): the request is
-/// refused with `400` when it carries one.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct NoBody;
-
-impl FromRequest for NoBody {
-    type Error = ApiError;
-    type Future = Ready<Result<Self, ApiError>>;
-
-    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        ready(if carries_body(req.head()) {
-            Err(ApiError::BadRequest(format!(
-                "a {} request cannot carry a body",
-                req.method()
-            )))
-        } else {
-            Ok(Self)
-        })
     }
 }
 
@@ -158,18 +115,5 @@ mod tests {
             check(header(128 - 16 - 5 - 2 + 1)),
             Err(ApiError::HeaderFieldsTooLarge { limit: 128 })
         ));
-    }
-
-    #[test]
-    fn a_body_is_declared_by_a_non_zero_length_or_a_transfer_encoding() {
-        let carries = |name: &str, value: &str| {
-            let request = TestRequest::get().insert_header((name, value));
-            carries_body(request.to_http_request().head())
-        };
-        assert!(!carries("content-length", "0"));
-        assert!(!carries("content-length", "00"));
-        assert!(carries("content-length", "5"));
-        assert!(carries("transfer-encoding", "chunked"));
-        assert!(!carries_body(TestRequest::get().to_http_request().head()));
     }
 }

@@ -23,9 +23,9 @@ use std::time::{Duration, SystemTime};
 use log::{Level, Log, Metadata, Record};
 
 /// Filter used when `RUST_LOG` is not set.
-const DEFAULT_LOG_FILTER: &str = "info";
+pub const DEFAULT_LOG_FILTER: &str = "info";
 /// How often buffered log lines are written out (sooner when the buffer is half full).
-const LOG_FLUSH_INTERVAL: Duration = Duration::from_millis(100);
+pub const LOG_FLUSH_INTERVAL: Duration = Duration::from_millis(100);
 /// The log buffer's size: lines past it, while stderr does not keep up, are dropped.
 const LOG_BUFFER_BYTES: usize = 256 * 1024;
 /// The longest a flush before exiting waits for a stalled stderr: the process exits anyway.
@@ -334,7 +334,7 @@ mod tests {
             .find(|l| l.contains("the disco"))
             .expect("no panic line");
         assert!(
-            line.contains(" ERROR greeter::panic] panic at src/telemetry.rs:"),
+            line.contains(" ERROR greeter::panic] panic at src/process/logging.rs:"),
             "{line}"
         );
         assert!(line.ends_with(": the disco"), "{line}");

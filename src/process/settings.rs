@@ -10,8 +10,6 @@ use std::time::Duration;
 use bytesize::ByteSize;
 use clap::{Args, Parser, Subcommand};
 
-use crate::api_doc::SpecVersion;
-
 /// Address the server listens on unless told otherwise (uvicorn's default).
 pub const DEFAULT_HOST: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
 /// Port the server listens on unless told otherwise (uvicorn's default).
@@ -41,6 +39,17 @@ pub const DEFAULT_DOCS_PATH: &str = "/docs";
 pub const DEFAULT_OPENAPI_PATH: &str = "/openapi.json";
 /// The simulated I/O wait of the greeting, as the original's `await asyncio.sleep(1)`.
 pub const DEFAULT_IO_DELAY: Duration = Duration::from_secs(1);
+
+/// The editions of the OpenAPI document greeter publishes (rendered by `crate::api::openapi`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum SpecVersion {
+    /// OpenAPI 3.1, as utoipa generates it.
+    #[value(name = "3.1")]
+    V3_1,
+    /// OpenAPI 3.0.3, converted from the 3.1 document.
+    #[value(name = "3.0")]
+    V3_0,
+}
 
 /// The command line: `greeter [serve] [OPTIONS]` or `greeter openapi`.
 #[derive(Debug, Parser)]

@@ -1,8 +1,8 @@
 //! The answer for a request that a panic in its handler, or an error from inside the app, took
 //! with it: `500 {"detail": "Internal Server Error"}` for a panic, the error's own status
-//! otherwise; the worker keeps serving. The per-request layer ([`crate::middleware`]) catches
+//! otherwise; the worker keeps serving. The per-request layer ([`crate::http::per_request`]) catches
 //! the panic; the panic's message and place are logged by the hook that
-//! [`crate::telemetry::init_logging`] installs.
+//! [`crate::process::logging::init_logging`] installs.
 //!
 //! Such a request is gone (routing needs it unshared, so no copy is kept), and an answer to the
 //! client needs one. So the answer travels as an error ([`Unanswered`]), which actix-http turns
@@ -17,9 +17,9 @@ use actix_web::body::BoxBody;
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
 
-use crate::access_log::AccessLine;
-use crate::errors::{ApiError, json_error};
-use crate::middleware::with_common_headers;
+use crate::api::errors::{ApiError, json_error};
+use crate::http::access_log::AccessLine;
+use crate::http::request_id::with_common_headers;
 
 /// An answer for a request that is gone: `error`'s, under the request's access `line` (and id).
 #[derive(Debug)]

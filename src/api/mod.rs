@@ -1,0 +1,46 @@
+//! The API itself: what a client can ask for and what it gets back.
+//!
+//! Here belong the routes ([`routes`], one file per concern, and the docs pages), the accepted
+//! values and their rules ([`domain`]), the request bodies ([`body`]), the answers' shapes
+//! ([`errors`] for `{"detail": ...}`, [`validation`] for FastAPI's 422), the OpenAPI document and
+//! its 3.0 edition ([`openapi`]), and the I/O the routes wait on ([`simulated_io`]). Not here:
+//! anything every request passes through regardless of its route (that is [`crate::http`]),
+//! and the process around the server ([`crate::process`]). Code here may use the settings, and
+//! nothing else outside this folder.
+
+pub mod body;
+pub mod domain;
+pub mod errors;
+pub mod openapi;
+pub mod routes;
+pub mod simulated_io;
+pub mod validation;
+
+use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
+use actix_web::{App, Error};
+use utoipa::OpenApi;
+use utoipa_actix_web::{AppExt, UtoipaApp};
+
+/// The API routes alone, with the OpenAPI document they generate.
+pub fn api_app() -> UtoipaApp<
+    impl ServiceFactory<
+        ServiceRequest,
+        Config = (),
+        Response = ServiceResponse,
+        Error = Error,
+        InitError = (),
+    >,
+> {
+    App::new()
+        .into_utoipa_app()
+        .openapi(openapi::ApiDoc::openapi())
+        .configure(routes::register)
+}
+
+/// The complete OpenAPI document of the API: what the routes generate, with the refusals every
+/// operation shares.
+pub fn document() -> utoipa::openapi::OpenApi {
+    let mut api = api_app().split_for_parts().1;
+    openapi::add_shared_refusals(&mut api);
+    api
+}

@@ -1,0 +1,17 @@
+//! The HTTP plumbing every request passes through, whatever its route.
+//!
+//! Here belong the one per-request layer ([`per_request`]) and its parts: request ids
+//! ([`request_id`]), the head limits checked before routing ([`head_limits`]), `HEAD` routed as
+//! `GET` ([`head_as_get`]), the answer for a request a panic took ([`panics`]) and the access line
+//! ([`access_log`]); and the [`fallback`] that answers `404`/`405` for what no route takes. New
+//! cross-cutting concerns (metrics, rate limits, CORS, client addresses behind proxies) belong
+//! here too. Not here: routes and the shapes of their answers ([`crate::api`]; this layer answers
+//! in [`crate::api::errors`]' shape), and the process around the server ([`crate::process`]).
+
+pub mod access_log;
+pub mod fallback;
+pub mod head_as_get;
+pub mod head_limits;
+pub mod panics;
+pub mod per_request;
+pub mod request_id;
