@@ -23,7 +23,13 @@ static MALLOC_CONF: &[u8; 10] = b"narenas:1\0";
 fn main() -> ExitCode {
     match parse_command_line().into_command() {
         Command::Openapi { spec_version } => print_openapi(spec_version),
-        Command::Serve(settings) => serve(settings),
+        Command::Serve(settings) => match settings.check() {
+            Ok(()) => serve(settings),
+            Err(message) => {
+                eprintln!("error: {message} (see greeter --help)");
+                ExitCode::from(2)
+            }
+        },
     }
 }
 

@@ -22,6 +22,7 @@ use crate::api::body::BodyLimit;
 use crate::api::openapi::v3_0::UnsupportedConstruct;
 use crate::api::routes::docs;
 use crate::api::simulated_io::SimulatedIo;
+use crate::api::sources::SourcesConfig;
 use crate::http::fallback;
 use crate::http::head_limits::HeadLimits;
 use crate::http::per_request::per_request;
@@ -57,6 +58,7 @@ impl std::error::Error for StartupError {}
 #[derive(Clone)]
 pub struct AppState {
     io: SimulatedIo,
+    sources: SourcesConfig,
     body_limit: BodyLimit,
     head_limits: HeadLimits,
     docs: web::Data<docs::Docs>,
@@ -77,6 +79,7 @@ impl AppState {
         let docs = docs::Docs::new(&api, layout).map_err(StartupError::Spec)?;
         Ok(Self {
             io: SimulatedIo::new(settings.io_delay.into()),
+            sources: SourcesConfig::new(settings),
             body_limit: BodyLimit(settings.max_body_bytes()),
             head_limits: HeadLimits {
                 max_uri: settings.max_uri_bytes(),
@@ -147,6 +150,7 @@ pub fn app_with(
 > {
     let (app, _) = api_app().split_for_parts();
     app.app_data(ThinData(state.io))
+        .app_data(web::Data::new(state.sources.for_worker()))
         .app_data(state.body_limit)
         .app_data(state.head_limits)
         .configure(docs::configure(state.docs))

@@ -14,6 +14,7 @@ pub mod errors;
 pub mod openapi;
 pub mod routes;
 pub mod simulated_io;
+pub mod sources;
 pub mod validation;
 
 use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};

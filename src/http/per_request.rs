@@ -34,6 +34,8 @@ pub async fn per_request<B: MessageBody + 'static>(
             .map_into_right_body(),
         Ok(()) => {
             route_head_as_get(&mut req);
+            // The id the answer will carry, for handlers that pass it on (upstream calls).
+            req.headers_mut().insert(request_id::REQUEST_ID, line.id());
             match AssertUnwindSafe(next.call(req)).catch_unwind().await {
                 Ok(Ok(answer)) => answer.map_into_left_body(),
                 Ok(Err(error)) => return Err(Unanswered::failed(error, line).into()),

@@ -7,10 +7,16 @@ use crate::process::settings::ServeSettings;
 /// Descriptors besides connections: listeners, event loops and their wakers, stdio, the log.
 pub const SPARE_DESCRIPTORS: u64 = 64;
 
-/// The open files `settings` can use: every worker at `--max-connections`, and the spares.
+/// The open files `settings` can use: every worker at `--max-connections` and at
+/// `--upstream-max-connections` to each upstream, and the spares.
 pub fn needed(settings: &ServeSettings) -> u64 {
-    let connections = settings.workers.get() as u64 * settings.max_connections.get() as u64;
-    connections.saturating_add(SPARE_DESCRIPTORS)
+    let workers = settings.workers.get() as u64;
+    let clients = workers * settings.max_connections.get() as u64;
+    let upstream =
+        workers * settings.upstreams.len() as u64 * settings.upstream_max_connections.get() as u64;
+    clients
+        .saturating_add(upstream)
+        .saturating_add(SPARE_DESCRIPTORS)
 }
 
 /// Raises the soft limit on open files towards [`needed`] (never lowers it); returns the
@@ -43,5 +49,20 @@ mod tests {
             ..ServeSettings::default()
         };
         assert_eq!(needed(&settings), 3000 + SPARE_DESCRIPTORS);
+    }
+
+    #[test]
+    fn upstream_connections_count_too() {
+        let settings = ServeSettings {
+            workers: NonZeroUsize::new(2).unwrap(),
+            max_connections: NonZeroUsize::new(1000).unwrap(),
+            upstreams: vec![
+                crate::process::settings::Upstream::parse("a=http://127.0.0.1:1/").unwrap(),
+                crate::process::settings::Upstream::parse("b=http://127.0.0.1:2/").unwrap(),
+            ],
+            upstream_max_connections: NonZeroUsize::new(10).unwrap(),
+            ..ServeSettings::default()
+        };
+        assert_eq!(needed(&settings), 2000 + 2 * 2 * 10 + SPARE_DESCRIPTORS);
     }
 }

@@ -37,6 +37,16 @@ pub const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(30);
 pub const DEFAULT_DOCS_PATH: &str = "/docs";
 /// Where the OpenAPI 3.1 document is served (FastAPI's URL); the 3.0 edition sits beside it.
 pub const DEFAULT_OPENAPI_PATH: &str = "/openapi.json";
+/// The most one upstream call of `GET /aggregate` may take once sent (and, apart, the most it may
+/// wait for a free connection).
+pub const DEFAULT_UPSTREAM_TIMEOUT: Duration = Duration::from_secs(2);
+/// The largest upstream answer body read; past it the call fails as `too_large`.
+pub const DEFAULT_UPSTREAM_MAX_BODY: ByteSize = ByteSize::mib(1);
+/// Connections each worker keeps to each upstream at most. A worker carrying its half of 1,000
+/// concurrent aggregates calls each upstream about 500 times at once: 512 serves that without
+/// queueing, and bounds what one upstream takes of the open-files budget (workers × upstreams ×
+/// this).
+pub const DEFAULT_UPSTREAM_MAX_CONNECTIONS: usize = 512;
 /// The simulated I/O wait of the greeting, as the original's `await asyncio.sleep(1)`.
 pub const DEFAULT_IO_DELAY: Duration = Duration::from_secs(1);
 
@@ -79,6 +89,8 @@ impl Cli {
 
 /// The subcommands.
 #[derive(Debug, Subcommand)]
+// Made once per process, so the size of its largest variant does not matter.
+#[allow(clippy::large_enum_variant)]
 pub enum Command {
     /// Serve the API (the default).
     Serve(ServeSettings),
@@ -170,6 +182,32 @@ pub struct ServeSettings {
     /// call through it.
     #[arg(long, env = "GREETER_ROOT_PATH", value_name = "PATH")]
     pub root_path: Option<UrlPath>,
+
+    /// An upstream service that GET /aggregate calls, NAME=URL (repeatable; the environment
+    /// variable takes a comma-separated list). NAME is 1-32 of a-z, 0-9, _ and -; URL an
+    /// absolute http:// URL. Without any, three simulated sources stand in.
+    #[arg(long = "upstream", env = "GREETER_UPSTREAMS", value_name = "NAME=URL",
+          value_delimiter = ',', value_parser = Upstream::parse)]
+    pub upstreams: Vec<Upstream>,
+
+    /// The most one upstream call may take once sent; waiting for a free connection has a
+    /// budget of its own, as long.
+    #[arg(long, env = "GREETER_UPSTREAM_TIMEOUT", value_name = "DURATION",
+          default_value_t = DEFAULT_UPSTREAM_TIMEOUT.into(), value_parser = parse_positive_duration,
+          allow_hyphen_values = true)]
+    pub upstream_timeout: humantime::Duration,
+
+    /// Largest upstream answer body read (e.g. 1MiB); a larger one fails the call as too_large.
+    #[arg(long, env = "GREETER_UPSTREAM_MAX_BODY", value_name = "SIZE",
+          default_value_t = DEFAULT_UPSTREAM_MAX_BODY,
+          value_parser = |s: &str| parse_size(s, 1, 1 << 30))]
+    pub upstream_max_body: ByteSize,
+
+    /// Connections each worker keeps to each upstream at most; calls past it wait for one.
+    #[arg(long, env = "GREETER_UPSTREAM_MAX_CONNECTIONS", default_value_t =
+          NonZeroUsize::new(DEFAULT_UPSTREAM_MAX_CONNECTIONS).unwrap(),
+          allow_negative_numbers = true)]
+    pub upstream_max_connections: NonZeroUsize,
 }
 
 impl Default for ServeSettings {
@@ -190,6 +228,10 @@ impl Default for ServeSettings {
             docs_path: Mount::At(UrlPath(DEFAULT_DOCS_PATH.to_owned())),
             openapi_path: Mount::At(UrlPath(DEFAULT_OPENAPI_PATH.to_owned())),
             root_path: None,
+            upstreams: Vec::new(),
+            upstream_timeout: DEFAULT_UPSTREAM_TIMEOUT.into(),
+            upstream_max_body: DEFAULT_UPSTREAM_MAX_BODY,
+            upstream_max_connections: NonZeroUsize::new(DEFAULT_UPSTREAM_MAX_CONNECTIONS).unwrap(),
         }
     }
 }
@@ -210,6 +252,27 @@ impl ServeSettings {
         bytes(self.max_uri_length)
     }
 
+    /// What the settings cannot say flag by flag: upstream names are unique.
+    pub fn check(&self) -> Result<(), String> {
+        for (index, upstream) in self.upstreams.iter().enumerate() {
+            if self.upstreams[..index]
+                .iter()
+                .any(|u| u.name == upstream.name)
+            {
+                return Err(format!(
+                    "invalid value '{}' for '--upstream <NAME=URL>': the name {} is given twice",
+                    upstream, upstream.name
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The most body bytes read from an upstream answer.
+    pub fn upstream_max_body_bytes(&self) -> usize {
+        bytes(self.upstream_max_body)
+    }
+
     /// The shutdown grace period in whole seconds, as actix-server takes it (rounded up).
     pub fn shutdown_timeout_secs(&self) -> u64 {
         let timeout = Duration::from(self.shutdown_timeout);
@@ -228,6 +291,55 @@ fn parse_size(input: &str, min: u64, max: u64) -> Result<ByteSize, String> {
         return Err(format!("must be from {min} to {max} bytes"));
     }
     Ok(size)
+}
+
+/// An upstream service of `GET /aggregate`: its name in the answer, and its URL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Upstream {
+    /// 1 to 32 of `[a-z0-9_-]`.
+    pub name: String,
+    /// An absolute `http://` URL.
+    pub url: actix_web::http::Uri,
+}
+
+impl Upstream {
+    /// Longest name.
+    pub const MAX_NAME_CHARS: usize = 32;
+
+    /// Reads `NAME=URL`.
+    pub fn parse(input: &str) -> Result<Self, String> {
+        let Some((name, url)) = input.split_once('=') else {
+            return Err("expected NAME=URL".to_owned());
+        };
+        let name_ok = (1..=Self::MAX_NAME_CHARS).contains(&name.len())
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-');
+        if !name_ok {
+            return Err(format!(
+                "the name {name:?} must be 1 to {} of a-z, 0-9, _ and -",
+                Self::MAX_NAME_CHARS
+            ));
+        }
+        let url: actix_web::http::Uri = url.parse().map_err(|_| format!("{url:?} is not a URL"))?;
+        match url.scheme_str() {
+            Some("http") if url.host().is_some() => {}
+            Some("https") => {
+                return Err("https:// upstreams are not supported yet; use http://".to_owned());
+            }
+            _ => return Err(format!("{url} is not an absolute http:// URL")),
+        }
+        Ok(Self {
+            name: name.to_owned(),
+            url,
+        })
+    }
+}
+
+impl fmt::Display for Upstream {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}={}", self.name, self.url)
+    }
 }
 
 /// A duration longer than zero.

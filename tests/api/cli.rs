@@ -47,6 +47,9 @@ fn help_documents_every_setting_and_its_environment_variable() {
         "openapi-path",
         "root-path",
         "io-delay",
+        "upstream-timeout",
+        "upstream-max-body",
+        "upstream-max-connections",
     ] {
         let flag = format!("--{setting}");
         let variable = format!("GREETER_{}", setting.to_uppercase().replace('-', "_"));
@@ -57,7 +60,13 @@ fn help_documents_every_setting_and_its_environment_variable() {
             );
         }
     }
-    for item in ["RUST_LOG", "serve", "openapi"] {
+    for item in [
+        "RUST_LOG",
+        "serve",
+        "openapi",
+        "--upstream",
+        "GREETER_UPSTREAMS",
+    ] {
         assert!(
             help.contains(item),
             "--help does not mention {item}:\n{help}"
@@ -279,4 +288,32 @@ fn a_panic_before_serving_is_printed_and_exits_non_zero() {
             "{filter}: {stderr}"
         );
     }
+}
+
+#[test]
+fn bad_upstreams_get_a_one_line_error_naming_the_flag() {
+    for (value, says) in [
+        ("nothing", "expected NAME=URL"),
+        ("Upper=http://127.0.0.1:9/", "must be 1 to 32 of a-z"),
+        (
+            "a=https://127.0.0.1:9/",
+            "https:// upstreams are not supported yet",
+        ),
+        ("a=ftp://127.0.0.1:9/", "is not an absolute http:// URL"),
+        ("a=/relative", "is not an absolute http:// URL"),
+    ] {
+        let output = greeter(&["--upstream", value], &[]);
+        assert_one_line_error_naming(&output, "--upstream");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains(says), "{value}: {stderr}");
+    }
+    let twice = greeter(
+        &["--port", "0"],
+        &[(
+            "GREETER_UPSTREAMS",
+            "a=http://127.0.0.1:9/,a=http://127.0.0.1:10/",
+        )],
+    );
+    assert_one_line_error_naming(&twice, "--upstream");
+    assert!(String::from_utf8_lossy(&twice.stderr).contains("the name a is given twice"));
 }

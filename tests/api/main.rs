@@ -2,6 +2,7 @@
 //! run as a real process. One test binary, so everything compiles and links once.
 
 mod access_log;
+mod aggregate;
 mod architecture;
 mod browser;
 mod cli;

@@ -119,6 +119,7 @@ async fn the_documented_operations_are_the_routed_ones() {
         documented,
         [
             "GET /",
+            "GET /aggregate",
             "GET /healthz",
             "GET /hello/{name}",
             "POST /greetings"
@@ -128,6 +129,7 @@ async fn the_documented_operations_are_the_routed_ones() {
     let app = spawn_app();
     for (method, target) in [
         ("GET", "/"),
+        ("GET", "/aggregate"),
         ("GET", "/healthz"),
         ("GET", "/hello/Ada"),
         ("POST", "/greetings"),
@@ -266,6 +268,7 @@ fn provoking_requests() -> Vec<Provoked> {
     let mut cases = Vec::new();
     for (path, target) in [
         ("/", "/"),
+        ("/aggregate", "/aggregate"),
         ("/healthz", "/healthz"),
         ("/hello/{name}", "/hello/Ada"),
     ] {

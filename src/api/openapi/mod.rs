@@ -20,6 +20,7 @@ use v3_0::UnsupportedConstruct;
 #[openapi(
     tags(
         (name = "greeting", description = "Greetings, after a simulated I/O wait."),
+        (name = "fan-out", description = "One request calling several upstream services at once."),
         (name = "health", description = "Liveness of the service, answered at once."),
     ),
     components(schemas(ErrorBody, HttpValidationError, ValidationError)),

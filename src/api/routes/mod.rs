@@ -1,6 +1,7 @@
 //! The API's routes, one file per concern. [`register`] is the single list of them: the app
 //! serves exactly what it registers, and the OpenAPI document describes exactly the same.
 
+pub mod aggregate;
 pub mod docs;
 pub mod greeting;
 pub mod health;
@@ -13,5 +14,6 @@ pub fn register(config: &mut ServiceConfig) {
         .service(greeting::get_greeting)
         .service(greeting::get_named_greeting)
         .service(greeting::post_greeting)
+        .service(aggregate::get_aggregate)
         .service(health::get_health);
 }

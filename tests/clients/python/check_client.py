@@ -5,9 +5,11 @@ base URL is the first argument."""
 import sys
 
 from greeter_client import Client
+from greeter_client.api.fan_out import get_aggregate
 from greeter_client.api.greeting import get_greeting, get_named_greeting, post_greeting
 from greeter_client.api.health import get_health
 from greeter_client.models import (
+    Aggregate,
     Greeting,
     GreetingMessage,
     GreetingRequest,
@@ -15,6 +17,7 @@ from greeter_client.models import (
     HealthStatus,
     HTTPValidationError,
     Language,
+    SourceKind,
 )
 
 EXPECTED = {
@@ -29,6 +32,14 @@ EXPECTED = {
 def main(base_url: str) -> None:
     client = Client(base_url=base_url, raise_on_unexpected_status=True)
     checks = 0
+
+    aggregate = get_aggregate.sync(client=client)
+    assert isinstance(aggregate, Aggregate), aggregate
+    names = [source.name for source in aggregate.sources]
+    assert names == ["simulated-1", "simulated-2", "simulated-3"], names
+    for source in aggregate.sources:
+        assert source.ok and source.kind == SourceKind.SIMULATED and source.status == 200, source
+    checks += 1
 
     greeting = get_greeting.sync(client=client)
     assert isinstance(greeting, Greeting) and greeting.hello == "World", greeting

@@ -17,6 +17,22 @@ const client = createClient<paths>({ baseUrl });
 let checks = 0;
 
 {
+  const { data, response } = await client.GET("/aggregate");
+  assert.equal(response.status, 200);
+  const sources = data?.sources ?? [];
+  assert.deepEqual(
+    sources.map((source) => source.name),
+    ["simulated-1", "simulated-2", "simulated-3"],
+  );
+  for (const source of sources) {
+    assert.equal(source.ok, true);
+    assert.equal(source.kind, "simulated");
+    assert.equal(source.status, 200);
+  }
+  checks++;
+}
+
+{
   const { data, error, response } = await client.GET("/");
   assert.equal(response.status, 200);
   assert.equal(error, undefined);

@@ -11,6 +11,20 @@ async fn main() {
     let client = Client::new(&base_url);
     let mut checks = 0;
 
+    let aggregate = client
+        .get_aggregate()
+        .send()
+        .await
+        .expect("GET /aggregate")
+        .into_inner();
+    let names: Vec<&str> = aggregate.sources.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(names, ["simulated-1", "simulated-2", "simulated-3"]);
+    for source in &aggregate.sources {
+        assert!(source.ok, "{source:?}");
+        assert_eq!(source.kind, types::SourceKind::Simulated);
+    }
+    checks += 1;
+
     let greeting = client
         .get_greeting()
         .send()

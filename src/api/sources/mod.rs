@@ -1,0 +1,227 @@
+//! The sources `GET /aggregate` calls, all at once: upstream HTTP services (`--upstream`), or,
+//! when none is configured, three simulated ones that wait like `GET /` does. Each call ends in
+//! a [`SourceResult`]: one source's failure never fails, delays or cancels another.
+//!
+//! A worker's sources ([`Sources`]) hold its HTTP clients, which belong to the worker's event
+//! loop; [`SourcesConfig`] is what the server prepares once and each worker turns into its own.
+
+pub mod http;
+
+use std::time::{Duration, Instant};
+
+use actix_web::http::header::HeaderValue;
+use futures_util::future::join_all;
+use serde::Serialize;
+use serde_json::{Value, json};
+use utoipa::ToSchema;
+
+use crate::api::simulated_io::SimulatedIo;
+use crate::process::settings::{ServeSettings, Upstream};
+
+/// The names of the simulated sources that stand in when no upstream is configured.
+pub const SIMULATED_SOURCES: [&str; 3] = ["simulated-1", "simulated-2", "simulated-3"];
+
+/// What `GET /aggregate` answers: every source's result, in configured order.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+#[schema(example = json!({"elapsed_ms": 1003, "sources": [
+    {"name": "simulated-1", "kind": "simulated", "ok": true, "elapsed_ms": 1001, "status": 200,
+     "body": {"Hello": "World"}},
+    {"name": "billing", "kind": "http", "ok": false, "elapsed_ms": 2001,
+     "error": {"type": "timeout", "detail": "no answer within 2s"}}]}))]
+pub struct Aggregate {
+    /// How long the whole aggregate took, in milliseconds.
+    pub elapsed_ms: u64,
+    /// One result per source, in the order they are configured.
+    pub sources: Vec<SourceResult>,
+}
+
+/// One source's outcome: `ok` with the upstream's `status` and JSON `body`, or not `ok` with an
+/// `error` (and the `status`, for an `http_status` error).
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+#[schema(example = json!({"name": "billing", "kind": "http", "ok": true, "elapsed_ms": 12,
+    "status": 200, "body": {"balance": 42}}))]
+pub struct SourceResult {
+    /// The source's name (`--upstream NAME=URL`).
+    pub name: String,
+    /// What kind of source it is.
+    pub kind: SourceKind,
+    /// Whether the call succeeded: a 2xx answer with a JSON body within the limits.
+    pub ok: bool,
+    /// How long the call took, in milliseconds.
+    pub elapsed_ms: u64,
+    /// The upstream's HTTP status, when it answered.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(required = false, nullable = false, minimum = 100, maximum = 599)]
+    pub status: Option<u16>,
+    /// The upstream's JSON body, as it was, when `ok`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(required = false, nullable = false)]
+    pub body: Option<Value>,
+    /// Why the call failed, when not `ok`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(required = false, nullable = false)]
+    pub error: Option<SourceError>,
+}
+
+/// The kinds of sources.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum SourceKind {
+    /// A stand-in that waits like `GET /` (no `--upstream` configured).
+    Simulated,
+    /// An upstream HTTP service.
+    Http,
+}
+
+/// Why a source's call failed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct SourceError {
+    /// What kind of failure, for a program.
+    #[serde(rename = "type")]
+    pub kind: SourceErrorType,
+    /// What happened, for a person.
+    pub detail: String,
+}
+
+/// The kinds of failure of a source's call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum SourceErrorType {
+    /// No free connection, no answer or no complete body within `--upstream-timeout`.
+    Timeout,
+    /// The connection was refused, unreachable, or lost before an answer.
+    Connect,
+    /// The upstream answered with a status other than 2xx (`status` says which).
+    HttpStatus,
+    /// The body is not JSON, not UTF-8, or shorter than its `Content-Length`.
+    InvalidBody,
+    /// The body is larger than `--upstream-max-body`; reading stopped there.
+    TooLarge,
+    /// The upstream does not speak HTTP/1.1.
+    Protocol,
+}
+
+impl SourceResult {
+    /// A successful call to `name`, started at `started`.
+    fn succeeded(name: &str, kind: SourceKind, started: Instant, status: u16, body: Value) -> Self {
+        Self {
+            name: name.to_owned(),
+            kind,
+            ok: true,
+            elapsed_ms: millis(started.elapsed()),
+            status: Some(status),
+            body: Some(body),
+            error: None,
+        }
+    }
+
+    /// A failed call to `name`, started at `started`.
+    fn failed(name: &str, started: Instant, failure: Failure) -> Self {
+        Self {
+            name: name.to_owned(),
+            kind: SourceKind::Http,
+            ok: false,
+            elapsed_ms: millis(started.elapsed()),
+            status: failure.status,
+            body: None,
+            error: Some(SourceError {
+                kind: failure.kind,
+                detail: failure.detail,
+            }),
+        }
+    }
+}
+
+/// Why a call failed, before it is placed in its [`SourceResult`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure {
+    kind: SourceErrorType,
+    detail: String,
+    status: Option<u16>,
+}
+
+impl Failure {
+    /// A failure of `kind`, explained by `detail`.
+    pub fn new(kind: SourceErrorType, detail: impl Into<String>) -> Self {
+        Self {
+            kind,
+            detail: detail.into(),
+            status: None,
+        }
+    }
+}
+
+fn millis(elapsed: Duration) -> u64 {
+    u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// The sources as the settings describe them, prepared once per server.
+#[derive(Debug, Clone)]
+pub struct SourcesConfig {
+    upstreams: Vec<Upstream>,
+    io: SimulatedIo,
+    limits: http::CallLimits,
+}
+
+impl SourcesConfig {
+    /// The sources of `settings`: its upstreams, or the simulated ones.
+    pub fn new(settings: &ServeSettings) -> Self {
+        Self {
+            upstreams: settings.upstreams.clone(),
+            io: SimulatedIo::new(settings.io_delay.into()),
+            limits: http::CallLimits {
+                timeout: settings.upstream_timeout.into(),
+                max_body: settings.upstream_max_body_bytes(),
+                max_connections: settings.upstream_max_connections.get(),
+            },
+        }
+    }
+
+    /// A worker's own sources, with its own HTTP clients.
+    pub fn for_worker(&self) -> Sources {
+        let sources = if self.upstreams.is_empty() {
+            SIMULATED_SOURCES
+                .iter()
+                .map(|name| Source::Simulated { name, io: self.io })
+                .collect()
+        } else {
+            self.upstreams
+                .iter()
+                .map(|upstream| Source::Http(http::HttpSource::new(upstream, self.limits)))
+                .collect()
+        };
+        Sources { sources }
+    }
+}
+
+/// A worker's sources.
+pub struct Sources {
+    sources: Vec<Source>,
+}
+
+enum Source {
+    Simulated { name: &'static str, io: SimulatedIo },
+    Http(http::HttpSource),
+}
+
+impl Sources {
+    /// Calls every source at once, forwarding `request_id`; answers once all have finished or
+    /// failed, in configured order.
+    pub async fn call_all(&self, request_id: Option<&HeaderValue>) -> Vec<SourceResult> {
+        join_all(self.sources.iter().map(|source| source.call(request_id))).await
+    }
+}
+
+impl Source {
+    async fn call(&self, request_id: Option<&HeaderValue>) -> SourceResult {
+        match self {
+            Self::Simulated { name, io } => {
+                let started = Instant::now();
+                io.wait().await;
+                let body = json!({"Hello": "World"});
+                SourceResult::succeeded(name, SourceKind::Simulated, started, 200, body)
+            }
+            Self::Http(source) => source.call(request_id).await,
+        }
+    }
+}

@@ -1,0 +1,488 @@
+//! `GET /aggregate` against real upstreams on real sockets: greeter itself, and small raw TCP
+//! servers that misbehave in every way the typed errors name.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use greeter::process::settings::{ServeSettings, Upstream};
+use serde_json::{Value, json};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+use crate::helpers::{TestApp, spawn_app_with, spawn_app_with_delay, test_settings};
+
+/// How a test upstream answers each request.
+#[derive(Debug, Clone, Copy)]
+enum Behaviour {
+    /// `200` with `{"n": <the request's number on this server>}`, keeping the connection.
+    Json,
+    /// Reads the request, then never answers.
+    Silent,
+    /// Answers `200` JSON after this long.
+    Slow(Duration),
+    /// Sends half a status line, then closes.
+    ClosesMidHead,
+    /// Declares 100 bytes, sends 10, closes.
+    ClosesMidBody,
+    /// `200` with a body that is not JSON.
+    NotJson,
+    /// `200` with a body that is not UTF-8.
+    NotUtf8,
+    /// `200` declaring a body of this many bytes, and sending it.
+    Large(usize),
+    /// `200` with a chunked body of this many bytes.
+    LargeChunked(usize),
+    /// `500` with a JSON body.
+    Status500,
+    /// Something that is not HTTP at all.
+    NotHttp,
+}
+
+/// A test upstream: its URL, how many connections it accepted, how many it saw closed by the
+/// caller, and the `X-Request-Id` of each request.
+struct TestUpstream {
+    url: String,
+    accepted: Arc<AtomicUsize>,
+    closed_by_caller: Arc<AtomicUsize>,
+    request_ids: Arc<Mutex<Vec<String>>>,
+}
+
+/// Starts an upstream on a free loopback port that answers as `behaviour` says.
+async fn upstream(behaviour: Behaviour) -> TestUpstream {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/data", listener.local_addr().unwrap());
+    let accepted = Arc::new(AtomicUsize::new(0));
+    let closed_by_caller = Arc::new(AtomicUsize::new(0));
+    let request_ids = Arc::new(Mutex::new(Vec::new()));
+    let served = Arc::new(AtomicUsize::new(0));
+    let (a, c, r) = (
+        accepted.clone(),
+        closed_by_caller.clone(),
+        request_ids.clone(),
+    );
+    actix_rt::spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                return;
+            };
+            a.fetch_add(1, Ordering::SeqCst);
+            let (c, r, served) = (c.clone(), r.clone(), served.clone());
+            actix_rt::spawn(serve(stream, behaviour, c, r, served));
+        }
+    });
+    TestUpstream {
+        url,
+        accepted,
+        closed_by_caller,
+        request_ids,
+    }
+}
+
+/// Serves requests on one connection as `behaviour` says, until either side closes.
+async fn serve(
+    mut stream: TcpStream,
+    behaviour: Behaviour,
+    closed_by_caller: Arc<AtomicUsize>,
+    request_ids: Arc<Mutex<Vec<String>>>,
+    served: Arc<AtomicUsize>,
+) {
+    loop {
+        let Some(head) = read_head(&mut stream).await else {
+            closed_by_caller.fetch_add(1, Ordering::SeqCst);
+            return;
+        };
+        if let Some(id) = head
+            .lines()
+            .find_map(|line| line.strip_prefix("x-request-id: "))
+        {
+            request_ids.lock().unwrap().push(id.trim().to_owned());
+        }
+        let n = served.fetch_add(1, Ordering::SeqCst);
+        let json = |body: &str| {
+            format!(
+                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+                body.len()
+            )
+            .into_bytes()
+        };
+        let answer: Vec<u8> = match behaviour {
+            Behaviour::Json => json(&format!("{{\"n\":{n}}}")),
+            Behaviour::Silent => {
+                let mut rest = [0; 1];
+                let _ = stream.read(&mut rest).await; // until the caller closes
+                closed_by_caller.fetch_add(1, Ordering::SeqCst);
+                return;
+            }
+            Behaviour::Slow(wait) => {
+                actix_rt::time::sleep(wait).await;
+                json("{}")
+            }
+            Behaviour::ClosesMidHead => b"HTTP/1.1 20".to_vec(),
+            Behaviour::ClosesMidBody => {
+                b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n{\"a\":\"bcd\"".to_vec()
+            }
+            Behaviour::NotJson => json("hello"),
+            Behaviour::NotUtf8 => {
+                let mut answer = b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\n\"".to_vec();
+                answer.extend_from_slice(&[0xFF, 0xFE, b'"']);
+                answer
+            }
+            Behaviour::Large(size) => json(&format!("\"{}\"", "x".repeat(size - 2))),
+            Behaviour::LargeChunked(size) => {
+                let mut answer = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec();
+                for chunk in "x".repeat(size).as_bytes().chunks(4096) {
+                    answer.extend_from_slice(format!("{:x}\r\n", chunk.len()).as_bytes());
+                    answer.extend_from_slice(chunk);
+                    answer.extend_from_slice(b"\r\n");
+                }
+                answer.extend_from_slice(b"0\r\n\r\n");
+                answer
+            }
+            Behaviour::Status500 => {
+                b"HTTP/1.1 500 Internal Server Error\r\nContent-Length: 2\r\n\r\n{}".to_vec()
+            }
+            Behaviour::NotHttp => b"SSH-2.0-OpenSSH_9.2\r\n".to_vec(),
+        };
+        if stream.write_all(&answer).await.is_err() {
+            return;
+        }
+        if !matches!(behaviour, Behaviour::Json | Behaviour::Slow(_)) {
+            return; // closes
+        }
+    }
+}
+
+/// Reads one request head (lowercased), or `None` when the caller closed first.
+async fn read_head(stream: &mut TcpStream) -> Option<String> {
+    let mut head = Vec::new();
+    let mut byte = [0; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        match stream.read(&mut byte).await {
+            Ok(1) => head.push(byte[0]),
+            _ => return None,
+        }
+    }
+    Some(String::from_utf8_lossy(&head).to_ascii_lowercase())
+}
+
+/// A loopback URL where nothing listens.
+fn refusing_url() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    format!("http://{}/data", listener.local_addr().unwrap())
+}
+
+/// The app with these upstreams (`name`, URL) and an upstream timeout of `timeout`.
+fn app_with_upstreams(upstreams: &[(&str, &str)], timeout: Duration) -> TestApp {
+    spawn_app_with(ServeSettings {
+        upstreams: upstreams
+            .iter()
+            .map(|(name, url)| Upstream::parse(&format!("{name}={url}")).unwrap())
+            .collect(),
+        upstream_timeout: timeout.into(),
+        upstream_max_body: bytesize::ByteSize::kib(64),
+        ..test_settings()
+    })
+}
+
+/// The result of the source `name` in an aggregate.
+fn source<'a>(aggregate: &'a Value, name: &str) -> &'a Value {
+    aggregate["sources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == name)
+        .unwrap_or_else(|| panic!("no {name} in {aggregate}"))
+}
+
+#[actix_web::test]
+async fn without_upstreams_three_simulated_sources_wait_together() {
+    let delay = Duration::from_millis(600);
+    let app = spawn_app_with_delay(delay);
+
+    let started = Instant::now();
+    let reply = app.get("/aggregate").await;
+    let elapsed = started.elapsed();
+
+    assert_eq!(reply.status, 200);
+    let aggregate = reply.json();
+    let names: Vec<&str> = aggregate["sources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["simulated-1", "simulated-2", "simulated-3"]);
+    for result in aggregate["sources"].as_array().unwrap() {
+        assert_eq!(result["kind"], "simulated");
+        assert_eq!(result["ok"], true);
+        assert_eq!(result["status"], 200);
+        assert_eq!(result["body"], json!({"Hello": "World"}));
+        assert!(result.get("error").is_none(), "{result}");
+    }
+    assert!(
+        elapsed >= delay && elapsed < 2 * delay,
+        "three {delay:?} waits took {elapsed:?}: not at once"
+    );
+}
+
+#[actix_web::test]
+async fn each_misbehaving_upstream_gets_its_typed_error_and_the_others_still_succeed() {
+    let timeout = Duration::from_millis(800);
+    let cases = [
+        ("good", Some(Behaviour::Json), None, None),
+        ("refuses", None, Some("connect"), None),
+        ("silent", Some(Behaviour::Silent), Some("timeout"), None),
+        (
+            "slow",
+            Some(Behaviour::Slow(Duration::from_secs(3))),
+            Some("timeout"),
+            None,
+        ),
+        (
+            "mid-head",
+            Some(Behaviour::ClosesMidHead),
+            Some("protocol"),
+            None,
+        ),
+        (
+            "mid-body",
+            Some(Behaviour::ClosesMidBody),
+            Some("invalid_body"),
+            None,
+        ),
+        (
+            "not-json",
+            Some(Behaviour::NotJson),
+            Some("invalid_body"),
+            None,
+        ),
+        (
+            "not-utf8",
+            Some(Behaviour::NotUtf8),
+            Some("invalid_body"),
+            None,
+        ),
+        (
+            "large",
+            Some(Behaviour::Large(100_000)),
+            Some("too_large"),
+            None,
+        ),
+        (
+            "large-chunked",
+            Some(Behaviour::LargeChunked(100_000)),
+            Some("too_large"),
+            None,
+        ),
+        (
+            "status-500",
+            Some(Behaviour::Status500),
+            Some("http_status"),
+            Some(500),
+        ),
+        ("not-http", Some(Behaviour::NotHttp), Some("protocol"), None),
+    ];
+    let mut upstreams = Vec::new();
+    for (name, behaviour, _, _) in &cases {
+        let url = match behaviour {
+            Some(behaviour) => upstream(*behaviour).await.url,
+            None => refusing_url(),
+        };
+        upstreams.push((*name, url));
+    }
+    let named: Vec<(&str, &str)> = upstreams.iter().map(|(n, u)| (*n, u.as_str())).collect();
+    let app = app_with_upstreams(&named, timeout);
+
+    let started = Instant::now();
+    let reply = app.get("/aggregate").await;
+    let elapsed = started.elapsed();
+
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    let aggregate = reply.json();
+    let order: Vec<&str> = aggregate["sources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap())
+        .collect();
+    let configured: Vec<&str> = cases.iter().map(|c| c.0).collect();
+    assert_eq!(order, configured, "results come in configured order");
+    for (name, _, error, status) in &cases {
+        let result = source(&aggregate, name);
+        assert_eq!(result["kind"], "http", "{name}");
+        match error {
+            None => {
+                assert_eq!(result["ok"], true, "{name}: {result}");
+                assert_eq!(result["status"], 200, "{name}");
+                assert_eq!(result["body"], json!({"n": 0}), "{name}");
+            }
+            Some(error) => {
+                assert_eq!(result["ok"], false, "{name}: {result}");
+                assert_eq!(result["error"]["type"], *error, "{name}: {result}");
+                assert!(result["error"]["detail"].is_string(), "{name}");
+                assert!(result.get("body").is_none(), "{name}: {result}");
+                assert_eq!(
+                    result["status"],
+                    status.map_or(Value::Null, Value::from),
+                    "{name}"
+                );
+            }
+        }
+        let took = result["elapsed_ms"].as_u64().unwrap();
+        assert!(
+            took <= (timeout + Duration::from_millis(300)).as_millis() as u64,
+            "{name} took {took} ms"
+        );
+    }
+    assert!(
+        elapsed < timeout + Duration::from_millis(700),
+        "the aggregate took {elapsed:?}: the failures held it up"
+    );
+}
+
+#[actix_web::test]
+async fn three_upstreams_that_each_wait_1_s_answer_in_well_under_2_s() {
+    let upstreams: Vec<TestApp> = (0..3)
+        .map(|_| spawn_app_with_delay(Duration::from_secs(1)))
+        .collect();
+    let urls: Vec<String> = upstreams.iter().map(|u| u.url("/")).collect();
+    let app = app_with_upstreams(
+        &[("a", &urls[0]), ("b", &urls[1]), ("c", &urls[2])],
+        Duration::from_secs(5),
+    );
+
+    let started = Instant::now();
+    let reply = app.get("/aggregate").await;
+    let elapsed = started.elapsed();
+
+    let aggregate = reply.json();
+    for name in ["a", "b", "c"] {
+        let result = source(&aggregate, name);
+        assert_eq!(result["ok"], true, "{result}");
+        assert_eq!(result["body"], json!({"Hello": "World"}));
+    }
+    assert!(
+        elapsed >= Duration::from_secs(1) && elapsed < Duration::from_millis(1500),
+        "took {elapsed:?}"
+    );
+}
+
+#[actix_web::test]
+async fn five_hundred_concurrent_aggregates_all_succeed_on_reused_connections() {
+    let upstream = upstream(Behaviour::Json).await;
+    let app = app_with_upstreams(&[("counted", &upstream.url)], Duration::from_secs(5));
+    let concurrency = 500;
+
+    for _round in 0..2 {
+        let replies =
+            futures_util::future::join_all((0..concurrency).map(|_| app.get("/aggregate"))).await;
+        for reply in &replies {
+            assert_eq!(reply.status, 200);
+            assert_eq!(
+                source(&reply.json(), "counted")["ok"],
+                true,
+                "{}",
+                reply.text()
+            );
+        }
+    }
+    // 1,000 calls over two rounds of 500 at once: connections are reused, not one per call.
+    let accepted = upstream.accepted.load(Ordering::SeqCst);
+    assert!(
+        accepted <= concurrency * 11 / 10,
+        "{accepted} connections opened for {} calls at {concurrency} at once",
+        2 * concurrency
+    );
+}
+
+#[actix_web::test]
+async fn the_request_id_is_forwarded_to_every_upstream() {
+    let first = upstream(Behaviour::Json).await;
+    let second = upstream(Behaviour::Json).await;
+    let app = app_with_upstreams(
+        &[("first", &first.url), ("second", &second.url)],
+        Duration::from_secs(5),
+    );
+
+    let response = app
+        .client
+        .get(app.url("/aggregate"))
+        .insert_header(("x-request-id", "trace-77"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let generated = app.get("/aggregate").await;
+    let generated_id = generated.header("x-request-id").unwrap().to_owned();
+
+    for upstream in [&first, &second] {
+        let ids = upstream.request_ids.lock().unwrap().clone();
+        assert_eq!(ids, ["trace-77".to_owned(), generated_id.clone()]);
+    }
+}
+
+#[actix_web::test]
+async fn a_client_that_goes_away_cancels_its_upstream_calls() {
+    let silent = upstream(Behaviour::Silent).await;
+    let app = app_with_upstreams(&[("silent", &silent.url)], Duration::from_secs(30));
+
+    let mut client = TcpStream::connect(app.socket_address()).await.unwrap();
+    client
+        .write_all(b"GET /aggregate HTTP/1.1\r\nHost: t\r\n\r\n")
+        .await
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while silent.accepted.load(Ordering::SeqCst) == 0 {
+        assert!(Instant::now() < deadline, "the upstream was never called");
+        actix_rt::time::sleep(Duration::from_millis(5)).await;
+    }
+    let left = Instant::now();
+    drop(client);
+
+    while silent.closed_by_caller.load(Ordering::SeqCst) == 0 {
+        assert!(
+            left.elapsed() < Duration::from_secs(2),
+            "the upstream call went on after the client left"
+        );
+        actix_rt::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+/// With one connection allowed, calls queue for it: a call that gets it within the budget is
+/// served, one that does not fails as a timeout that says it was waiting for a connection.
+#[actix_web::test]
+async fn calls_past_the_connection_limit_wait_then_time_out_saying_so() {
+    let slow = upstream(Behaviour::Slow(Duration::from_millis(300))).await;
+    let app = spawn_app_with(ServeSettings {
+        upstreams: vec![Upstream::parse(&format!("slow={}", slow.url)).unwrap()],
+        upstream_timeout: Duration::from_millis(500).into(),
+        upstream_max_connections: std::num::NonZeroUsize::new(1).unwrap(),
+        workers: std::num::NonZeroUsize::new(1).unwrap(),
+        ..test_settings()
+    });
+
+    // The first is served by 300 ms, the second (queued 300 ms) by 600 ms; the third's wait for
+    // the connection runs out at 500 ms.
+    let replies = futures_util::future::join_all((0..3).map(|_| app.get("/aggregate"))).await;
+
+    let results: Vec<Value> = replies
+        .iter()
+        .map(|reply| source(&reply.json(), "slow").clone())
+        .collect();
+    let served = results.iter().filter(|r| r["ok"] == true).count();
+    let queued_out: Vec<&Value> = results.iter().filter(|r| r["ok"] == false).collect();
+    assert_eq!(served, 2, "{results:?}");
+    assert_eq!(queued_out.len(), 1, "{results:?}");
+    assert_eq!(queued_out[0]["error"]["type"], "timeout");
+    let detail = queued_out[0]["error"]["detail"].as_str().unwrap();
+    assert!(
+        detail.starts_with("no free connection within 500ms"),
+        "{detail}"
+    );
+    assert_eq!(
+        slow.accepted.load(Ordering::SeqCst),
+        1,
+        "one connection, reused"
+    );
+}
