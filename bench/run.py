@@ -65,6 +65,88 @@ class Connections:
 CONNECTIONS_FULL = Connections(5000, 5000)
 CONNECTIONS_SMOKE = Connections(100, 1000)
 
+# Fan-out: 3 upstream greeters that answer after the wait; each aggregator calls all three per
+# request; the floor is the load sent straight to one upstream.
+FAN_OUT_FULL = Scenario("fan-out", 1000, 1000, 15, "3 upstreams answering after 1 s, 1,000 clients, 15 s")
+FAN_OUT_SMOKE = Scenario("fan-out", 200, 50, 2, "3 upstreams answering after 0.2 s, 50 clients, 2 s")
+UPSTREAMS = 3
+FLOOR = "floor (straight to one upstream)"
+
+
+def aggregators(args: argparse.Namespace, workers: int, port: int, urls: list[str]) -> list[Server]:
+    """The fan-out aggregators under test, each calling every URL in `urls` per request."""
+    joined = ",".join(urls)
+    upstream_flags = [flag for i, url in enumerate(urls) for flag in ("--upstream", f"u{i + 1}={url}")]
+    return [
+        Server("greeter", [args.greeter, "--port", str(port), "--workers", str(workers),
+                           "--io-delay", "0ms", *upstream_flags], env={"RUST_LOG": "info"}),
+        Server("FastAPI/httpx", [str(VENV_BIN / "uvicorn"), "fanout_fastapi:app", "--host", "127.0.0.1",
+                                 "--port", str(port), "--workers", str(workers)],
+               cwd=BENCH / "python", env={"UPSTREAMS": joined}),
+        Server("aiohttp", [str(VENV_BIN / "python"), "fanout_aiohttp.py", str(port)],
+               cwd=BENCH / "python", processes=workers, env={"UPSTREAMS": joined}),
+    ]
+
+
+def passive_opens() -> int:
+    """TCP connections this machine has accepted so far (all of them, loopback included)."""
+    lines = [line.split() for line in Path("/proc/net/snmp").read_text().splitlines() if line.startswith("Tcp:")]
+    return int(lines[1][lines[0].index("PassiveOpens")])
+
+
+def answered_lines(logs: list[Path]) -> int:
+    """Access lines of `200` answers in the upstreams' logs so far."""
+    return sum(path.read_text(errors="replace").count('HTTP/1.1" 200 ') for path in logs if path.exists())
+
+
+def fan_out(args: argparse.Namespace, scenario: Scenario, repeats: int, log_dir: Path) -> dict:
+    """The fan-out scenario: per aggregator (and the floor), req/s, latency, errors, CPU per
+    aggregate, peak RSS, upstream connections opened and upstream calls answered per aggregate."""
+    names = [FLOOR] + [s.name for s in aggregators(args, args.workers, 0, [])]
+    names = [n for n in names if not args.servers or n in args.servers or n == FLOOR]
+    raw: dict = {name: [] for name in names}
+    for repeat in range(repeats):
+        for name in names:
+            upstreams, urls, logs = [], [], []
+            for i in range(UPSTREAMS):
+                port = free_port()
+                upstream = Server(f"upstream-{i + 1}", [args.greeter, "--port", str(port), "--workers", "1",
+                                                        "--io-delay", f"{scenario.delay_ms}ms"],
+                                  env={"RUST_LOG": "info"})
+                upstreams.append(Running(upstream, port, log_dir))
+                urls.append(f"http://127.0.0.1:{port}/")
+                logs.append(log_dir / f"upstream-{i + 1}.log")
+            running, port, path = None, None, "/aggregate"
+            try:
+                if name == FLOOR:
+                    running, port, path = upstreams[0], upstreams[0].port, "/"
+                else:
+                    port = free_port()
+                    server = next(s for s in aggregators(args, args.workers, port, urls) if s.name == name)
+                    running = Running(server, port, log_dir)
+                time.sleep(0.5)
+                answered_before, opens_before = answered_lines(logs), passive_opens()
+                result = load(args.oha, port, scenario, running, path)
+                opens = passive_opens() - opens_before
+                time.sleep(0.3)  # the upstreams' logs reach their files within 100 ms
+                answered = answered_lines(logs) - answered_before
+            finally:
+                if running is not None and name != FLOOR:
+                    running.stop()
+                for upstream in upstreams:
+                    upstream.stop()
+            # oha's own connections to the aggregator are among the accepted ones.
+            result["upstream_connections"] = opens if name == FLOOR else max(0, opens - scenario.connections)
+            result["upstream_calls_per_ok"] = answered / result["ok"] if result["ok"] else None
+            raw[name].append(result)
+            print(f"[{repeat + 1}/{repeats}] fan-out  {name:16} {result['rps']:10.0f} req/s  p99 "
+                  f"{result['p99_ms']:8.1f} ms  errors {result['errors']:6}  cpu/aggregate "
+                  f"{(result['cpu_us_per_request'] or 0):8.1f} µs  upstream conns {result['upstream_connections']}",
+                  flush=True)
+    medians = {name: {key: median(runs, key) for key in runs[0]} for name, runs in raw.items()}
+    return {"about": scenario.about, "medians": medians, "runs": raw}
+
+
 
 @dataclass
 class Server:
@@ -181,8 +263,8 @@ class Running:
         self.log.close()
 
 
-def load(oha: str, port: int, scenario: Scenario, running: Running) -> dict:
-    """Runs oha against the server, sampling its memory; returns the measurements."""
+def load(oha: str, port: int, scenario: Scenario, running: Running, path: str = "/") -> dict:
+    """Runs oha against `path` on the server, sampling its memory; returns the measurements."""
     # The process tree is fixed once the server answers; reading it once keeps the sampler light.
     pids = running.pids()
     peak = [rss_kib(pids)]
@@ -201,7 +283,7 @@ def load(oha: str, port: int, scenario: Scenario, running: Running) -> dict:
     out = subprocess.run(
         [oha, "-z", f"{scenario.seconds}s", "-w", "-c", str(scenario.connections), "--no-tui",
          "--output-format", "json", *(["--db-url", str(db)] if db else []),
-         f"http://127.0.0.1:{port}/"],
+         f"http://127.0.0.1:{port}{path}"],
         capture_output=True, text=True, check=True,
     )
     cpu = cpu_seconds(pids) - cpu_before
@@ -337,6 +419,9 @@ def run(args: argparse.Namespace) -> dict:
                       f"errors {result['errors']:6}  cpu/req "
                       f"{(result['cpu_us_per_request'] or 0):7.1f} µs  peak {result['peak_rss_mib']:6.1f} MiB",
                       flush=True)
+    fan_out_results = None
+    if not args.only or "fan-out" in args.only:
+        fan_out_results = fan_out(args, FAN_OUT_SMOKE if args.smoke else FAN_OUT_FULL, repeats, log_dir)
     medians = {
         scenario: {name: {key: median(runs, key) for key in runs[0]} for name, runs in by_server.items()}
         for scenario, by_server in raw.items()
@@ -351,6 +436,7 @@ def run(args: argparse.Namespace) -> dict:
         "connections": {"count": plan.count, "delay_ms": plan.delay_ms} if with_connections else None,
         "medians": medians,
         "runs": raw,
+        "fan_out": fan_out_results,
     }
 
 
@@ -387,6 +473,25 @@ def table(results: dict) -> str:
         for name, r in medians["connections"].items():
             lines.append(f"| {name} | {fmt(r['idle_connection_bytes'])} | "
                          f"{fmt(r['waiting_request_bytes'])} | {fmt(r['answered_connection_bytes'])} |")
+    if results.get("fan_out"):
+        fan = results["fan_out"]
+        lines += ["", f"| fan-out ({fan['about']}) | req/s | p50 ms | p99 ms | p99 connected ms | errors "
+                  "| CPU µs/aggregate | peak RSS MiB | upstream connections opened | upstream 200s per aggregate |",
+                  "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+        for name, r in fan["medians"].items():
+            cpu = "-" if name == FLOOR else fmt(r["cpu_us_per_request"], 1)
+            rss = "-" if name == FLOOR else fmt(r["peak_rss_mib"], 1)
+            lines.append(f"| {name} | {fmt(r['rps'])} | {fmt(r['p50_ms'], 1)} | {fmt(r['p99_ms'], 1)} | "
+                         f"{fmt(r.get('p99_connected_ms'), 1)} | {fmt(r['errors'])} | {cpu} | {rss} | "
+                         f"{fmt(r['upstream_connections'])} | {fmt(r['upstream_calls_per_ok'], 2)} |")
+        if {"greeter", FLOOR} <= set(fan["medians"]):
+            g, f = fan["medians"]["greeter"], fan["medians"][FLOOR]
+            lines += ["", f"greeter's fan-out against the floor in the same run: req/s "
+                      f"{g['rps'] / f['rps']:.3f}x, p99 connected {fmt(g.get('p99_connected_ms'), 1)} ms, "
+                      f"CPU per aggregate {fmt(g['cpu_us_per_request'], 1)} µs, upstream connections "
+                      f"opened {fmt(g['upstream_connections'])} for at most "
+                      f"{fmt(UPSTREAMS * f['upstream_connections'])} calls at once "
+                      f"({UPSTREAMS} upstreams x {fmt(f['upstream_connections'])} clients)."]
     if all(s in medians and {"greeter", "bare actix-web"} <= set(medians[s]) for s in ("overhead", "crowd")):
         g, b = medians["overhead"]["greeter"], medians["overhead"]["bare actix-web"]
         gc, bc = medians["crowd"]["greeter"], medians["crowd"]["bare actix-web"]
@@ -407,6 +512,8 @@ def chart(results: dict, path: Path) -> None:
     import matplotlib.pyplot as plt
 
     scenarios = list(results["scenarios"])
+    if not scenarios:
+        return  # a fan-out-only run has no scenario to chart
     names = list(results["medians"][scenarios[0]])
     fig, axes = plt.subplots(1, 2, figsize=(12, 4.5))
     width = 0.8 / len(names)

@@ -11,7 +11,7 @@ use greeter::startup;
 
 /// The memory allocator: jemalloc, not glibc's malloc. An idle keep-alive connection costs about
 /// 2.5 KiB instead of 10 KiB (jemalloc leaves the untouched pages of actix-http's 8 KiB buffers
-/// alone), and a request less CPU (README, "Benchmarks").
+/// alone), and a request less CPU (docs/benchmarks.md).
 #[global_allocator]
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 

@@ -200,6 +200,17 @@ pub fn run(listener: TcpListener, settings: &ServeSettings) -> std::io::Result<S
         settings.workers,
         settings.io_delay,
     );
+    let aggregate_at_most = 2 * Duration::from(settings.upstream_timeout);
+    if !settings.upstreams.is_empty()
+        && aggregate_at_most > Duration::from(settings.shutdown_timeout)
+    {
+        log::warn!(
+            "an aggregate may take up to {} (twice --upstream-timeout), longer than \
+             --shutdown-timeout {}: a shutdown may cut it short",
+            humantime::format_duration(aggregate_at_most),
+            settings.shutdown_timeout
+        );
+    }
     let keep_alive = match Duration::from(settings.keep_alive) {
         idle if idle.is_zero() => KeepAlive::Disabled,
         idle => KeepAlive::Timeout(idle),

@@ -3,7 +3,8 @@
 //! Here belong the routes ([`routes`], one file per concern, and the docs pages), the accepted
 //! values and their rules ([`domain`]), the request bodies ([`body`]), the answers' shapes
 //! ([`errors`] for `{"detail": ...}`, [`validation`] for FastAPI's 422), the OpenAPI document and
-//! its 3.0 edition ([`openapi`]), and the I/O the routes wait on ([`simulated_io`]). Not here:
+//! its 3.0 edition ([`openapi`]), and the I/O the routes wait on ([`simulated_io`], and the
+//! upstream services `GET /aggregate` calls, [`sources`]). Not here:
 //! anything every request passes through regardless of its route (that is [`crate::http`]),
 //! and the process around the server ([`crate::process`]). Code here may use the settings, and
 //! nothing else outside this folder.

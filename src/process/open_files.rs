@@ -11,9 +11,10 @@ pub const SPARE_DESCRIPTORS: u64 = 64;
 /// `--upstream-max-connections` to each upstream, and the spares.
 pub fn needed(settings: &ServeSettings) -> u64 {
     let workers = settings.workers.get() as u64;
-    let clients = workers * settings.max_connections.get() as u64;
-    let upstream =
-        workers * settings.upstreams.len() as u64 * settings.upstream_max_connections.get() as u64;
+    let clients = workers.saturating_mul(settings.max_connections.get() as u64);
+    let upstream = workers
+        .saturating_mul(settings.upstreams.len() as u64)
+        .saturating_mul(settings.upstream_max_connections.get() as u64);
     clients
         .saturating_add(upstream)
         .saturating_add(SPARE_DESCRIPTORS)
@@ -27,9 +28,12 @@ pub fn raise_limit(settings: &ServeSettings) -> std::io::Result<u64> {
     if limit < wanted {
         log::warn!(
             "open files are limited to {limit} (the hard limit), below the {wanted} that \
-             {} workers x --max-connections {} need: connections past it wait until others close",
+             {} workers x --max-connections {} (and {} upstreams x --upstream-max-connections {}) \
+             need: clients past it wait until others close, upstream calls past it fail as connect",
             settings.workers,
             settings.max_connections,
+            settings.upstreams.len(),
+            settings.upstream_max_connections,
         );
     }
     Ok(limit)

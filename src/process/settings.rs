@@ -183,17 +183,18 @@ pub struct ServeSettings {
     #[arg(long, env = "GREETER_ROOT_PATH", value_name = "PATH")]
     pub root_path: Option<UrlPath>,
 
-    /// An upstream service that GET /aggregate calls, NAME=URL (repeatable; the environment
-    /// variable takes a comma-separated list). NAME is 1-32 of a-z, 0-9, _ and -; URL an
-    /// absolute http:// URL. Without any, three simulated sources stand in.
+    /// An upstream service that GET /aggregate calls, NAME=URL (repeatable, or a comma-separated
+    /// list: a comma inside a URL is written %2C; the flag replaces the environment variable).
+    /// NAME is 1-32 of a-z, 0-9, _ and -; URL an absolute http:// URL. Without any, three
+    /// simulated sources stand in.
     #[arg(long = "upstream", env = "GREETER_UPSTREAMS", value_name = "NAME=URL",
           value_delimiter = ',', value_parser = Upstream::parse)]
     pub upstreams: Vec<Upstream>,
 
-    /// The most one upstream call may take once sent; waiting for a free connection has a
-    /// budget of its own, as long.
+    /// The most one upstream call may take once sent (up to 1h); waiting for a free connection
+    /// has a budget of its own, as long, so an aggregate takes at most twice this.
     #[arg(long, env = "GREETER_UPSTREAM_TIMEOUT", value_name = "DURATION",
-          default_value_t = DEFAULT_UPSTREAM_TIMEOUT.into(), value_parser = parse_positive_duration,
+          default_value_t = DEFAULT_UPSTREAM_TIMEOUT.into(), value_parser = parse_upstream_timeout,
           allow_hyphen_values = true)]
     pub upstream_timeout: humantime::Duration,
 
@@ -203,10 +204,10 @@ pub struct ServeSettings {
           value_parser = |s: &str| parse_size(s, 1, 1 << 30))]
     pub upstream_max_body: ByteSize,
 
-    /// Connections each worker keeps to each upstream at most; calls past it wait for one.
+    /// Connections each worker keeps to each upstream at most (1-65535); calls past it wait.
     #[arg(long, env = "GREETER_UPSTREAM_MAX_CONNECTIONS", default_value_t =
           NonZeroUsize::new(DEFAULT_UPSTREAM_MAX_CONNECTIONS).unwrap(),
-          allow_negative_numbers = true)]
+          value_parser = parse_upstream_max_connections, allow_negative_numbers = true)]
     pub upstream_max_connections: NonZeroUsize,
 }
 
@@ -322,8 +323,15 @@ impl Upstream {
             ));
         }
         let url: actix_web::http::Uri = url.parse().map_err(|_| format!("{url:?} is not a URL"))?;
+        let authority = url.authority().map(|a| a.as_str()).unwrap_or_default();
+        if authority.contains('@') {
+            return Err("an upstream URL carries no user or password".to_owned());
+        }
+        if url.port_u16() == Some(0) {
+            return Err(format!("{url} has port 0"));
+        }
         match url.scheme_str() {
-            Some("http") if url.host().is_some() => {}
+            Some("http") if url.host().is_some_and(|host| !host.is_empty()) => {}
             Some("https") => {
                 return Err("https:// upstreams are not supported yet; use http://".to_owned());
             }
@@ -339,6 +347,23 @@ impl Upstream {
 impl fmt::Display for Upstream {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}={}", self.name, self.url)
+    }
+}
+
+/// The upstream timeout: longer than zero, at most an hour.
+fn parse_upstream_timeout(input: &str) -> Result<humantime::Duration, String> {
+    let duration = parse_positive_duration(input)?;
+    if Duration::from(duration) > Duration::from_secs(3600) {
+        return Err("must be at most 1h".to_owned());
+    }
+    Ok(duration)
+}
+
+/// Connections per worker and upstream: 1 to 65535.
+fn parse_upstream_max_connections(input: &str) -> Result<NonZeroUsize, String> {
+    match input.parse::<usize>() {
+        Ok(n @ 1..=65535) => Ok(NonZeroUsize::new(n).expect("not zero")),
+        _ => Err("must be a whole number from 1 to 65535".to_owned()),
     }
 }
 

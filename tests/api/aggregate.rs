@@ -37,6 +37,8 @@ enum Behaviour {
     Status500,
     /// Something that is not HTTP at all.
     NotHttp,
+    /// `204 No Content`.
+    NoContent,
 }
 
 /// A test upstream: its URL, how many connections it accepted, how many it saw closed by the
@@ -143,6 +145,7 @@ async fn serve(
                 b"HTTP/1.1 500 Internal Server Error\r\nContent-Length: 2\r\n\r\n{}".to_vec()
             }
             Behaviour::NotHttp => b"SSH-2.0-OpenSSH_9.2\r\n".to_vec(),
+            Behaviour::NoContent => b"HTTP/1.1 204 No Content\r\n\r\n".to_vec(),
         };
         if stream.write_all(&answer).await.is_err() {
             return;
@@ -249,31 +252,31 @@ async fn each_misbehaving_upstream_gets_its_typed_error_and_the_others_still_suc
             "mid-body",
             Some(Behaviour::ClosesMidBody),
             Some("invalid_body"),
-            None,
+            Some(200),
         ),
         (
             "not-json",
             Some(Behaviour::NotJson),
             Some("invalid_body"),
-            None,
+            Some(200),
         ),
         (
             "not-utf8",
             Some(Behaviour::NotUtf8),
             Some("invalid_body"),
-            None,
+            Some(200),
         ),
         (
             "large",
             Some(Behaviour::Large(100_000)),
             Some("too_large"),
-            None,
+            Some(200),
         ),
         (
             "large-chunked",
             Some(Behaviour::LargeChunked(100_000)),
             Some("too_large"),
-            None,
+            Some(200),
         ),
         (
             "status-500",
@@ -281,6 +284,7 @@ async fn each_misbehaving_upstream_gets_its_typed_error_and_the_others_still_suc
             Some("http_status"),
             Some(500),
         ),
+        ("no-content", Some(Behaviour::NoContent), None, None),
         ("not-http", Some(Behaviour::NotHttp), Some("protocol"), None),
     ];
     let mut upstreams = Vec::new();
@@ -312,6 +316,11 @@ async fn each_misbehaving_upstream_gets_its_typed_error_and_the_others_still_suc
         let result = source(&aggregate, name);
         assert_eq!(result["kind"], "http", "{name}");
         match error {
+            None if *name == "no-content" => {
+                assert_eq!(result["ok"], true, "{name}: {result}");
+                assert_eq!(result["status"], 204, "{name}");
+                assert!(result.get("body").is_none(), "{name}: {result}");
+            }
             None => {
                 assert_eq!(result["ok"], true, "{name}: {result}");
                 assert_eq!(result["status"], 200, "{name}");

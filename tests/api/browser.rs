@@ -130,7 +130,7 @@ impl Drop for Nginx {
     }
 }
 
-/// The nginx directives (README: "Behind a reverse proxy") that strip `/api/v1` and pass the
+/// The nginx directives (docs/behind-a-proxy.md) that strip `/api/v1` and pass the
 /// rest of the path to `upstream` exactly as the client sent it: a plain `proxy_pass
 /// http://upstream/;` would pass it decoded, turning a name's `%2F` into a `/`.
 fn proxy_directives(upstream: &str) -> String {

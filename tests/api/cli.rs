@@ -240,8 +240,8 @@ fn docs_settings_come_from_the_environment_too() {
     assert!(line.contains("root path: /api/v1"), "{line}");
 }
 
-/// The binary allocates with jemalloc, configured for one arena (`src/main.rs`, README
-/// "Benchmarks"): jemalloc reports its settings at exit when asked to.
+/// The binary allocates with jemalloc, configured for one arena (`src/main.rs`,
+/// docs/benchmarks.md): jemalloc reports its settings at exit when asked to.
 #[test]
 fn the_binary_allocates_with_jemalloc_in_one_arena() {
     let output = greeter(&["openapi"], &[("_RJEM_MALLOC_CONF", "stats_print:true")]);
@@ -301,6 +301,12 @@ fn bad_upstreams_get_a_one_line_error_naming_the_flag() {
         ),
         ("a=ftp://127.0.0.1:9/", "is not an absolute http:// URL"),
         ("a=/relative", "is not an absolute http:// URL"),
+        (
+            "a=http://user:secret@127.0.0.1:9/",
+            "carries no user or password",
+        ),
+        ("a=http://127.0.0.1:0/", "has port 0"),
+        ("a=http://:80/", "is not an absolute http:// URL"),
     ] {
         let output = greeter(&["--upstream", value], &[]);
         assert_one_line_error_naming(&output, "--upstream");
@@ -316,4 +322,30 @@ fn bad_upstreams_get_a_one_line_error_naming_the_flag() {
     );
     assert_one_line_error_naming(&twice, "--upstream");
     assert!(String::from_utf8_lossy(&twice.stderr).contains("the name a is given twice"));
+}
+
+#[test]
+fn upstream_limits_hold_at_their_edges() {
+    for (flag, value) in [
+        ("--upstream-timeout", "0s"),
+        ("--upstream-timeout", "61min"),
+        ("--upstream-max-connections", "0"),
+        ("--upstream-max-connections", "65536"),
+        ("--upstream-max-body", "0"),
+    ] {
+        assert_one_line_error_naming(&greeter(&[flag, value, "--port", "0"], &[]), flag);
+    }
+    // The edges themselves are accepted: only the bad port is refused.
+    let output = greeter(
+        &[
+            "--upstream-timeout",
+            "1h",
+            "--upstream-max-connections",
+            "65535",
+            "--port",
+            "99999",
+        ],
+        &[],
+    );
+    assert_one_line_error_naming(&output, "--port");
 }

@@ -22,7 +22,7 @@ use crate::api::sources::{Aggregate, Sources};
     responses(
         (status = 200, description = "Every source's result, in configured order.",
          body = Aggregate,
-         example = json!({"elapsed_ms": 1003, "sources": [
+         example = json!({"elapsed_ms": 2003, "sources": [
              {"name": "billing", "kind": "http", "ok": true, "elapsed_ms": 12, "status": 200,
               "body": {"balance": 42}},
              {"name": "users", "kind": "http", "ok": false, "elapsed_ms": 2001,

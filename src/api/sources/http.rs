@@ -15,7 +15,7 @@ use actix_web::error::PayloadError;
 use actix_web::http::Uri;
 use actix_web::http::header::{self, HeaderName, HeaderValue};
 use awc::error::{ConnectError, SendRequestError};
-use serde_json::Value;
+use serde_json::value::RawValue;
 use tokio::sync::Semaphore;
 
 use super::{Failure, SourceErrorType, SourceKind, SourceResult};
@@ -48,9 +48,14 @@ pub struct HttpSource {
 impl HttpSource {
     /// The worker's client for `upstream`.
     pub fn new(upstream: &Upstream, limits: CallLimits) -> Self {
+        // The semaphore below is the limit that counts (its wait has its own budget); awc's,
+        // the same, never makes a call queue inside the call's budget. Idle connections are
+        // closed after 4 s, before common upstreams' own idle timeouts (5 s) close them under a
+        // call that reuses them.
         let connector = awc::Connector::new()
             .limit(limits.max_connections)
-            .timeout(limits.timeout);
+            .timeout(limits.timeout)
+            .conn_keep_alive(Duration::from_secs(4));
         let client = awc::Client::builder()
             .connector(connector)
             .disable_timeout()
@@ -72,21 +77,29 @@ impl HttpSource {
             Ok((status, body)) => {
                 SourceResult::succeeded(&self.name, SourceKind::Http, started, status, body)
             }
-            Err(failure) => SourceResult::failed(&self.name, started, failure),
+            Err(failure) => SourceResult::failed(&self.name, SourceKind::Http, started, failure),
         };
         log::debug!(
             target: "greeter::upstream",
-            "{} {}: {} in {} ms",
+            "{} {} {}: {} {} in {} ms",
+            request_id.and_then(|id| id.to_str().ok()).unwrap_or("-"),
             self.name,
             self.url,
-            result.error.as_ref().map_or("ok", |e| e.detail.as_str()),
+            result.status.map_or("-".to_owned(), |s| s.to_string()),
+            result
+                .error
+                .as_ref()
+                .map_or("ok".to_owned(), |e| format!("{:?}: {}", e.kind, e.detail)),
             result.elapsed_ms,
         );
         result
     }
 
-    /// The upstream's status and JSON body, or why there are none.
-    async fn answer(&self, request_id: Option<&HeaderValue>) -> Result<(u16, Value), Failure> {
+    /// The upstream's status and JSON body (`None` when empty), or why there are none.
+    async fn answer(
+        &self,
+        request_id: Option<&HeaderValue>,
+    ) -> Result<(u16, Option<Box<RawValue>>), Failure> {
         let timeout = self.limits.timeout;
         let _connection = actix_rt::time::timeout(timeout, self.connections.acquire())
             .await
@@ -102,7 +115,10 @@ impl HttpSource {
             })?
             .map_err(|_| Failure::new(SourceErrorType::Connect, "the upstream was closed"))?;
         let deadline = tokio::time::Instant::now() + timeout;
-        let mut request = self.client.get(self.url.clone());
+        let mut request = self
+            .client
+            .get(self.url.clone())
+            .insert_header((header::ACCEPT, "application/json"));
         if let Some(id) = request_id {
             request = request.insert_header((REQUEST_ID, id.clone()));
         }
@@ -117,39 +133,50 @@ impl HttpSource {
             .map_err(|_| timed_out("no answer"))?
             .map_err(|error| sending_failed(&error))?;
         let status = response.status();
-        if !status.is_success() {
-            return Err(Failure {
-                status: Some(status.as_u16()),
-                ..Failure::new(
-                    SourceErrorType::HttpStatus,
-                    format!("the upstream answered {status}"),
-                )
-            });
-        }
-        let declared = declared_length(response.headers());
-        let body = tokio::time::timeout_at(deadline, response.body().limit(self.limits.max_body))
-            .await
-            .map_err(|_| timed_out("no complete body"))?
-            .map_err(|error| self.reading_failed(&error))?;
-        if declared.is_some_and(|length| (body.len() as u64) < length) {
+        let code = status.as_u16();
+        if code > 599 {
             return Err(Failure::new(
-                SourceErrorType::InvalidBody,
-                format!(
-                    "the body ended after {} of its {} bytes",
-                    body.len(),
-                    declared.unwrap_or_default()
-                ),
+                SourceErrorType::Protocol,
+                format!("the answer's status {code} is not an HTTP status"),
             ));
         }
-        let text = std::str::from_utf8(&body)
-            .map_err(|_| Failure::new(SourceErrorType::InvalidBody, "the body is not UTF-8"))?;
-        let json = serde_json::from_str(text).map_err(|error| {
+        let declared = declared_length(response.headers());
+        // Read even an error's body (within the limits), so the connection can be reused.
+        let body = tokio::time::timeout_at(deadline, response.body().limit(self.limits.max_body))
+            .await
+            .map_err(|_| timed_out("no complete body").with_status(code))?
+            .map_err(|error| self.reading_failed(&error).with_status(code));
+        if !status.is_success() {
+            return Err(Failure::new(
+                SourceErrorType::HttpStatus,
+                format!("the upstream answered {status}"),
+            )
+            .with_status(code));
+        }
+        let body = body?;
+        if declared.is_some_and(|length| (body.len() as u64) < length) {
+            let detail = format!(
+                "the body ended after {} of its {} bytes",
+                body.len(),
+                declared.unwrap_or_default()
+            );
+            return Err(Failure::new(SourceErrorType::InvalidBody, detail).with_status(code));
+        }
+        if body.is_empty() {
+            return Ok((code, None)); // 204, or any 2xx without a body
+        }
+        let text = String::from_utf8(body.to_vec()).map_err(|_| {
+            Failure::new(SourceErrorType::InvalidBody, "the body is not UTF-8").with_status(code)
+        })?;
+        // Checked, then kept as sent: no tree of values per body.
+        let json = RawValue::from_string(text).map_err(|error| {
             Failure::new(
                 SourceErrorType::InvalidBody,
                 format!("the body is not JSON: {error}"),
             )
+            .with_status(code)
         })?;
-        Ok((status.as_u16(), json))
+        Ok((code, Some(json)))
     }
 
     /// Why reading the body failed.
@@ -177,6 +204,12 @@ fn sending_failed(error: &SendRequestError) -> Failure {
         SendRequestError::Connect(ConnectError::Timeout) => {
             Failure::new(SourceErrorType::Timeout, "connecting took too long")
         }
+        SendRequestError::Connect(
+            ConnectError::Resolver(_) | ConnectError::NoRecords | ConnectError::Unresolved,
+        ) => Failure::new(
+            SourceErrorType::Connect,
+            "cannot resolve the upstream's host",
+        ),
         SendRequestError::Connect(ConnectError::Disconnected) => Failure::new(
             SourceErrorType::Connect,
             "the connection closed before an answer",

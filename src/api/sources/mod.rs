@@ -12,7 +12,8 @@ use std::time::{Duration, Instant};
 use actix_web::http::header::HeaderValue;
 use futures_util::future::join_all;
 use serde::Serialize;
-use serde_json::{Value, json};
+use serde_json::json;
+use serde_json::value::RawValue;
 use utoipa::ToSchema;
 
 use crate::api::simulated_io::SimulatedIo;
@@ -22,11 +23,11 @@ use crate::process::settings::{ServeSettings, Upstream};
 pub const SIMULATED_SOURCES: [&str; 3] = ["simulated-1", "simulated-2", "simulated-3"];
 
 /// What `GET /aggregate` answers: every source's result, in configured order.
-#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
-#[schema(example = json!({"elapsed_ms": 1003, "sources": [
-    {"name": "simulated-1", "kind": "simulated", "ok": true, "elapsed_ms": 1001, "status": 200,
-     "body": {"Hello": "World"}},
-    {"name": "billing", "kind": "http", "ok": false, "elapsed_ms": 2001,
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[schema(example = json!({"elapsed_ms": 2003, "sources": [
+    {"name": "billing", "kind": "http", "ok": true, "elapsed_ms": 12, "status": 200,
+     "body": {"balance": 42}},
+    {"name": "users", "kind": "http", "ok": false, "elapsed_ms": 2001,
      "error": {"type": "timeout", "detail": "no answer within 2s"}}]}))]
 pub struct Aggregate {
     /// How long the whole aggregate took, in milliseconds.
@@ -37,7 +38,7 @@ pub struct Aggregate {
 
 /// One source's outcome: `ok` with the upstream's `status` and JSON `body`, or not `ok` with an
 /// `error` (and the `status`, for an `http_status` error).
-#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 #[schema(example = json!({"name": "billing", "kind": "http", "ok": true, "elapsed_ms": 12,
     "status": 200, "body": {"balance": 42}}))]
 pub struct SourceResult {
@@ -49,14 +50,15 @@ pub struct SourceResult {
     pub ok: bool,
     /// How long the call took, in milliseconds.
     pub elapsed_ms: u64,
-    /// The upstream's HTTP status, when it answered.
+    /// The upstream's HTTP status, when it answered with one (100-599; any other is a
+    /// `protocol` error).
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(required = false, nullable = false, minimum = 100, maximum = 599)]
     pub status: Option<u16>,
-    /// The upstream's JSON body, as it was, when `ok`.
+    /// The upstream's JSON body, as it was (byte for byte), when `ok` and not empty.
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(required = false, nullable = false)]
-    pub body: Option<Value>,
+    #[schema(required = false, nullable = false, value_type = Value)]
+    pub body: Option<Box<RawValue>>,
     /// Why the call failed, when not `ok`.
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(required = false, nullable = false)]
@@ -102,24 +104,30 @@ pub enum SourceErrorType {
 }
 
 impl SourceResult {
-    /// A successful call to `name`, started at `started`.
-    fn succeeded(name: &str, kind: SourceKind, started: Instant, status: u16, body: Value) -> Self {
+    /// A successful call to `name`, started at `started`; `body` is `None` for an empty one.
+    fn succeeded(
+        name: &str,
+        kind: SourceKind,
+        started: Instant,
+        status: u16,
+        body: Option<Box<RawValue>>,
+    ) -> Self {
         Self {
             name: name.to_owned(),
             kind,
             ok: true,
             elapsed_ms: millis(started.elapsed()),
             status: Some(status),
-            body: Some(body),
+            body,
             error: None,
         }
     }
 
-    /// A failed call to `name`, started at `started`.
-    fn failed(name: &str, started: Instant, failure: Failure) -> Self {
+    /// A failed call to `name` (of `kind`), started at `started`.
+    fn failed(name: &str, kind: SourceKind, started: Instant, failure: Failure) -> Self {
         Self {
             name: name.to_owned(),
-            kind: SourceKind::Http,
+            kind,
             ok: false,
             elapsed_ms: millis(started.elapsed()),
             status: failure.status,
@@ -134,7 +142,7 @@ impl SourceResult {
 
 /// Why a call failed, before it is placed in its [`SourceResult`].
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Failure {
+pub(super) struct Failure {
     kind: SourceErrorType,
     detail: String,
     status: Option<u16>,
@@ -142,11 +150,19 @@ pub struct Failure {
 
 impl Failure {
     /// A failure of `kind`, explained by `detail`.
-    pub fn new(kind: SourceErrorType, detail: impl Into<String>) -> Self {
+    pub(super) fn new(kind: SourceErrorType, detail: impl Into<String>) -> Self {
         Self {
             kind,
             detail: detail.into(),
             status: None,
+        }
+    }
+
+    /// The same, after the upstream answered with `status`.
+    pub(super) fn with_status(self, status: u16) -> Self {
+        Self {
+            status: Some(status),
+            ..self
         }
     }
 }
@@ -218,7 +234,7 @@ impl Source {
             Self::Simulated { name, io } => {
                 let started = Instant::now();
                 io.wait().await;
-                let body = json!({"Hello": "World"});
+                let body = RawValue::from_string(json!({"Hello": "World"}).to_string()).ok();
                 SourceResult::succeeded(name, SourceKind::Simulated, started, 200, body)
             }
             Self::Http(source) => source.call(request_id).await,
