@@ -346,21 +346,8 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+    use crate::api::openapi::test_documents::{doc, doc_of};
     use crate::api::openapi::v3_0::downgrade;
-
-    /// A minimal document of `version` with `parts` laid over it.
-    fn doc_of(version: &str, parts: Value) -> Value {
-        let mut doc =
-            json!({"openapi": version, "info": {"title": "t", "version": "1"}, "paths": {}});
-        doc.as_object_mut()
-            .unwrap()
-            .extend(parts.as_object().unwrap().clone());
-        doc
-    }
-
-    fn doc(parts: Value) -> Value {
-        doc_of("3.1.0", parts)
-    }
 
     /// A 3.1 document with every construct the conversion converts.
     fn sample_3_1() -> Value {

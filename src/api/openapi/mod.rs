@@ -10,6 +10,27 @@ use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
 pub mod check;
 pub mod v3_0;
 
+/// Small documents for the conversion's and the checker's tests.
+#[cfg(test)]
+mod test_documents {
+    use serde_json::{Value, json};
+
+    /// A minimal document of `version` with `parts` laid over it.
+    pub(super) fn doc_of(version: &str, parts: Value) -> Value {
+        let mut doc =
+            json!({"openapi": version, "info": {"title": "t", "version": "1"}, "paths": {}});
+        doc.as_object_mut()
+            .unwrap()
+            .extend(parts.as_object().unwrap().clone());
+        doc
+    }
+
+    /// A minimal OpenAPI 3.1 document with `parts` laid over it.
+    pub(super) fn doc(parts: Value) -> Value {
+        doc_of("3.1.0", parts)
+    }
+}
+
 use crate::api::errors::{ApiError, ErrorBody};
 use crate::api::validation::{HttpValidationError, ValidationError};
 pub use crate::process::settings::SpecVersion;

@@ -864,20 +864,7 @@ fn escape(key: &str) -> String {
 mod tests {
     use super::*;
     use crate::api::openapi::check::check_3_0;
-
-    /// A minimal document of `version` with `parts` laid over it.
-    fn doc_of(version: &str, parts: Value) -> Value {
-        let mut doc =
-            json!({"openapi": version, "info": {"title": "t", "version": "1"}, "paths": {}});
-        doc.as_object_mut()
-            .unwrap()
-            .extend(parts.as_object().unwrap().clone());
-        doc
-    }
-
-    fn doc(parts: Value) -> Value {
-        doc_of("3.1.0", parts)
-    }
+    use crate::api::openapi::test_documents::doc;
 
     fn doc_with_schema(schema: Value) -> Value {
         doc(json!({"components": {"schemas": {"S": schema}}}))
