@@ -128,3 +128,28 @@ fn a_signal_as_soon_as_the_port_is_open_stops_gracefully() {
         process.lines()
     );
 }
+
+/// An aggregate in flight at SIGTERM finishes like any request: its upstream calls complete and
+/// the answer carries their results.
+#[test]
+fn an_aggregate_in_flight_at_sigterm_is_answered() {
+    let (_upstream, upstream_address) = GreeterProcess::serve(&["--io-delay", "1s"]);
+    let (mut process, address) =
+        GreeterProcess::serve(&["--upstream", &format!("slow={upstream_address}/")]);
+    let socket = address.trim_start_matches("http://").to_owned();
+    let stream = send_and_wait_until_read(&socket, &get_request("/aggregate"));
+
+    process.signal(Signal::SIGTERM);
+    process.wait_for_line("SIGTERM received", Duration::from_secs(5));
+    let answer = read_to_close(stream).expect("the aggregate was cut off");
+
+    assert!(answer.starts_with("HTTP/1.1 200 OK"), "{answer}");
+    let body: serde_json::Value =
+        serde_json::from_str(answer.split("\r\n\r\n").nth(1).unwrap()).unwrap();
+    assert_eq!(body["sources"][0]["ok"], true, "{body}");
+    assert_eq!(
+        body["sources"][0]["body"],
+        serde_json::json!({"Hello": "World"})
+    );
+    assert_eq!(process.wait_for_exit(Duration::from_secs(15)), Some(0));
+}
