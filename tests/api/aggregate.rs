@@ -422,12 +422,28 @@ async fn the_request_id_is_forwarded_to_every_upstream() {
         .await
         .unwrap();
     assert_eq!(response.status(), 200);
-    let generated = app.get("/aggregate").await;
-    let generated_id = generated.header("x-request-id").unwrap().to_owned();
+    // An id that is not sane is replaced by the one the answer carries, and that is passed on.
+    let replaced = app
+        .client
+        .get(app.url("/aggregate"))
+        .insert_header(("x-request-id", "not sane"))
+        .send()
+        .await
+        .unwrap();
+    let replaced_id = replaced
+        .headers()
+        .get("x-request-id")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert_ne!(replaced_id, "not sane");
+    // Without an id from the client, none is passed on.
+    assert_eq!(app.get("/aggregate").await.status, 200);
 
     for upstream in [&first, &second] {
         let ids = upstream.request_ids.lock().unwrap().clone();
-        assert_eq!(ids, ["trace-77".to_owned(), generated_id.clone()]);
+        assert_eq!(ids, ["trace-77".to_owned(), replaced_id.clone()]);
     }
 }
 

@@ -16,7 +16,7 @@ use crate::api::sources::{Aggregate, Sources};
 /// timed out (`--upstream-timeout`, 2 s by default): three 1 s calls take about 1 s, not 3 s.
 /// One source's failure never fails, delays or cancels another: each result says `ok`, or its
 /// `error` (`timeout`, `connect`, `http_status`, `invalid_body`, `too_large`, `protocol`). The
-/// request's `X-Request-Id` is forwarded on every call; a client that goes away cancels them.
+/// client's `X-Request-Id` is forwarded on every call; a client that goes away cancels them.
 #[utoipa::path(
     tag = "fan-out",
     responses(
