@@ -181,10 +181,8 @@ async fn a_stalled_stderr_never_stalls_a_request() {
         (requests as u64..requests as u64 + 16).contains(&accounted),
         "{written} written, {dropped} dropped of {requests}"
     );
-    assert!(
-        rest.lines().any(|line| line.contains("stopped")),
-        "the last lines are kept"
-    );
+    // Lines logged at shutdown ("stopped") may themselves find the buffer still full and be
+    // dropped and counted like any other: the bounded buffer promises no more.
 }
 
 /// A client that closes its sending side while its request waits is gone too: the request is
