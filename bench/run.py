@@ -196,15 +196,20 @@ def process_tree(roots: list[int]) -> list[int]:
     return found
 
 
-def cpu_seconds(pids: list[int]) -> float:
-    total = 0
+def cpu_times(pids: list[int]) -> tuple[float, float]:
+    """User and system CPU seconds of `pids` so far."""
+    user = system = 0
     for pid in pids:
         try:
             fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
         except OSError:
             continue
-        total += int(fields[11]) + int(fields[12])  # utime, stime
-    return total / CLOCK_TICKS
+        user, system = user + int(fields[11]), system + int(fields[12])  # utime, stime
+    return user / CLOCK_TICKS, system / CLOCK_TICKS
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    return sum(cpu_times(pids))
 
 
 def rss_kib(pids: list[int]) -> int:
@@ -279,14 +284,16 @@ def load(oha: str, port: int, scenario: Scenario, running: Running, path: str = 
     # With a wait, every request is stored, to tell the first request of each connection (its
     # latency includes oha's connect) from the rest.
     db = Path(tempfile.mkdtemp(prefix="greeter-oha-")) / "requests.db" if scenario.delay_ms else None
-    cpu_before = cpu_seconds(pids)
+    user_before, system_before = cpu_times(pids)
     out = subprocess.run(
         [oha, "-z", f"{scenario.seconds}s", "-w", "-c", str(scenario.connections), "--no-tui",
          "--output-format", "json", *(["--db-url", str(db)] if db else []),
          f"http://127.0.0.1:{port}{path}"],
         capture_output=True, text=True, check=True,
     )
-    cpu = cpu_seconds(pids) - cpu_before
+    user_after, system_after = cpu_times(pids)
+    user, system = user_after - user_before, system_after - system_before
+    cpu = user + system
     done.set()
     sampler.join()
     report = json.loads(out.stdout)
@@ -304,6 +311,7 @@ def load(oha: str, port: int, scenario: Scenario, running: Running, path: str = 
         "errors": errors,
         "ok": ok,
         "cpu_us_per_request": cpu / ok * 1e6 if ok else None,
+        "cpu_system_us_per_request": system / ok * 1e6 if ok else None,
         "peak_rss_mib": peak[0] / 1024,
     }
 
@@ -476,10 +484,14 @@ def table(results: dict) -> str:
     if results.get("fan_out"):
         fan = results["fan_out"]
         lines += ["", f"| fan-out ({fan['about']}) | req/s | p50 ms | p99 ms | p99 connected ms | errors "
-                  "| CPU µs/aggregate | peak RSS MiB | upstream connections opened | upstream 200s per aggregate |",
+                  "| CPU µs/aggregate (of it system) | peak RSS MiB | upstream connections opened "
+                  "| upstream 200s per aggregate |",
                   "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
         for name, r in fan["medians"].items():
-            cpu = "-" if name == FLOOR else fmt(r["cpu_us_per_request"], 1)
+            # The floor's CPU is its upstream's per plain request served: what one request costs.
+            cpu = f"{fmt(r['cpu_us_per_request'], 1)} ({fmt(r.get('cpu_system_us_per_request'), 1)})"
+            if name == FLOOR:
+                cpu += " per request"
             rss = "-" if name == FLOOR else fmt(r["peak_rss_mib"], 1)
             lines.append(f"| {name} | {fmt(r['rps'])} | {fmt(r['p50_ms'], 1)} | {fmt(r['p99_ms'], 1)} | "
                          f"{fmt(r.get('p99_connected_ms'), 1)} | {fmt(r['errors'])} | {cpu} | {rss} | "
@@ -488,7 +500,11 @@ def table(results: dict) -> str:
             g, f = fan["medians"]["greeter"], fan["medians"][FLOOR]
             lines += ["", f"greeter's fan-out against the floor in the same run: req/s "
                       f"{g['rps'] / f['rps']:.3f}x, p99 connected {fmt(g.get('p99_connected_ms'), 1)} ms, "
-                      f"CPU per aggregate {fmt(g['cpu_us_per_request'], 1)} µs, upstream connections "
+                      f"CPU per aggregate {fmt(g['cpu_us_per_request'], 1)} µs (system "
+                      f"{fmt(g.get('cpu_system_us_per_request'), 1)} µs), "
+                      f"{g['cpu_us_per_request'] / f['cpu_us_per_request']:.1f} plain requests' worth (the "
+                      f"floor's upstream: {fmt(f['cpu_us_per_request'], 1)} µs per request, system "
+                      f"{fmt(f.get('cpu_system_us_per_request'), 1)} µs), upstream connections "
                       f"opened {fmt(g['upstream_connections'])} for at most "
                       f"{fmt(UPSTREAMS * f['upstream_connections'])} calls at once "
                       f"({UPSTREAMS} upstreams x {fmt(f['upstream_connections'])} clients)."]

@@ -300,7 +300,7 @@ pub struct Upstream {
     /// 1 to 32 of `[a-z0-9_-]`.
     pub name: String,
     /// An absolute `http://` URL.
-    pub url: actix_web::http::Uri,
+    pub url: http::Uri,
 }
 
 impl Upstream {
@@ -322,7 +322,7 @@ impl Upstream {
                 Self::MAX_NAME_CHARS
             ));
         }
-        let url: actix_web::http::Uri = url.parse().map_err(|_| format!("{url:?} is not a URL"))?;
+        let url: http::Uri = url.parse().map_err(|_| format!("{url:?} is not a URL"))?;
         let authority = url.authority().map(|a| a.as_str()).unwrap_or_default();
         if authority.contains('@') {
             return Err("an upstream URL carries no user or password".to_owned());

@@ -17,6 +17,8 @@ use crate::helpers::{TestApp, spawn_app_with, spawn_app_with_delay, test_setting
 enum Behaviour {
     /// `200` with `{"n": <the request's number on this server>}`, keeping the connection.
     Json,
+    /// Like `Json`, then closes the connection without saying so (an idle timeout of zero).
+    JsonThenClose,
     /// Reads the request, then never answers.
     Silent,
     /// Answers `200` JSON after this long.
@@ -109,7 +111,7 @@ async fn serve(
             .into_bytes()
         };
         let answer: Vec<u8> = match behaviour {
-            Behaviour::Json => json(&format!("{{\"n\":{n}}}")),
+            Behaviour::Json | Behaviour::JsonThenClose => json(&format!("{{\"n\":{n}}}")),
             Behaviour::Silent => {
                 let mut rest = [0; 1];
                 let _ = stream.read(&mut rest).await; // until the caller closes
@@ -403,6 +405,63 @@ async fn five_hundred_concurrent_aggregates_all_succeed_on_reused_connections() 
         "{accepted} connections opened for {} calls at {concurrency} at once",
         2 * concurrency
     );
+}
+
+/// A kept-alive connection the upstream closes between calls is not reused: the next call opens
+/// a new one and succeeds.
+#[actix_web::test]
+async fn a_connection_the_upstream_closed_while_idle_is_replaced() {
+    let closing = upstream(Behaviour::JsonThenClose).await;
+    let app = app_with_upstreams(&[("closing", &closing.url)], Duration::from_secs(5));
+
+    for n in 0..3 {
+        let reply = app.get("/aggregate").await;
+        let result = source(&reply.json(), "closing").clone();
+        assert_eq!(result["ok"], true, "call {n}: {result}");
+        assert_eq!(result["body"], json!({"n": n}), "call {n}");
+        actix_rt::time::sleep(Duration::from_millis(100)).await; // the close reaches greeter
+    }
+    assert_eq!(closing.accepted.load(Ordering::SeqCst), 3);
+}
+
+/// A connection idle for 4 s is closed rather than reused (before common upstreams' own 5 s
+/// idle timeouts could close it under a call).
+#[actix_web::test]
+async fn a_connection_idle_for_4_s_is_closed_not_reused() {
+    let kept = upstream(Behaviour::Json).await;
+    let app = app_with_upstreams(&[("kept", &kept.url)], Duration::from_secs(5));
+
+    assert_eq!(
+        source(&app.get("/aggregate").await.json(), "kept")["ok"],
+        true
+    );
+    actix_rt::time::sleep(Duration::from_millis(4200)).await;
+    assert_eq!(
+        source(&app.get("/aggregate").await.json(), "kept")["ok"],
+        true
+    );
+
+    assert_eq!(kept.accepted.load(Ordering::SeqCst), 2, "a new connection");
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while kept.closed_by_caller.load(Ordering::SeqCst) == 0 {
+        assert!(
+            Instant::now() < deadline,
+            "the idle connection was never closed"
+        );
+        actix_rt::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// An upstream named by host name (`localhost`) is resolved and called.
+#[actix_web::test]
+async fn an_upstream_host_name_is_resolved() {
+    let named = upstream(Behaviour::Json).await;
+    let url = named.url.replace("127.0.0.1", "localhost");
+    let app = app_with_upstreams(&[("named", &url)], Duration::from_secs(5));
+
+    let result = source(&app.get("/aggregate").await.json(), "named").clone();
+
+    assert_eq!(result["ok"], true, "{result}");
 }
 
 #[actix_web::test]

@@ -1,21 +1,32 @@
-//! One upstream HTTP service, called with awc (actix-web's own client, on the worker's event
-//! loop): HTTP/1.1 keep-alive connections pooled per worker and upstream, at most
+//! One upstream HTTP service, called with hyper's HTTP/1.1 client connections on the worker's
+//! event loop: keep-alive connections pooled per worker and upstream, at most
 //! `--upstream-max-connections` of them.
 //!
 //! Two budgets of `--upstream-timeout` each, never one hidden in the other: waiting for a free
 //! connection (a call past the limit queues), then the call itself, from the moment it is sent
-//! until its whole body is read. A failure says which ran out. The body is read up to
-//! `--upstream-max-body` and no further; one shorter than its `Content-Length` is refused (awc
-//! would hand it over as complete).
+//! (connecting included, when no idle connection is left) until its whole body is read. A failure
+//! says which ran out. The body is read up to `--upstream-max-body` and no further.
+//!
+//! Why hyper's connections and not awc: awc builds a fresh codec per request, whose date service
+//! spawns and cancels a timer task each time; measured in `make bench`'s fan-out scenario, awc
+//! cost about 1.5x the CPU per aggregate (see `docs/fan-out.md`).
 
+use std::cell::{Cell, RefCell};
 use std::io;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use actix_web::error::PayloadError;
-use actix_web::http::Uri;
-use actix_web::http::header::{self, HeaderName, HeaderValue};
-use awc::error::{ConnectError, SendRequestError};
+use ::http::header::{self, HeaderName, HeaderValue};
+use ::http::{Request, Uri};
+use http_body_util::{BodyExt, Empty, LengthLimitError, Limited};
+use hyper::body::Bytes;
+use hyper::client::conn::http1::{self, SendRequest};
+use hyper_util::rt::TokioIo;
 use serde_json::value::RawValue;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::TcpStream;
 use tokio::sync::Semaphore;
 
 use super::{Failure, SourceErrorType, SourceKind, SourceResult};
@@ -23,6 +34,11 @@ use crate::process::settings::Upstream;
 
 /// The header the caller's request id is forwarded in.
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// How long a connection may sit idle before it is closed rather than reused: shorter than
+/// common upstreams' own idle timeouts (5 s), so that a call never reuses a connection the
+/// upstream is closing.
+const IDLE_TIMEOUT: Duration = Duration::from_secs(4);
 
 /// The limits of every upstream call, from the settings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -38,40 +54,51 @@ pub struct CallLimits {
 /// An upstream service with this worker's connections to it.
 pub struct HttpSource {
     name: String,
-    url: Uri,
-    client: awc::Client,
+    /// The URL as configured, for log lines.
+    url: String,
+    /// `host:port`, to connect to.
+    address: String,
+    /// The `Host` header.
+    host: HeaderValue,
+    /// What is asked for: the URL's path and query.
+    target: Uri,
     /// One permit per connection the worker may hold to the upstream.
     connections: Semaphore,
+    /// Connections to reuse, the most recently used last.
+    idle: RefCell<Vec<IdleConnection>>,
     limits: CallLimits,
+}
+
+/// A kept-alive connection, between calls.
+struct IdleConnection {
+    sender: SendRequest<Empty<Bytes>>,
+    since: Instant,
+    received: Rc<Cell<u64>>,
 }
 
 impl HttpSource {
     /// The worker's client for `upstream`.
     pub fn new(upstream: &Upstream, limits: CallLimits) -> Self {
-        // The semaphore below is the limit that counts (its wait has its own budget); awc's,
-        // the same, never makes a call queue inside the call's budget. Idle connections are
-        // closed after 4 s, before common upstreams' own idle timeouts (5 s) close them under a
-        // call that reuses them.
-        let connector = awc::Connector::new()
-            .limit(limits.max_connections)
-            .timeout(limits.timeout)
-            .conn_keep_alive(Duration::from_secs(4));
-        let client = awc::Client::builder()
-            .connector(connector)
-            .disable_timeout()
-            .disable_redirects()
-            .finish();
+        let url = &upstream.url;
+        let authority = url.authority().map_or("", |a| a.as_str());
+        let port = url.port_u16().unwrap_or(80);
+        let host = url.host().unwrap_or_default();
+        let target = url.path_and_query().map_or("/", |p| p.as_str());
         Self {
             name: upstream.name.clone(),
-            url: upstream.url.clone(),
-            client,
+            url: url.to_string(),
+            address: format!("{host}:{port}"), // an IPv6 host keeps its brackets
+            // A URI's authority is visible ASCII, and so a header value.
+            host: HeaderValue::from_str(authority).expect("a URI's authority is a header value"),
+            target: Uri::try_from(target).expect("a URI's path and query are a URI"),
             connections: Semaphore::new(limits.max_connections),
+            idle: RefCell::new(Vec::new()),
             limits,
         }
     }
 
     /// Calls the upstream once, forwarding `request_id`; logs one debug line.
-    pub async fn call(&self, request_id: Option<&HeaderValue>) -> SourceResult {
+    pub async fn call(&self, request_id: Option<&[u8]>) -> SourceResult {
         let started = Instant::now();
         let result = match self.answer(request_id).await {
             Ok((status, body)) => {
@@ -82,7 +109,7 @@ impl HttpSource {
         log::debug!(
             target: "greeter::upstream",
             "{} {} {}: {} {} in {} ms",
-            request_id.and_then(|id| id.to_str().ok()).unwrap_or("-"),
+            request_id.and_then(|id| std::str::from_utf8(id).ok()).unwrap_or("-"),
             self.name,
             self.url,
             result.status.map_or("-".to_owned(), |s| s.to_string()),
@@ -98,10 +125,10 @@ impl HttpSource {
     /// The upstream's status and JSON body (`None` when empty), or why there are none.
     async fn answer(
         &self,
-        request_id: Option<&HeaderValue>,
+        request_id: Option<&[u8]>,
     ) -> Result<(u16, Option<Box<RawValue>>), Failure> {
         let timeout = self.limits.timeout;
-        let _connection = actix_rt::time::timeout(timeout, self.connections.acquire())
+        let _permit = tokio::time::timeout(timeout, self.connections.acquire())
             .await
             .map_err(|_| {
                 Failure::new(
@@ -115,25 +142,46 @@ impl HttpSource {
             })?
             .map_err(|_| Failure::new(SourceErrorType::Connect, "the upstream was closed"))?;
         let deadline = tokio::time::Instant::now() + timeout;
-        let mut request = self
-            .client
-            .get(self.url.clone())
-            .insert_header((header::ACCEPT, "application/json"));
-        if let Some(id) = request_id {
-            request = request.insert_header((REQUEST_ID, id.clone()));
-        }
         let timed_out = |what: &str| {
             Failure::new(
                 SourceErrorType::Timeout,
                 format!("{what} within {}", humantime::format_duration(timeout)),
             )
         };
-        let mut response = tokio::time::timeout_at(deadline, request.send())
+        let answered = Cell::new(None);
+        tokio::time::timeout_at(deadline, self.exchange(request_id, &answered))
             .await
-            .map_err(|_| timed_out("no answer"))?
-            .map_err(|error| sending_failed(&error))?;
-        let status = response.status();
-        let code = status.as_u16();
+            .map_err(|_| match answered.get() {
+                Some(code) => timed_out("no complete body").with_status(code),
+                None => timed_out("no answer"),
+            })?
+    }
+
+    /// Sends the request on an idle or a new connection and reads the whole answer; `answered`
+    /// holds the status once the answer's head has arrived.
+    async fn exchange(
+        &self,
+        request_id: Option<&[u8]>,
+        answered: &Cell<Option<u16>>,
+    ) -> Result<(u16, Option<Box<RawValue>>), Failure> {
+        let mut connection = self.connection().await?;
+        let mut request = Request::get(self.target.clone())
+            .header(header::HOST, self.host.clone())
+            .header(header::ACCEPT, HeaderValue::from_static("application/json"));
+        if let Some(id) = request_id.and_then(|id| HeaderValue::from_bytes(id).ok()) {
+            request = request.header(REQUEST_ID, id);
+        }
+        let request = request.body(Empty::new()).map_err(|_| {
+            Failure::new(SourceErrorType::Protocol, "the request could not be made")
+        })?;
+        let received_before = connection.received.get();
+        let response = connection
+            .sender
+            .send_request(request)
+            .await
+            .map_err(|error| sending_failed(&error, connection.received.get() > received_before))?;
+        let code = response.status().as_u16();
+        answered.set(Some(code));
         if code > 599 {
             return Err(Failure::new(
                 SourceErrorType::Protocol,
@@ -141,12 +189,28 @@ impl HttpSource {
             ));
         }
         let declared = declared_length(response.headers());
+        if declared.is_some_and(|length| length > self.limits.max_body as u64) {
+            return Err(self.too_large().with_status(code));
+        }
         // Read even an error's body (within the limits), so the connection can be reused.
-        let body = tokio::time::timeout_at(deadline, response.body().limit(self.limits.max_body))
+        let body = Limited::new(response.into_body(), self.limits.max_body)
+            .collect()
             .await
-            .map_err(|_| timed_out("no complete body").with_status(code))?
-            .map_err(|error| self.reading_failed(&error).with_status(code));
-        if !status.is_success() {
+            .map(|collected| collected.to_bytes())
+            .map_err(|error| {
+                if error.is::<LengthLimitError>() {
+                    self.too_large().with_status(code)
+                } else {
+                    Failure::new(SourceErrorType::InvalidBody, "the body was cut short")
+                        .with_status(code)
+                }
+            });
+        if body.is_ok() {
+            self.keep(connection);
+        }
+        if !(200..300).contains(&code) {
+            let status =
+                ::http::StatusCode::from_u16(code).map_or(code.to_string(), |s| s.to_string());
             return Err(Failure::new(
                 SourceErrorType::HttpStatus,
                 format!("the upstream answered {status}"),
@@ -154,14 +218,6 @@ impl HttpSource {
             .with_status(code));
         }
         let body = body?;
-        if declared.is_some_and(|length| (body.len() as u64) < length) {
-            let detail = format!(
-                "the body ended after {} of its {} bytes",
-                body.len(),
-                declared.unwrap_or_default()
-            );
-            return Err(Failure::new(SourceErrorType::InvalidBody, detail).with_status(code));
-        }
         if body.is_empty() {
             return Ok((code, None)); // 204, or any 2xx without a body
         }
@@ -179,74 +235,119 @@ impl HttpSource {
         Ok((code, Some(json)))
     }
 
-    /// Why reading the body failed.
-    fn reading_failed(&self, error: &PayloadError) -> Failure {
-        match error {
-            PayloadError::Overflow => Failure::new(
-                SourceErrorType::TooLarge,
-                format!(
-                    "the body is larger than {} bytes (--upstream-max-body)",
-                    self.limits.max_body
-                ),
-            ),
-            _ => Failure::new(SourceErrorType::InvalidBody, "the body was cut short"),
+    /// The most recently used idle connection that is still open, or a new one.
+    async fn connection(&self) -> Result<IdleConnection, Failure> {
+        loop {
+            let reused = {
+                let mut idle = self.idle.borrow_mut();
+                let fresh = idle.partition_point(|c| c.since.elapsed() >= IDLE_TIMEOUT);
+                idle.drain(..fresh); // too old: closed when dropped
+                idle.pop()
+            };
+            let Some(mut connection) = reused else { break };
+            if connection.sender.is_closed() {
+                continue;
+            }
+            if connection.sender.ready().await.is_ok() {
+                return Ok(connection);
+            }
         }
+        self.connect().await
+    }
+
+    /// A new connection, its work spawned on this worker's event loop.
+    async fn connect(&self) -> Result<IdleConnection, Failure> {
+        let addresses: Vec<_> = tokio::net::lookup_host(self.address.as_str())
+            .await
+            .map_err(|_| {
+                Failure::new(
+                    SourceErrorType::Connect,
+                    "cannot resolve the upstream's host",
+                )
+            })?
+            .collect();
+        let mut refused = io::ErrorKind::NotFound; // no address at all
+        let mut connected = None;
+        for address in addresses {
+            match TcpStream::connect(address).await {
+                Ok(stream) => {
+                    connected = Some(stream);
+                    break;
+                }
+                Err(error) => refused = error.kind(),
+            }
+        }
+        let stream = connected.ok_or_else(|| {
+            Failure::new(
+                SourceErrorType::Connect,
+                format!("cannot connect: {refused}"),
+            )
+        })?;
+        let _ = stream.set_nodelay(true);
+        let received = Rc::new(Cell::new(0));
+        let io = TokioIo::new(Counted {
+            stream,
+            received: Rc::clone(&received),
+        });
+        let (sender, connection) = http1::Builder::new()
+            .handshake(io)
+            .await
+            .map_err(|_| Failure::new(SourceErrorType::Connect, "cannot connect"))?;
+        actix_rt::spawn(async move {
+            let _ = connection.await; // its errors reach the call through `sender`
+        });
+        Ok(IdleConnection {
+            sender,
+            since: Instant::now(),
+            received,
+        })
+    }
+
+    /// Keeps a connection whose answer was read whole, for the next call.
+    fn keep(&self, mut connection: IdleConnection) {
+        if !connection.sender.is_closed() {
+            connection.since = Instant::now();
+            self.idle.borrow_mut().push(connection);
+        }
+    }
+
+    fn too_large(&self) -> Failure {
+        Failure::new(
+            SourceErrorType::TooLarge,
+            format!(
+                "the body is larger than {} bytes (--upstream-max-body)",
+                self.limits.max_body
+            ),
+        )
     }
 }
 
-/// Why sending the request, or reading the answer's head, failed.
-fn sending_failed(error: &SendRequestError) -> Failure {
-    match error {
-        SendRequestError::Connect(ConnectError::Io(cause)) => Failure::new(
-            SourceErrorType::Connect,
-            format!("cannot connect: {}", kind(cause)),
-        ),
-        SendRequestError::Connect(ConnectError::Timeout) => {
-            Failure::new(SourceErrorType::Timeout, "connecting took too long")
-        }
-        SendRequestError::Connect(
-            ConnectError::Resolver(_) | ConnectError::NoRecords | ConnectError::Unresolved,
-        ) => Failure::new(
-            SourceErrorType::Connect,
-            "cannot resolve the upstream's host",
-        ),
-        SendRequestError::Connect(ConnectError::Disconnected) => Failure::new(
+/// Why sending the request, or reading the answer's head, failed; `answered` says whether any
+/// byte of an answer arrived.
+fn sending_failed(error: &hyper::Error, answered: bool) -> Failure {
+    if error.is_parse() || error.is_parse_status() {
+        return Failure::new(SourceErrorType::Protocol, "the answer is not HTTP/1.1");
+    }
+    if error.is_incomplete_message() && answered {
+        return Failure::new(SourceErrorType::Protocol, "the answer's head was cut short");
+    }
+    if error.is_incomplete_message() || error.is_closed() || error.is_canceled() {
+        return Failure::new(
             SourceErrorType::Connect,
             "the connection closed before an answer",
-        ),
-        SendRequestError::Connect(_) => Failure::new(SourceErrorType::Connect, "cannot connect"),
-        SendRequestError::Send(cause) => Failure::new(
-            SourceErrorType::Connect,
-            format!("the connection was lost before an answer: {}", kind(cause)),
-        ),
-        // The stream ended with part of a head unread ("bytes remaining on stream").
-        SendRequestError::Response(actix_web::error::ParseError::Io(cause))
-            if cause.kind() == io::ErrorKind::Other =>
-        {
-            Failure::new(SourceErrorType::Protocol, "the answer's head was cut short")
-        }
-        SendRequestError::Response(actix_web::error::ParseError::Io(cause)) => Failure::new(
-            SourceErrorType::Connect,
-            format!("the connection was lost before an answer: {}", kind(cause)),
-        ),
-        SendRequestError::Response(actix_web::error::ParseError::Incomplete) => {
-            Failure::new(SourceErrorType::Protocol, "the answer's head was cut short")
-        }
-        SendRequestError::Response(_) => {
-            Failure::new(SourceErrorType::Protocol, "the answer is not HTTP/1.1")
-        }
-        SendRequestError::Timeout => Failure::new(SourceErrorType::Timeout, "no answer in time"),
-        _ => Failure::new(SourceErrorType::Protocol, "the request could not be made"),
+        );
     }
-}
-
-/// An I/O error in plain words: its kind, without the operating system's error number.
-fn kind(error: &io::Error) -> String {
-    error.kind().to_string()
+    let cause = std::error::Error::source(error)
+        .and_then(|cause| cause.downcast_ref::<io::Error>())
+        .map_or("lost".to_owned(), |cause| cause.kind().to_string());
+    Failure::new(
+        SourceErrorType::Connect,
+        format!("the connection was lost before an answer: {cause}"),
+    )
 }
 
 /// The answer's `Content-Length`, if it declares one.
-fn declared_length(headers: &header::HeaderMap) -> Option<u64> {
+fn declared_length(headers: &::http::HeaderMap) -> Option<u64> {
     headers
         .get(header::CONTENT_LENGTH)?
         .to_str()
@@ -254,4 +355,43 @@ fn declared_length(headers: &header::HeaderMap) -> Option<u64> {
         .trim()
         .parse()
         .ok()
+}
+
+/// A connection that counts the bytes it receives, so that a failure can tell an answer cut
+/// short from none at all.
+struct Counted {
+    stream: TcpStream,
+    received: Rc<Cell<u64>>,
+}
+
+impl AsyncRead for Counted {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let before = buf.filled().len();
+        let result = Pin::new(&mut self.stream).poll_read(cx, buf);
+        let read = (buf.filled().len() - before) as u64;
+        self.received.set(self.received.get() + read);
+        result
+    }
+}
+
+impl AsyncWrite for Counted {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.stream).poll_write(cx, buf)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.stream).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.stream).poll_shutdown(cx)
+    }
 }

@@ -203,7 +203,9 @@ impl SourcesConfig {
         } else {
             self.upstreams
                 .iter()
-                .map(|upstream| Source::Http(http::HttpSource::new(upstream, self.limits)))
+                .map(|upstream| {
+                    Source::Http(Box::new(http::HttpSource::new(upstream, self.limits)))
+                })
                 .collect()
         };
         Sources { sources }
@@ -217,7 +219,7 @@ pub struct Sources {
 
 enum Source {
     Simulated { name: &'static str, io: SimulatedIo },
-    Http(http::HttpSource),
+    Http(Box<http::HttpSource>),
 }
 
 impl Sources {
@@ -237,7 +239,7 @@ impl Source {
                 let body = RawValue::from_string(json!({"Hello": "World"}).to_string()).ok();
                 SourceResult::succeeded(name, SourceKind::Simulated, started, 200, body)
             }
-            Self::Http(source) => source.call(request_id).await,
+            Self::Http(source) => source.call(request_id.map(HeaderValue::as_bytes)).await,
         }
     }
 }
