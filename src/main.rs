@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use std::process::ExitCode;
 
 use clap::Parser;
+use greeter::process::serving::ServingState;
 use greeter::process::settings::{Cli, Command, ServeSettings, SpecVersion};
 use greeter::process::{logging, open_files, signals};
 use greeter::startup;
@@ -102,8 +103,14 @@ fn serve_until_stopped(settings: &ServeSettings) -> std::io::Result<()> {
         let listener = startup::listen(address, settings.backlog).map_err(|err| {
             std::io::Error::new(err.kind(), format!("cannot listen on {address}: {err}"))
         })?;
-        let server = startup::run(listener, settings)?;
-        actix_rt::spawn(signals::stop_on_signal(signals, server.handle()));
+        let serving = ServingState::new();
+        let server = startup::run(listener, settings, serving.clone())?;
+        actix_rt::spawn(signals::stop_on_signal(
+            signals,
+            server.handle(),
+            serving,
+            settings.drain_delay.into(),
+        ));
         server.await
     })
 }

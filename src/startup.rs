@@ -26,6 +26,7 @@ use crate::api::sources::SourcesConfig;
 use crate::http::fallback;
 use crate::http::head_limits::HeadLimits;
 use crate::http::per_request::per_request;
+use crate::process::serving::ServingState;
 use crate::process::settings::ServeSettings;
 
 /// Why the server cannot start with the settings it was given.
@@ -62,6 +63,7 @@ pub struct AppState {
     body_limit: BodyLimit,
     head_limits: HeadLimits,
     docs: web::Data<docs::Docs>,
+    serving: ServingState,
 }
 
 impl AppState {
@@ -86,7 +88,13 @@ impl AppState {
                 max_head: settings.max_header_bytes(),
             },
             docs: web::Data::new(docs),
+            serving: ServingState::new(),
         })
+    }
+
+    /// The same, serving or draining as `serving` says (a fresh state serves).
+    pub fn with_serving(self, serving: ServingState) -> Self {
+        Self { serving, ..self }
     }
 
     /// Where the documents and Swagger UI are served.
@@ -153,6 +161,7 @@ pub fn app_with(
         .app_data(web::Data::new(state.sources.for_worker()))
         .app_data(state.body_limit)
         .app_data(state.head_limits)
+        .app_data(ThinData(state.serving))
         .configure(docs::configure(state.docs))
         .configure(extra)
         .service(fallback::resource())
@@ -173,12 +182,19 @@ pub fn listen(address: SocketAddr, backlog: u32) -> std::io::Result<TcpListener>
     Ok(socket.into())
 }
 
-/// Serves the app on `listener` with `settings`; the returned server runs when awaited.
+/// Serves the app on `listener` with `settings`, draining once `serving` says so; the returned
+/// server runs when awaited.
 ///
 /// Signals are not handled here (see [`crate::process::signals`]); stop it through its handle.
-pub fn run(listener: TcpListener, settings: &ServeSettings) -> std::io::Result<Server> {
+pub fn run(
+    listener: TcpListener,
+    settings: &ServeSettings,
+    serving: ServingState,
+) -> std::io::Result<Server> {
     let address = listener.local_addr()?;
-    let state = AppState::new(settings).map_err(std::io::Error::other)?;
+    let state = AppState::new(settings)
+        .map_err(std::io::Error::other)?
+        .with_serving(serving);
     let layout = state.layout();
     let docs = layout
         .docs

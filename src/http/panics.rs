@@ -27,6 +27,8 @@ pub struct Unanswered {
     error: actix_web::Error,
     /// Taken by the one response built.
     line: RefCell<Option<AccessLine>>,
+    /// Whether the answer closes its connection (the server is draining).
+    close: bool,
 }
 
 impl Unanswered {
@@ -43,7 +45,13 @@ impl Unanswered {
         Self {
             error,
             line: RefCell::new(Some(line)),
+            close: false,
         }
+    }
+
+    /// The same, closing its connection after the answer when `close`.
+    pub fn closing(self, close: bool) -> Self {
+        Self { close, ..self }
     }
 }
 
@@ -64,6 +72,10 @@ impl ResponseError for Unanswered {
         };
         let mut res = json_error(&line.request(), self.error.error_response());
         with_common_headers(res.headers_mut(), line.id());
+        if self.close {
+            res.head_mut()
+                .set_connection_type(actix_web::http::ConnectionType::Close);
+        }
         let status = res.status();
         res.map_body(|_, body| BoxBody::new(line.sending(body, status)))
     }

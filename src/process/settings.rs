@@ -33,6 +33,9 @@ pub const DEFAULT_KEEP_ALIVE: Duration = Duration::from_secs(5);
 pub const DEFAULT_MAX_CONNECTIONS: usize = 25_000;
 /// How long a graceful shutdown waits for in-flight requests before dropping them.
 pub const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long a shutdown keeps serving with `/readyz` at 503 before it stops accepting: none, as
+/// uvicorn; behind a load balancer, set it past the balancer's probe period (docs/operations.md).
+pub const DEFAULT_DRAIN_DELAY: Duration = Duration::ZERO;
 /// Where Swagger UI is served (FastAPI's URL); the page itself is at `/docs/`.
 pub const DEFAULT_DOCS_PATH: &str = "/docs";
 /// Where the OpenAPI 3.1 document is served (FastAPI's URL); the 3.0 edition sits beside it.
@@ -161,6 +164,13 @@ pub struct ServeSettings {
           default_value_t = DEFAULT_SHUTDOWN_TIMEOUT.into(), allow_hyphen_values = true)]
     pub shutdown_timeout: humantime::Duration,
 
+    /// On SIGTERM or SIGINT, time to keep serving with /readyz at 503 and every answer closing
+    /// its connection, before the listener closes and in-flight requests finish (at most 1h).
+    #[arg(long, env = "GREETER_DRAIN_DELAY", value_name = "DURATION",
+          default_value_t = DEFAULT_DRAIN_DELAY.into(), value_parser = parse_drain_delay,
+          allow_hyphen_values = true)]
+    pub drain_delay: humantime::Duration,
+
     /// Simulated I/O wait of the greeting, a human duration such as 1s, 250ms or 0s.
     #[arg(long, env = "GREETER_IO_DELAY", value_name = "DURATION",
           default_value_t = DEFAULT_IO_DELAY.into(), allow_hyphen_values = true)]
@@ -225,6 +235,7 @@ impl Default for ServeSettings {
             keep_alive: DEFAULT_KEEP_ALIVE.into(),
             max_connections: NonZeroUsize::new(DEFAULT_MAX_CONNECTIONS).unwrap(),
             shutdown_timeout: DEFAULT_SHUTDOWN_TIMEOUT.into(),
+            drain_delay: DEFAULT_DRAIN_DELAY.into(),
             io_delay: DEFAULT_IO_DELAY.into(),
             docs_path: Mount::At(UrlPath(DEFAULT_DOCS_PATH.to_owned())),
             openapi_path: Mount::At(UrlPath(DEFAULT_OPENAPI_PATH.to_owned())),
@@ -348,6 +359,15 @@ impl fmt::Display for Upstream {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}={}", self.name, self.url)
     }
+}
+
+/// The drain delay: zero or more, at most an hour.
+fn parse_drain_delay(input: &str) -> Result<humantime::Duration, String> {
+    let delay: humantime::Duration = input.parse().map_err(|e| format!("{e}"))?;
+    if Duration::from(delay) > Duration::from_secs(3600) {
+        return Err("must be at most 1h".to_owned());
+    }
+    Ok(delay)
 }
 
 /// The upstream timeout: longer than zero, at most an hour.

@@ -1,17 +1,23 @@
-//! Graceful shutdown on SIGTERM and SIGINT alike, and at once on a second signal.
+//! Graceful shutdown on SIGTERM and SIGINT alike: a drain, then a stop, and an exit at once on
+//! a further signal.
 //!
 //! actix-server stops gracefully on SIGTERM but abruptly on SIGINT (Ctrl-C); greeter treats both
-//! the same: stop accepting, let every in-flight request finish (within `--shutdown-timeout`),
-//! then exit. A second signal during that wait ends the process at once, as a second Ctrl-C
-//! does in uvicorn. The handlers are installed by [`Signals::install`] before the listener is
-//! bound, so no signal finds the process without them.
+//! the same. The first signal turns the server to draining ([`ServingState`]: `/readyz` answers
+//! 503 and every answer closes its connection) and keeps serving for `--drain-delay`, so that a
+//! load balancer moves its clients elsewhere before anything is refused; a second signal ends
+//! the drain early. Then the listener closes and every in-flight request finishes (within
+//! `--shutdown-timeout`); a signal during that wait ends the process at once, as a second
+//! Ctrl-C does in uvicorn. The handlers are installed by [`Signals::install`] before the
+//! listener is bound, so no signal finds the process without them.
 
 use std::task::Poll;
+use std::time::Duration;
 
 use actix_rt::signal::unix::{Signal, SignalKind, signal};
 use actix_web::dev::ServerHandle;
 
 use crate::process::logging;
+use crate::process::serving::ServingState;
 
 /// SIGTERM and SIGINT, caught from the moment they are installed.
 pub struct Signals {
@@ -48,17 +54,42 @@ impl Signals {
     }
 }
 
-/// Waits for a signal, then stops `server` gracefully; a second signal exits the process at
-/// once with status 128 + its number, dropping what is still in flight.
-pub async fn stop_on_signal(mut signals: Signals, server: ServerHandle) {
+/// Waits for a signal, drains for `drain_delay` (a second signal ends it early), then stops
+/// `server` gracefully; a signal during the stop exits the process at once with status
+/// 128 + its number, dropping what is still in flight.
+pub async fn stop_on_signal(
+    mut signals: Signals,
+    server: ServerHandle,
+    serving: ServingState,
+    drain_delay: Duration,
+) {
     let (name, _) = signals.next().await;
-    log::info!("{name} received: finishing in-flight requests, then stopping");
+    serving.begin_draining();
+    if !drain_delay.is_zero() {
+        log::info!(
+            "{name} received: draining for {} (/readyz answers 503, connections close after \
+             their answer), then finishing in-flight requests",
+            humantime::format_duration(drain_delay)
+        );
+        let drained = actix_rt::time::sleep(drain_delay);
+        futures_util::pin_mut!(drained);
+        let second = signals.next();
+        futures_util::pin_mut!(second);
+        if let futures_util::future::Either::Right(((name, _), _)) =
+            futures_util::future::select(drained, second).await
+        {
+            log::info!("{name} received again: ending the drain early");
+        }
+        log::info!("drain over: no longer accepting, finishing in-flight requests");
+    } else {
+        log::info!("{name} received: finishing in-flight requests, then stopping");
+    }
     let graceful = server.stop(true);
     futures_util::pin_mut!(graceful);
-    let second = signals.next();
-    futures_util::pin_mut!(second);
+    let next = signals.next();
+    futures_util::pin_mut!(next);
     if let futures_util::future::Either::Right(((name, number), _)) =
-        futures_util::future::select(graceful, second).await
+        futures_util::future::select(graceful, next).await
     {
         log::warn!("{name} received again: stopping at once, in-flight requests are dropped");
         logging::flush_logs();

@@ -349,3 +349,22 @@ fn upstream_limits_hold_at_their_edges() {
     );
     assert_one_line_error_naming(&output, "--port");
 }
+
+#[test]
+fn drain_delay_holds_at_its_edges() {
+    for value in ["61min", "-1s", "soon"] {
+        assert_one_line_error_naming(
+            &greeter(&["--drain-delay", value, "--port", "0"], &[]),
+            "--drain-delay",
+        );
+    }
+    assert_one_line_error_naming(
+        &greeter(&["--port", "0"], &[("GREETER_DRAIN_DELAY", "2h")]),
+        "--drain-delay",
+    );
+    // The edges themselves are accepted: only the bad port is refused.
+    for value in ["0s", "1h"] {
+        let output = greeter(&["--drain-delay", value, "--port", "99999"], &[]);
+        assert_one_line_error_naming(&output, "--port");
+    }
+}

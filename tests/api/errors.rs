@@ -1,6 +1,7 @@
 use actix_web::{HttpResponse, HttpServer, web};
 use awc::http::Method;
 use greeter::api::errors::ApiError;
+use greeter::process::serving::ServingState;
 use greeter::process::settings::ServeSettings;
 use greeter::startup::{self, AppState};
 use serde_json::json;
@@ -110,7 +111,14 @@ async fn failing_middleware(
 
 /// The real app with failing routes added, on a real socket, with one worker.
 fn spawn_app_with_failing_routes() -> TestApp {
-    let state = AppState::new(&ServeSettings::default()).unwrap();
+    spawn_app_with_failing_routes_serving(ServingState::new())
+}
+
+/// The same, serving or draining as `serving` says.
+fn spawn_app_with_failing_routes_serving(serving: ServingState) -> TestApp {
+    let state = AppState::new(&ServeSettings::default())
+        .unwrap()
+        .with_serving(serving);
     let listener = free_port_listener();
     let address = format!("http://{}", listener.local_addr().unwrap());
     let server = HttpServer::new(move || {
@@ -135,6 +143,40 @@ fn spawn_app_with_failing_routes() -> TestApp {
     TestApp {
         address,
         client: client(),
+    }
+}
+
+/// While the server drains, every answer closes its connection: a handler's, a refusal, a
+/// panic's and a failing middleware's alike.
+#[actix_web::test]
+async fn while_draining_every_answer_closes_its_connection() {
+    let serving = ServingState::new();
+    let app = spawn_app_with_failing_routes_serving(serving.clone());
+    assert_eq!(app.get("/").await.header("connection"), None);
+
+    serving.begin_draining();
+    for (path, status) in [
+        ("/", 200),
+        ("/nowhere", 404),
+        ("/fail/panic", 500),
+        ("/fail/middleware", 502),
+        ("/fail/api", 500),
+    ] {
+        let answer = raw_http(
+            app.socket_address(),
+            &format!("GET {path} HTTP/1.1\r\nHost: t\r\n\r\n"),
+        )
+        .await;
+        assert!(
+            answer.starts_with(&format!("HTTP/1.1 {status} ")),
+            "{path}: {answer}"
+        );
+        assert!(
+            answer
+                .to_ascii_lowercase()
+                .contains("\r\nconnection: close\r\n"),
+            "{path}: {answer}"
+        );
     }
 }
 

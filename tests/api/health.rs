@@ -36,3 +36,21 @@ async fn head_on_healthz_answers_200() {
     );
     assert_eq!(body, "", "HEAD must not send a body");
 }
+
+#[actix_web::test]
+async fn readyz_answers_ready_while_serving() {
+    let app = spawn_app_with_delay(Duration::from_secs(600));
+
+    let reply = actix_rt::time::timeout(Duration::from_secs(10), app.get("/readyz"))
+        .await
+        .expect("readyz waited for the simulated I/O");
+
+    assert_eq!(reply.status, 200);
+    assert_eq!(reply.header("content-type"), Some("application/json"));
+    assert_eq!(
+        reply.header("connection"),
+        None,
+        "serving keeps connections"
+    );
+    assert_eq!(reply.json(), serde_json::json!({"status": "ready"}));
+}

@@ -9,6 +9,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use greeter::process::serving::ServingState;
 use greeter::process::settings::ServeSettings;
 use greeter::startup;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -138,7 +139,7 @@ pub fn spawn_app_in_thread(settings: ServeSettings) -> String {
     let address = listener.local_addr().unwrap().to_string();
     std::thread::spawn(move || {
         actix_rt::System::new().block_on(async move {
-            startup::run(listener, &settings)
+            startup::run(listener, &settings, ServingState::new())
                 .expect("cannot start the server")
                 .await
         })
@@ -165,9 +166,14 @@ pub fn test_settings() -> ServeSettings {
 
 /// Starts the app with `settings` (host and port aside), in this test's runtime.
 pub fn spawn_app_with(settings: ServeSettings) -> TestApp {
+    spawn_app_serving(settings, ServingState::new())
+}
+
+/// Starts the app with `settings`, serving or draining as `serving` says, in this test's runtime.
+pub fn spawn_app_serving(settings: ServeSettings, serving: ServingState) -> TestApp {
     let listener = free_port_listener();
     let address = format!("http://{}", listener.local_addr().unwrap());
-    let server = startup::run(listener, &settings).expect("cannot start the server");
+    let server = startup::run(listener, &settings, serving).expect("cannot start the server");
     actix_rt::spawn(server);
     TestApp {
         address,

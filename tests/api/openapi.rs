@@ -2,11 +2,14 @@ use std::collections::HashSet;
 use std::process::Command;
 
 use greeter::api::document as openapi;
+use greeter::process::serving::ServingState;
 use greeter::process::settings::SpecVersion;
 use serde_json::Value;
 use similar::TextDiff;
 
-use crate::helpers::{EDITIONS, project_root, raw_http, skip, spawn_app};
+use crate::helpers::{
+    EDITIONS, project_root, raw_http, skip, spawn_app, spawn_app_serving, test_settings,
+};
 
 fn rendered(version: SpecVersion) -> String {
     version.render(&openapi()).expect("the document converts")
@@ -122,6 +125,7 @@ async fn the_documented_operations_are_the_routed_ones() {
             "GET /aggregate",
             "GET /healthz",
             "GET /hello/{name}",
+            "GET /readyz",
             "POST /greetings"
         ]
     );
@@ -132,6 +136,7 @@ async fn the_documented_operations_are_the_routed_ones() {
         ("GET", "/aggregate"),
         ("GET", "/healthz"),
         ("GET", "/hello/Ada"),
+        ("GET", "/readyz"),
         ("POST", "/greetings"),
     ] {
         let request = format!("{method} {target} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
@@ -248,6 +253,8 @@ struct Provoked {
     path: &'static str,
     status: u16,
     request: String,
+    /// Sent to a server that is draining for a shutdown.
+    draining: bool,
 }
 
 /// One request per status each operation can answer: the documented statuses of every
@@ -271,6 +278,7 @@ fn provoking_requests() -> Vec<Provoked> {
         ("/aggregate", "/aggregate"),
         ("/healthz", "/healthz"),
         ("/hello/{name}", "/hello/Ada"),
+        ("/readyz", "/readyz"),
     ] {
         for (status, request) in [
             (200, request("GET", target, "")),
@@ -283,14 +291,23 @@ fn provoking_requests() -> Vec<Provoked> {
                 path,
                 status,
                 request,
+                draining: false,
             });
         }
     }
     cases.push(Provoked {
         method: "get",
+        path: "/readyz",
+        status: 503,
+        request: request("GET", "/readyz", ""),
+        draining: true,
+    });
+    cases.push(Provoked {
+        method: "get",
         path: "/hello/{name}",
         status: 422,
         request: request("GET", &format!("/hello/{}", "a".repeat(65)), ""),
+        draining: false,
     });
     let post = "/greetings";
     for (status, request) in [
@@ -320,6 +337,7 @@ fn provoking_requests() -> Vec<Provoked> {
             path: "/greetings",
             status,
             request,
+            draining: false,
         });
     }
     cases
@@ -328,11 +346,15 @@ fn provoking_requests() -> Vec<Provoked> {
 #[actix_web::test]
 async fn every_operation_documents_exactly_the_statuses_it_answers() {
     let app = spawn_app();
+    let draining = ServingState::new();
+    draining.begin_draining();
+    let draining_app = spawn_app_serving(test_settings(), draining);
     let spec = generated();
     let cases = provoking_requests();
 
     for case in &cases {
-        let answer = raw_http(app.socket_address(), &case.request).await;
+        let server = if case.draining { &draining_app } else { &app };
+        let answer = raw_http(server.socket_address(), &case.request).await;
         let status_line = answer.lines().next().unwrap_or_default();
         assert!(
             status_line.starts_with(&format!("HTTP/1.1 {} ", case.status)),

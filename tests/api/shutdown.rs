@@ -153,3 +153,138 @@ fn an_aggregate_in_flight_at_sigterm_is_answered() {
     );
     assert_eq!(process.wait_for_exit(Duration::from_secs(15)), Some(0));
 }
+
+/// Reads one answer (head and `Content-Length` body) from a kept-alive `stream`.
+fn read_one_answer(stream: &mut TcpStream) -> String {
+    use std::io::Read;
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut answer = Vec::new();
+    let mut byte = [0; 1];
+    while !answer.ends_with(b"\r\n\r\n") {
+        assert_eq!(stream.read(&mut byte).unwrap(), 1, "closed mid-head");
+        answer.push(byte[0]);
+    }
+    let head = String::from_utf8(answer).unwrap();
+    let length: usize = head
+        .lines()
+        .find_map(|line| {
+            line.to_ascii_lowercase()
+                .strip_prefix("content-length: ")
+                .map(str::to_owned)
+        })
+        .map_or(0, |n| n.trim().parse().unwrap());
+    let mut body = vec![0; length];
+    stream.read_exact(&mut body).unwrap();
+    head + &String::from_utf8(body).unwrap()
+}
+
+fn keep_alive_request(path: &str) -> String {
+    format!("GET {path} HTTP/1.1\r\nHost: test\r\n\r\n")
+}
+
+/// With `--drain-delay`, a shutdown first keeps serving: `/readyz` answers 503, every answer
+/// closes its connection (a kept-alive client is moved off, and its next request on a new
+/// connection still succeeds), the request in flight finishes; once the delay is over, new
+/// connections are refused and the process exits 0.
+#[test]
+fn a_drain_keeps_serving_with_readyz_503_and_closes_each_connection_then_refuses() {
+    use std::io::{Read, Write};
+    let (mut process, address) =
+        GreeterProcess::serve(&["--io-delay", "1500ms", "--drain-delay", "2s"]);
+    let socket = address.trim_start_matches("http://").to_owned();
+    let mut kept = TcpStream::connect(&socket).unwrap();
+    kept.write_all(keep_alive_request("/readyz").as_bytes())
+        .unwrap();
+    let before = read_one_answer(&mut kept);
+    assert!(before.starts_with("HTTP/1.1 200 OK"), "{before}");
+    assert!(before.ends_with(r#"{"status":"ready"}"#), "{before}");
+    assert!(
+        !before.to_ascii_lowercase().contains("connection: close"),
+        "{before}"
+    );
+    let in_flight = send_and_wait_until_read(&socket, &get_request("/"));
+    let in_flight = std::thread::spawn(move || read_to_close(in_flight));
+
+    let signalled = Instant::now();
+    process.signal(Signal::SIGTERM);
+    process.wait_for_line("draining for 2s", Duration::from_secs(5));
+
+    kept.write_all(keep_alive_request("/readyz").as_bytes())
+        .unwrap();
+    let during = read_one_answer(&mut kept);
+    assert!(
+        during.starts_with("HTTP/1.1 503 Service Unavailable"),
+        "{during}"
+    );
+    assert!(during.ends_with(r#"{"status":"draining"}"#), "{during}");
+    assert!(
+        during.to_ascii_lowercase().contains("connection: close"),
+        "{during}"
+    );
+    let mut rest = Vec::new();
+    kept.read_to_end(&mut rest).unwrap();
+    assert!(
+        rest.is_empty(),
+        "the connection stayed open after Connection: close"
+    );
+    let again = crate::helpers::raw_http_blocking(&socket, &keep_alive_request("/healthz"))
+        .expect("a new connection during the drain was refused");
+    assert!(again.starts_with("HTTP/1.1 200 OK"), "{again}");
+    assert!(
+        again.to_ascii_lowercase().contains("connection: close"),
+        "{again}"
+    );
+    assert!(
+        signalled.elapsed() < Duration::from_millis(1800),
+        "too slow to test the drain: {:?}",
+        signalled.elapsed()
+    );
+
+    let answer = in_flight
+        .join()
+        .unwrap()
+        .expect("the in-flight request failed");
+    assert!(answer.starts_with("HTTP/1.1 200 OK"), "{answer}");
+    process.wait_for_line("drain over", Duration::from_secs(5));
+    let refused = (0..100).any(|_| {
+        std::thread::sleep(Duration::from_millis(20));
+        TcpStream::connect(&socket).is_err()
+    });
+    assert!(refused, "new connections were accepted after the drain");
+    assert!(signalled.elapsed() >= Duration::from_secs(2));
+    assert_eq!(
+        process.wait_for_exit(Duration::from_secs(15)),
+        Some(0),
+        "{:#?}",
+        process.lines()
+    );
+}
+
+/// A second signal ends the drain early; the stop that follows is graceful (exit 0).
+#[test]
+fn a_second_signal_ends_the_drain_early() {
+    let (mut process, _) = GreeterProcess::serve(&["--drain-delay", "60s"]);
+
+    process.signal(Signal::SIGTERM);
+    process.wait_for_line("draining for 1m", Duration::from_secs(5));
+    let second = Instant::now();
+    process.signal(Signal::SIGINT);
+
+    process.wait_for_line(
+        "SIGINT received again: ending the drain early",
+        Duration::from_secs(5),
+    );
+    assert_eq!(
+        process.wait_for_exit(Duration::from_secs(10)),
+        Some(0),
+        "{:#?}",
+        process.lines()
+    );
+    assert!(
+        second.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        second.elapsed()
+    );
+}

@@ -42,7 +42,7 @@ use v3_0::UnsupportedConstruct;
     tags(
         (name = "greeting", description = "Greetings, after a simulated I/O wait."),
         (name = "fan-out", description = "One request calling several upstream services at once."),
-        (name = "health", description = "Liveness of the service, answered at once."),
+        (name = "health", description = "Liveness and readiness of the service, answered at once."),
     ),
     components(schemas(ErrorBody, HttpValidationError, ValidationError)),
 )]

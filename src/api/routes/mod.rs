@@ -15,5 +15,6 @@ pub fn register(config: &mut ServiceConfig) {
         .service(greeting::get_named_greeting)
         .service(greeting::post_greeting)
         .service(aggregate::get_aggregate)
-        .service(health::get_health);
+        .service(health::get_health)
+        .service(health::get_readiness);
 }

@@ -7,7 +7,7 @@ import sys
 from greeter_client import Client
 from greeter_client.api.fan_out import get_aggregate
 from greeter_client.api.greeting import get_greeting, get_named_greeting, post_greeting
-from greeter_client.api.health import get_health
+from greeter_client.api.health import get_health, get_readiness
 from greeter_client.models import (
     Aggregate,
     Greeting,
@@ -15,6 +15,8 @@ from greeter_client.models import (
     GreetingRequest,
     Health,
     HealthStatus,
+    Readiness,
+    ReadinessStatus,
     HTTPValidationError,
     Language,
     SourceKind,
@@ -77,6 +79,10 @@ def main(base_url: str) -> None:
 
     health = get_health.sync(client=client)
     assert isinstance(health, Health) and health.status == HealthStatus.OK, health
+    checks += 1
+
+    readiness = get_readiness.sync(client=client)
+    assert isinstance(readiness, Readiness) and readiness.status == ReadinessStatus.READY, readiness
     checks += 1
 
     print(f"python client: {checks} checks passed")

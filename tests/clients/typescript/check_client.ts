@@ -101,4 +101,12 @@ for (const [language, message] of Object.entries(expected) as [Language, string]
   checks++;
 }
 
+{
+  const { data, response } = await client.GET("/readyz");
+  assert.equal(response.status, 200);
+  const status: "ready" | "draining" | undefined = data?.status;
+  assert.equal(status, "ready");
+  checks++;
+}
+
 console.log(`typescript client: ${checks} checks passed`);

@@ -115,5 +115,14 @@ async fn main() {
     assert_eq!(health.status, types::HealthStatus::Ok);
     checks += 1;
 
+    let readiness = client
+        .get_readiness()
+        .send()
+        .await
+        .expect("GET /readyz")
+        .into_inner();
+    assert_eq!(readiness.status, types::ReadinessStatus::Ready);
+    checks += 1;
+
     println!("rust client: {checks} checks passed");
 }
