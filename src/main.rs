@@ -94,9 +94,11 @@ fn serve(settings: ServeSettings) -> ExitCode {
 
 /// Serves until a signal has stopped the server.
 fn serve_until_stopped(settings: &ServeSettings) -> std::io::Result<()> {
-    if let Err(err) = open_files::raise_limit(settings) {
+    let mut settings = settings.clone();
+    if let Err(err) = open_files::raise_limit(&mut settings) {
         log::warn!("cannot raise the limit on open files: {err}");
     }
+    let settings = &settings;
     actix_rt::System::new().block_on(async {
         let signals = signals::Signals::install()?;
         let address = SocketAddr::new(settings.host, settings.port);

@@ -233,7 +233,7 @@ pub fn run(
     };
     let server = HttpServer::new(move || app(state.clone()))
         .workers(settings.workers.get())
-        .max_connections(settings.max_connections.get())
+        .max_connections(settings.max_connections().get())
         .client_request_timeout(settings.head_timeout.into())
         .keep_alive(keep_alive)
         // A client that closes its side of the connection is gone: its request is dropped (and

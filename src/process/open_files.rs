@@ -1,6 +1,8 @@
 //! Every connection holds a file descriptor, and the soft limit on open files is often 1,024:
 //! far fewer than `--max-connections` allows. At start the soft limit is raised to what the
-//! settings need, as far as the hard limit allows, with a warning when that falls short.
+//! settings need, as far as the hard limit allows. When that falls short, the default number of
+//! connections per worker is fitted to the limit (one line at info level); a warning is only for
+//! a value the user chose that cannot be honoured.
 
 use crate::process::settings::ServeSettings;
 
@@ -11,7 +13,7 @@ pub const SPARE_DESCRIPTORS: u64 = 64;
 /// `--upstream-max-connections` to each upstream, and the spares.
 pub fn needed(settings: &ServeSettings) -> u64 {
     let workers = settings.workers.get() as u64;
-    let clients = workers.saturating_mul(settings.max_connections.get() as u64);
+    let clients = workers.saturating_mul(settings.max_connections().get() as u64);
     let upstream = workers
         .saturating_mul(settings.upstreams.len() as u64)
         .saturating_mul(settings.upstream_max_connections.get() as u64);
@@ -21,20 +23,44 @@ pub fn needed(settings: &ServeSettings) -> u64 {
 }
 
 /// Raises the soft limit on open files towards [`needed`] (never lowers it); returns the
-/// limit now in force, after logging a warning when it is below what the settings need.
-pub fn raise_limit(settings: &ServeSettings) -> std::io::Result<u64> {
+/// limit now in force. When it is below what the settings need: with `--max-connections`
+/// unset, fits the connections per worker to the limit (and says so at info level); otherwise
+/// warns that the values chosen cannot be honoured.
+pub fn raise_limit(settings: &mut ServeSettings) -> std::io::Result<u64> {
     let wanted = needed(settings);
     let limit = rlimit::increase_nofile_limit(wanted)?;
-    if limit < wanted {
-        log::warn!(
+    if limit >= wanted {
+        return Ok(limit);
+    }
+    let workers = settings.workers.get() as u64;
+    let upstream = needed(&ServeSettings {
+        max_connections: Some(std::num::NonZeroUsize::MIN),
+        ..settings.clone()
+    })
+    .saturating_sub(workers); // what upstreams and spares need, without clients
+    let fitted = limit.saturating_sub(upstream) / workers;
+    match (
+        settings.max_connections,
+        usize::try_from(fitted)
+            .ok()
+            .and_then(std::num::NonZeroUsize::new),
+    ) {
+        (None, Some(fitted)) => {
+            log::info!(
+                "open files are limited to {limit}: serving up to {fitted} connections per \
+                 worker (set --max-connections to choose)"
+            );
+            settings.max_connections = Some(fitted);
+        }
+        _ => log::warn!(
             "open files are limited to {limit} (the hard limit), below the {wanted} that \
              {} workers x --max-connections {} (and {} upstreams x --upstream-max-connections {}) \
              need: clients past it wait until others close, upstream calls past it fail as connect",
             settings.workers,
-            settings.max_connections,
+            settings.max_connections(),
             settings.upstreams.len(),
             settings.upstream_max_connections,
-        );
+        ),
     }
     Ok(limit)
 }
@@ -49,7 +75,7 @@ mod tests {
     fn every_worker_may_fill_its_connections() {
         let settings = ServeSettings {
             workers: NonZeroUsize::new(3).unwrap(),
-            max_connections: NonZeroUsize::new(1000).unwrap(),
+            max_connections: NonZeroUsize::new(1000),
             ..ServeSettings::default()
         };
         assert_eq!(needed(&settings), 3000 + SPARE_DESCRIPTORS);
@@ -59,7 +85,7 @@ mod tests {
     fn upstream_connections_count_too() {
         let settings = ServeSettings {
             workers: NonZeroUsize::new(2).unwrap(),
-            max_connections: NonZeroUsize::new(1000).unwrap(),
+            max_connections: NonZeroUsize::new(1000),
             upstreams: vec![
                 crate::process::settings::Upstream::parse("a=http://127.0.0.1:1/").unwrap(),
                 crate::process::settings::Upstream::parse("b=http://127.0.0.1:2/").unwrap(),

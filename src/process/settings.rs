@@ -30,6 +30,7 @@ pub const DEFAULT_HEAD_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long an idle keep-alive connection stays open.
 pub const DEFAULT_KEEP_ALIVE: Duration = Duration::from_secs(5);
 /// Open connections each worker serves at once; past it, it stops accepting until one closes.
+/// Unless `--max-connections` is given, fewer when the open-files limit cannot hold them all.
 pub const DEFAULT_MAX_CONNECTIONS: usize = 25_000;
 /// How long a graceful shutdown waits for in-flight requests before dropping them.
 pub const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(30);
@@ -154,10 +155,10 @@ pub struct ServeSettings {
           default_value_t = DEFAULT_KEEP_ALIVE.into(), allow_hyphen_values = true)]
     pub keep_alive: humantime::Duration,
 
-    /// Open connections per worker; past it the worker stops accepting until one closes.
-    #[arg(long, env = "GREETER_MAX_CONNECTIONS", default_value_t =
-          NonZeroUsize::new(DEFAULT_MAX_CONNECTIONS).unwrap(), allow_negative_numbers = true)]
-    pub max_connections: NonZeroUsize,
+    /// Open connections per worker; past it the worker stops accepting until one closes
+    /// [default: 25000, or as many as the open-files limit allows]
+    #[arg(long, env = "GREETER_MAX_CONNECTIONS", allow_negative_numbers = true)]
+    pub max_connections: Option<NonZeroUsize>,
 
     /// Time a graceful shutdown lets in-flight requests finish (whole seconds, rounded up).
     #[arg(long, env = "GREETER_SHUTDOWN_TIMEOUT", value_name = "DURATION",
@@ -233,7 +234,7 @@ impl Default for ServeSettings {
             max_uri_length: DEFAULT_MAX_URI_LENGTH,
             head_timeout: DEFAULT_HEAD_TIMEOUT.into(),
             keep_alive: DEFAULT_KEEP_ALIVE.into(),
-            max_connections: NonZeroUsize::new(DEFAULT_MAX_CONNECTIONS).unwrap(),
+            max_connections: None,
             shutdown_timeout: DEFAULT_SHUTDOWN_TIMEOUT.into(),
             drain_delay: DEFAULT_DRAIN_DELAY.into(),
             io_delay: DEFAULT_IO_DELAY.into(),
@@ -283,6 +284,12 @@ impl ServeSettings {
     /// The most body bytes read from an upstream answer.
     pub fn upstream_max_body_bytes(&self) -> usize {
         bytes(self.upstream_max_body)
+    }
+
+    /// Open connections per worker: `--max-connections`, or the default.
+    pub fn max_connections(&self) -> NonZeroUsize {
+        self.max_connections
+            .unwrap_or(NonZeroUsize::new(DEFAULT_MAX_CONNECTIONS).unwrap_or(NonZeroUsize::MIN))
     }
 
     /// The shutdown grace period in whole seconds, as actix-server takes it (rounded up).
@@ -590,7 +597,7 @@ mod tests {
         assert_eq!(s.max_uri_bytes(), 65536);
         assert_eq!(Duration::from(s.head_timeout), Duration::from_millis(100));
         assert!(Duration::from(s.keep_alive).is_zero());
-        assert_eq!(s.max_connections.get(), 1);
+        assert_eq!(s.max_connections().get(), 1);
         assert_eq!(s.shutdown_timeout_secs(), 2, "rounded up");
         let Command::Serve(s) = parse(&["--max-header-size", "96KiB"]).unwrap() else {
             panic!("expected serve")

@@ -233,7 +233,7 @@ async fn keep_alive_0s_closes_after_each_answer() {
 async fn a_worker_serves_at_most_max_connections_at_once() {
     let app = spawn_app_with(ServeSettings {
         workers: std::num::NonZeroUsize::new(1).unwrap(),
-        max_connections: std::num::NonZeroUsize::new(2).unwrap(),
+        max_connections: std::num::NonZeroUsize::new(2),
         io_delay: Duration::from_secs(1).into(),
         ..test_settings()
     });
@@ -368,13 +368,35 @@ fn the_open_files_limit_is_raised_to_what_the_connections_need() {
     );
 }
 
+/// With default settings, a hard limit below what 25,000 connections per worker need is used
+/// whole and the default is fitted to it, said once at info level: no warning.
 #[test]
-fn a_hard_limit_below_the_need_is_used_whole_and_warned_about() {
-    // The default 25,000 connections per worker need far more than 1,024 open files.
+fn a_hard_limit_below_the_default_need_fits_the_default_quietly() {
     let mut process = greeter_with_open_files(128, 1024, &[]);
+
+    assert_eq!(open_files_limit(&process), (1024, 1024));
+    let spares = greeter::process::open_files::SPARE_DESCRIPTORS;
+    let fitted = (1024 - spares) / 2;
+    let line = process.wait_for_line("open files are limited to 1024", Duration::from_secs(5));
+    assert!(line.contains(" INFO "), "{line}");
+    assert!(
+        line.contains(&format!("up to {fitted} connections per worker")),
+        "{line}"
+    );
+    assert!(
+        !process.lines().iter().any(|l| l.contains(" WARN ")),
+        "{:#?}",
+        process.lines()
+    );
+}
+
+/// A `--max-connections` the hard limit cannot hold is kept, and warned about.
+#[test]
+fn a_chosen_max_connections_past_the_hard_limit_is_warned_about() {
+    let mut process = greeter_with_open_files(128, 1024, &["--max-connections", "5000"]);
 
     assert_eq!(open_files_limit(&process), (1024, 1024));
     let warning = process.wait_for_line("open files are limited to 1024", Duration::from_secs(5));
     assert!(warning.contains("WARN"), "{warning}");
-    assert!(warning.contains("--max-connections 25000"), "{warning}");
+    assert!(warning.contains("--max-connections 5000"), "{warning}");
 }
