@@ -157,11 +157,18 @@ class Server:
     env: dict[str, str] = field(default_factory=dict)
 
 
+# greeter without its metrics (`--metrics-path off`), for the cost of metrics: overhead scenario only.
+METRICS_OFF = "greeter (metrics off)"
+
+
 def servers(args: argparse.Namespace, workers: int, delay_ms: int, port: int) -> list[Server]:
     delay_s = str(delay_ms / 1000)
     return [
         Server("greeter", [args.greeter, "--port", str(port), "--workers", str(workers),
                            "--io-delay", f"{delay_ms}ms"], env={"RUST_LOG": "info"}),
+        Server(METRICS_OFF, [args.greeter, "--port", str(port), "--workers", str(workers),
+                             "--io-delay", f"{delay_ms}ms", "--metrics-path", "off"],
+               env={"RUST_LOG": "info"}),
         Server("bare actix-web", [args.bare, str(port), str(workers), str(delay_ms)]),
         Server("FastAPI/uvicorn", [str(VENV_BIN / "uvicorn"), "fastapi_app:app", "--host", "127.0.0.1",
                                    "--port", str(port), "--workers", str(workers)],
@@ -383,8 +390,10 @@ def run(args: argparse.Namespace) -> dict:
     repeats = 1 if args.smoke else args.repeats
     workers = args.workers
     log_dir = Path(tempfile.mkdtemp(prefix="greeter-bench-"))
-    names = [s.name for s in servers(args, workers, 0, 0) if not args.servers or s.name in args.servers]
-    raw: dict = {scenario.name: {name: [] for name in names} for scenario in scenarios}
+    every = [s.name for s in servers(args, workers, 0, 0) if not args.servers or s.name in args.servers]
+    names = [name for name in every if name != METRICS_OFF]
+    per_scenario = {scenario.name: every if scenario.name == "overhead" else names for scenario in scenarios}
+    raw: dict = {scenario.name: {name: [] for name in per_scenario[scenario.name]} for scenario in scenarios}
     raw["footprint"] = {name: [] for name in names}
     plan = CONNECTIONS_SMOKE if args.smoke else CONNECTIONS_FULL
     with_connections = not args.only or "connections" in args.only
@@ -413,7 +422,7 @@ def run(args: argparse.Namespace) -> dict:
                   f"{result['waiting_request_bytes']:7.0f} B  answered {result['answered_connection_bytes']:7.0f} B/conn",
                   flush=True)
         for scenario in scenarios:
-            for name in names:
+            for name in per_scenario[scenario.name]:
                 port = free_port()
                 server = next(s for s in servers(args, workers, scenario.delay_ms, port) if s.name == name)
                 running = Running(server, port, log_dir)
@@ -508,6 +517,11 @@ def table(results: dict) -> str:
                       f"opened {fmt(g['upstream_connections'])} for at most "
                       f"{fmt(UPSTREAMS * f['upstream_connections'])} calls at once "
                       f"({UPSTREAMS} upstreams x {fmt(f['upstream_connections'])} clients)."]
+    if "overhead" in medians and {"greeter", METRICS_OFF} <= set(medians["overhead"]):
+        on, off = medians["overhead"]["greeter"], medians["overhead"][METRICS_OFF]
+        lines += ["", "greeter's metrics, on against off (`--metrics-path off`) in the overhead scenario of "
+                  f"the same run: req/s {on['rps'] / off['rps']:.3f}x, CPU per request "
+                  f"{on['cpu_us_per_request'] / off['cpu_us_per_request']:.3f}x."]
     if all(s in medians and {"greeter", "bare actix-web"} <= set(medians[s]) for s in ("overhead", "crowd")):
         g, b = medians["overhead"]["greeter"], medians["overhead"]["bare actix-web"]
         gc, bc = medians["crowd"]["greeter"], medians["crowd"]["bare actix-web"]

@@ -20,12 +20,13 @@ use utoipa::openapi::server::Server as OpenApiServer;
 use crate::api::api_app;
 use crate::api::body::BodyLimit;
 use crate::api::openapi::v3_0::UnsupportedConstruct;
-use crate::api::routes::docs;
+use crate::api::routes::{docs, metrics};
 use crate::api::simulated_io::SimulatedIo;
 use crate::api::sources::SourcesConfig;
 use crate::http::fallback;
 use crate::http::head_limits::HeadLimits;
 use crate::http::per_request::per_request;
+use crate::process::metrics::Metrics;
 use crate::process::serving::ServingState;
 use crate::process::settings::ServeSettings;
 
@@ -47,7 +48,8 @@ impl fmt::Display for StartupError {
             Self::Spec(cause) => cause.fmt(f),
             Self::PathCollision { path } => write!(
                 f,
-                "{path} is an API route; choose another --docs-path or --openapi-path"
+                "{path} is taken by an API route or another page; choose another --docs-path, \
+                 --openapi-path or --metrics-path"
             ),
         }
     }
@@ -64,6 +66,8 @@ pub struct AppState {
     head_limits: HeadLimits,
     docs: web::Data<docs::Docs>,
     serving: ServingState,
+    metrics: Metrics,
+    metrics_path: Option<String>,
 }
 
 impl AppState {
@@ -75,13 +79,15 @@ impl AppState {
             api.servers = Some(vec![OpenApiServer::new(root.as_str())]);
         }
         let layout = docs::DocsLayout::new(&settings.docs_path, &settings.openapi_path);
-        if let Some(path) = first_taken_path(&api, &layout) {
+        let metrics_path = settings.metrics_path.path().map(|p| p.as_str().to_owned());
+        if let Some(path) = first_taken_path(&api, &layout, metrics_path.as_deref()) {
             return Err(StartupError::PathCollision { path });
         }
+        let metrics = Metrics::new();
         let docs = docs::Docs::new(&api, layout).map_err(StartupError::Spec)?;
         Ok(Self {
             io: SimulatedIo::new(settings.io_delay.into()),
-            sources: SourcesConfig::new(settings),
+            sources: SourcesConfig::new(settings, &metrics),
             body_limit: BodyLimit(settings.max_body_bytes()),
             head_limits: HeadLimits {
                 max_uri: settings.max_uri_bytes(),
@@ -89,6 +95,8 @@ impl AppState {
             },
             docs: web::Data::new(docs),
             serving: ServingState::new(),
+            metrics,
+            metrics_path,
         })
     }
 
@@ -103,9 +111,14 @@ impl AppState {
     }
 }
 
-/// The first path of `layout` (each document, the docs page and its files) that an API
-/// operation's path also matches, its parameters taking any segment, empty ones included.
-fn first_taken_path(api: &utoipa::openapi::OpenApi, layout: &docs::DocsLayout) -> Option<String> {
+/// The first path of `layout` (each document, the docs page and its files) or `metrics` that
+/// an API operation's path also matches, its parameters taking any segment, empty ones included;
+/// or `metrics`, when it is also one of the layout's paths.
+fn first_taken_path(
+    api: &utoipa::openapi::OpenApi,
+    layout: &docs::DocsLayout,
+    metrics: Option<&str>,
+) -> Option<String> {
     let any_segment = regex::Regex::new(r"\{([^}]+)\}").expect("a valid pattern");
     let api_paths: Vec<ResourceDef> = api
         .paths
@@ -121,8 +134,13 @@ fn first_taken_path(api: &utoipa::openapi::OpenApi, layout: &docs::DocsLayout) -
             format!("{docs}/index.html"),
         ]
     });
-    specs
-        .chain(docs)
+    let served: Vec<String> = specs.chain(docs).collect();
+    if let Some(metrics) = metrics.filter(|m| served.iter().any(|path| path == m)) {
+        return Some(metrics.to_owned());
+    }
+    served
+        .into_iter()
+        .chain(metrics.map(str::to_owned))
         .find(|path| api_paths.iter().any(|api_path| api_path.is_match(path)))
 }
 
@@ -162,7 +180,9 @@ pub fn app_with(
         .app_data(state.body_limit)
         .app_data(state.head_limits)
         .app_data(ThinData(state.serving))
+        .app_data(ThinData(state.metrics))
         .configure(docs::configure(state.docs))
+        .configure(metrics::configure(state.metrics_path))
         .configure(extra)
         .service(fallback::resource())
         .wrap(from_fn(per_request))

@@ -77,6 +77,15 @@ impl AccessLine {
             .map_or_else(|| HeaderValue::from_static(""), |r| r.id.clone())
     }
 
+    /// The request's method as it came (`HEAD` stays `HEAD`) and the time since it arrived.
+    pub fn method_and_elapsed(&self) -> (&str, std::time::Duration) {
+        self.request
+            .as_ref()
+            .map_or(("", std::time::Duration::ZERO), |r| {
+                (r.method.as_str(), r.started.elapsed())
+            })
+    }
+
     /// `METHOD target` of the request, e.g. for an error message.
     pub fn request(&self) -> String {
         self.request

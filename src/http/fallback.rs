@@ -22,9 +22,12 @@ use actix_web::{Error, ResponseError, web};
 
 use crate::api::errors::ApiError;
 
+/// The pattern of [`resource`]: every path.
+pub const PATTERN: &str = "/{path:.*}";
+
 /// The resource that takes every request no other route takes; register it last.
 pub fn resource() -> impl HttpServiceFactory {
-    web::resource("/{path:.*}").wrap(from_fn(not_routed))
+    web::resource(PATTERN).wrap(from_fn(not_routed))
 }
 
 /// Turns actix-web's bodiless `405` into [`ApiError::MethodNotAllowed`], or into

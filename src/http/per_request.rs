@@ -1,7 +1,7 @@
 //! The per-request layer: one middleware that gives each request its id, checks its head
 //! against the limits, routes `HEAD` as `GET`, contains panics, turns any non-JSON error answer
 //! into JSON, adds the security header, closes the connection after the answer while the server
-//! drains, and writes the access line once the answer is sent. One
+//! drains, counts it in the metrics, and writes the access line once the answer is sent. One
 //! layer rather than one per concern (as actix-web's `Logger`, `DefaultHeaders`,
 //! `ErrorHandlers` and `from_fn` layers once were here), because every layer costs each
 //! in-flight request a future of its own (memory that 10,000 waiting connections multiply) and
@@ -23,15 +23,20 @@ use crate::http::head_as_get::route_head_as_get;
 use crate::http::head_limits::check_request;
 use crate::http::panics::Unanswered;
 use crate::http::request_id::{self, with_common_headers};
+use crate::process::metrics::{InFlight, Metrics, UNMATCHED, route_template};
 use crate::process::serving::ServingState;
 
 /// Middleware: request id, head limits, `HEAD` as `GET`, panics contained, JSON errors,
-/// `nosniff`, `Connection: close` while draining, access log.
+/// `nosniff`, `Connection: close` while draining, metrics, access log.
 pub async fn per_request<B: MessageBody + 'static>(
     mut req: ServiceRequest,
     next: Next<B>,
 ) -> Result<ServiceResponse<LoggedBody<EitherBody<EitherBody<B, BoxBody>>>>, Error> {
     let line = AccessLine::start(&req, request_id::for_request(req.headers()));
+    let in_flight = req
+        .app_data::<ThinData<Metrics>>()
+        .map(|metrics| metrics.0.request_started());
+    let metrics = in_flight.as_ref().map(InFlight::metrics);
     let res = match check_request(&req) {
         Err(refusal) => req
             .into_response(refusal.error_response())
@@ -53,9 +58,15 @@ pub async fn per_request<B: MessageBody + 'static>(
             match AssertUnwindSafe(next.call(req)).catch_unwind().await {
                 Ok(Ok(answer)) => answer.map_into_left_body(),
                 Ok(Err(error)) => {
+                    let status = error.as_response_error().status_code();
+                    count_unanswered(metrics, &line, status);
                     return Err(Unanswered::failed(error, line).closing(draining).into());
                 }
-                Err(_) => return Err(Unanswered::panicked(line).closing(draining).into()),
+                Err(_) => {
+                    let status = actix_web::http::StatusCode::INTERNAL_SERVER_ERROR;
+                    count_unanswered(metrics, &line, status);
+                    return Err(Unanswered::panicked(line).closing(draining).into());
+                }
             }
         }
     };
@@ -68,7 +79,33 @@ pub async fn per_request<B: MessageBody + 'static>(
             .set_connection_type(ConnectionType::Close);
     }
     let status = res.status();
+    if let Some(metrics) = metrics {
+        let pattern = res.request().match_pattern();
+        let template = pattern.as_deref().map(route_template);
+        let route = match (pattern.as_deref(), template.as_deref()) {
+            (Some(FALLBACK_PATTERN), _) | (_, None) => UNMATCHED,
+            (_, Some(template)) => template,
+        };
+        let (method, took) = line.method_and_elapsed();
+        metrics.request_answered(method, route, status.as_str(), took);
+    }
     Ok(res.map_body(|_, body| line.sending(body, status)))
+}
+
+/// The pattern of the resource that takes what no route takes ([`crate::http::fallback`]).
+const FALLBACK_PATTERN: &str = crate::http::fallback::PATTERN;
+
+/// Counts a request that failed or panicked before it had an answer. Its route cannot be asked
+/// of a request that is gone: it counts under `route="unknown"`.
+fn count_unanswered(
+    metrics: Option<&Metrics>,
+    line: &AccessLine,
+    status: actix_web::http::StatusCode,
+) {
+    if let Some(metrics) = metrics {
+        let (method, took) = line.method_and_elapsed();
+        metrics.request_answered(method, "unknown", status.as_str(), took);
+    }
 }
 
 /// Whether the server `req` came to is draining.

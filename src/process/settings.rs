@@ -39,6 +39,8 @@ pub const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(30);
 pub const DEFAULT_DRAIN_DELAY: Duration = Duration::ZERO;
 /// Where Swagger UI is served (FastAPI's URL); the page itself is at `/docs/`.
 pub const DEFAULT_DOCS_PATH: &str = "/docs";
+/// Where the Prometheus metrics are served.
+pub const DEFAULT_METRICS_PATH: &str = "/metrics";
 /// Where the OpenAPI 3.1 document is served (FastAPI's URL); the 3.0 edition sits beside it.
 pub const DEFAULT_OPENAPI_PATH: &str = "/openapi.json";
 /// The most one upstream call of `GET /aggregate` may take once sent (and, apart, the most it may
@@ -188,6 +190,11 @@ pub struct ServeSettings {
           default_value = DEFAULT_OPENAPI_PATH)]
     pub openapi_path: Mount,
 
+    /// Path of the Prometheus metrics (not in the OpenAPI document), or `off` to remove them.
+    #[arg(long, env = "GREETER_METRICS_PATH", value_name = "PATH|off",
+          default_value = DEFAULT_METRICS_PATH)]
+    pub metrics_path: Mount,
+
     /// Path prefix under which a reverse proxy serves the API (e.g. /api/v1), stripped by the
     /// proxy before requests arrive: the spec's `servers` names it, so Swagger UI and clients
     /// call through it.
@@ -240,6 +247,7 @@ impl Default for ServeSettings {
             io_delay: DEFAULT_IO_DELAY.into(),
             docs_path: Mount::At(UrlPath(DEFAULT_DOCS_PATH.to_owned())),
             openapi_path: Mount::At(UrlPath(DEFAULT_OPENAPI_PATH.to_owned())),
+            metrics_path: Mount::At(UrlPath(DEFAULT_METRICS_PATH.to_owned())),
             root_path: None,
             upstreams: Vec::new(),
             upstream_timeout: DEFAULT_UPSTREAM_TIMEOUT.into(),

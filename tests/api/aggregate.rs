@@ -19,6 +19,9 @@ enum Behaviour {
     Json,
     /// Like `Json`, then closes the connection without saying so (an idle timeout of zero).
     JsonThenClose,
+    /// Like `Json` for a connection's first request; closes it unanswered at its second (an
+    /// upstream's idle close that crosses the request).
+    DropsSecondRequest,
     /// Reads the request, then never answers.
     Silent,
     /// Answers `200` JSON after this long.
@@ -37,6 +40,8 @@ enum Behaviour {
     LargeChunked(usize),
     /// `500` with a JSON body.
     Status500,
+    /// `500` declaring a body of this many bytes, and sending it.
+    Status500Large(usize),
     /// Something that is not HTTP at all.
     NotHttp,
     /// `204 No Content`.
@@ -50,6 +55,8 @@ struct TestUpstream {
     accepted: Arc<AtomicUsize>,
     closed_by_caller: Arc<AtomicUsize>,
     request_ids: Arc<Mutex<Vec<String>>>,
+    /// The request line of each request (lowercased).
+    request_lines: Arc<Mutex<Vec<String>>>,
 }
 
 /// Starts an upstream on a free loopback port that answers as `behaviour` says.
@@ -59,11 +66,13 @@ async fn upstream(behaviour: Behaviour) -> TestUpstream {
     let accepted = Arc::new(AtomicUsize::new(0));
     let closed_by_caller = Arc::new(AtomicUsize::new(0));
     let request_ids = Arc::new(Mutex::new(Vec::new()));
+    let request_lines = Arc::new(Mutex::new(Vec::new()));
     let served = Arc::new(AtomicUsize::new(0));
-    let (a, c, r) = (
+    let (a, c, r, l) = (
         accepted.clone(),
         closed_by_caller.clone(),
         request_ids.clone(),
+        request_lines.clone(),
     );
     actix_rt::spawn(async move {
         loop {
@@ -71,8 +80,8 @@ async fn upstream(behaviour: Behaviour) -> TestUpstream {
                 return;
             };
             a.fetch_add(1, Ordering::SeqCst);
-            let (c, r, served) = (c.clone(), r.clone(), served.clone());
-            actix_rt::spawn(serve(stream, behaviour, c, r, served));
+            let (c, r, l, served) = (c.clone(), r.clone(), l.clone(), served.clone());
+            actix_rt::spawn(serve(stream, behaviour, c, r, l, served));
         }
     });
     TestUpstream {
@@ -80,6 +89,7 @@ async fn upstream(behaviour: Behaviour) -> TestUpstream {
         accepted,
         closed_by_caller,
         request_ids,
+        request_lines,
     }
 }
 
@@ -89,13 +99,17 @@ async fn serve(
     behaviour: Behaviour,
     closed_by_caller: Arc<AtomicUsize>,
     request_ids: Arc<Mutex<Vec<String>>>,
+    request_lines: Arc<Mutex<Vec<String>>>,
     served: Arc<AtomicUsize>,
 ) {
-    loop {
+    for on_this_connection in 0.. {
         let Some(head) = read_head(&mut stream).await else {
             closed_by_caller.fetch_add(1, Ordering::SeqCst);
             return;
         };
+        if let Some(line) = head.lines().next() {
+            request_lines.lock().unwrap().push(line.to_owned());
+        }
         if let Some(id) = head
             .lines()
             .find_map(|line| line.strip_prefix("x-request-id: "))
@@ -111,7 +125,10 @@ async fn serve(
             .into_bytes()
         };
         let answer: Vec<u8> = match behaviour {
-            Behaviour::Json | Behaviour::JsonThenClose => json(&format!("{{\"n\":{n}}}")),
+            Behaviour::DropsSecondRequest if on_this_connection > 0 => return,
+            Behaviour::Json | Behaviour::JsonThenClose | Behaviour::DropsSecondRequest => {
+                json(&format!("{{\"n\":{n}}}"))
+            }
             Behaviour::Silent => {
                 let mut rest = [0; 1];
                 let _ = stream.read(&mut rest).await; // until the caller closes
@@ -146,13 +163,23 @@ async fn serve(
             Behaviour::Status500 => {
                 b"HTTP/1.1 500 Internal Server Error\r\nContent-Length: 2\r\n\r\n{}".to_vec()
             }
+            Behaviour::Status500Large(size) => {
+                let mut answer =
+                    format!("HTTP/1.1 500 Internal Server Error\r\nContent-Length: {size}\r\n\r\n")
+                        .into_bytes();
+                answer.resize(answer.len() + size, b'x');
+                answer
+            }
             Behaviour::NotHttp => b"SSH-2.0-OpenSSH_9.2\r\n".to_vec(),
             Behaviour::NoContent => b"HTTP/1.1 204 No Content\r\n\r\n".to_vec(),
         };
         if stream.write_all(&answer).await.is_err() {
             return;
         }
-        if !matches!(behaviour, Behaviour::Json | Behaviour::Slow(_)) {
+        if !matches!(
+            behaviour,
+            Behaviour::Json | Behaviour::Slow(_) | Behaviour::DropsSecondRequest
+        ) {
             return; // closes
         }
     }
@@ -283,6 +310,12 @@ async fn each_misbehaving_upstream_gets_its_typed_error_and_the_others_still_suc
         (
             "status-500",
             Some(Behaviour::Status500),
+            Some("http_status"),
+            Some(500),
+        ),
+        (
+            "status-500-large",
+            Some(Behaviour::Status500Large(100_000)),
             Some("http_status"),
             Some(500),
         ),
@@ -422,6 +455,45 @@ async fn a_connection_the_upstream_closed_while_idle_is_replaced() {
         actix_rt::time::sleep(Duration::from_millis(100)).await; // the close reaches greeter
     }
     assert_eq!(closing.accepted.load(Ordering::SeqCst), 3);
+}
+
+/// A kept connection the upstream closes as the next request arrives (its idle close crossing
+/// the request) costs no failure: the request, unanswered, is sent again, once, on a new
+/// connection (a GET is idempotent).
+#[actix_web::test]
+async fn a_request_that_meets_the_upstreams_idle_close_is_sent_again_on_a_new_connection() {
+    let closing = upstream(Behaviour::DropsSecondRequest).await;
+    let app = spawn_app_with(ServeSettings {
+        upstreams: vec![Upstream::parse(&format!("closing={}", closing.url)).unwrap()],
+        workers: std::num::NonZeroUsize::new(1).unwrap(),
+        ..test_settings()
+    });
+
+    for n in 0..5 {
+        let result = source(&app.get("/aggregate").await.json(), "closing").clone();
+        assert_eq!(result["ok"], true, "call {n}: {result}");
+    }
+    assert_eq!(
+        closing.accepted.load(Ordering::SeqCst),
+        5,
+        "one new connection per call"
+    );
+}
+
+/// An upstream URL with a query and no path asks for `/` with that query.
+#[actix_web::test]
+async fn an_upstream_url_without_a_path_asks_for_the_root_with_its_query() {
+    let plain = upstream(Behaviour::Json).await;
+    let url = format!("{}?x=1&y=%2C", plain.url.trim_end_matches("/data"));
+    let app = app_with_upstreams(&[("plain", &url)], Duration::from_secs(5));
+
+    let result = source(&app.get("/aggregate").await.json(), "plain").clone();
+
+    assert_eq!(result["ok"], true, "{result}");
+    assert_eq!(
+        *plain.request_lines.lock().unwrap(),
+        ["get /?x=1&y=%2c http/1.1"]
+    );
 }
 
 /// A connection idle for 4 s is closed rather than reused (before common upstreams' own 5 s

@@ -218,7 +218,7 @@ fn a_docs_path_that_collides_with_a_route_is_a_clean_error() {
 
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(1), "{stderr}");
-    assert!(stderr.contains("/healthz is an API route"), "{stderr}");
+    assert!(stderr.contains("/healthz is taken by an API route"), "{stderr}");
 }
 
 #[test]

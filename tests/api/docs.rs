@@ -206,7 +206,7 @@ fn a_docs_path_that_is_an_api_route_is_refused_at_start() {
         let error = greeter::startup::AppState::new(&with_paths(docs, openapi)).err();
         let message = error.map(|e| e.to_string()).unwrap_or_default();
         assert!(
-            message.contains("is an API route"),
+            message.contains("is taken by an API route"),
             "{docs} {openapi}: {message:?}"
         );
     }

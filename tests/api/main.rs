@@ -19,6 +19,7 @@ mod hello;
 mod helpers;
 mod hostile;
 mod limits;
+mod metrics;
 mod name_property;
 mod openapi;
 mod openapi30_check;

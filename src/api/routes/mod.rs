@@ -5,6 +5,7 @@ pub mod aggregate;
 pub mod docs;
 pub mod greeting;
 pub mod health;
+pub mod metrics;
 
 use utoipa_actix_web::service_config::ServiceConfig;
 

@@ -9,7 +9,7 @@
 //!
 //! Why hyper's connections and not awc: awc builds a fresh codec per request, whose date service
 //! spawns and cancels a timer task each time; measured in `make bench`'s fan-out scenario, awc
-//! cost about 1.5x the CPU per aggregate (see `docs/fan-out.md`).
+//! cost about 1.25x the CPU per aggregate (see `docs/fan-out.md`).
 
 use std::cell::{Cell, RefCell};
 use std::io;
@@ -30,6 +30,7 @@ use tokio::net::TcpStream;
 use tokio::sync::Semaphore;
 
 use super::{Failure, SourceErrorType, SourceKind, SourceResult};
+use crate::process::metrics::Metrics;
 use crate::process::settings::Upstream;
 
 /// The header the caller's request id is forwarded in.
@@ -67,6 +68,7 @@ pub struct HttpSource {
     /// Connections to reuse, the most recently used last.
     idle: RefCell<Vec<IdleConnection>>,
     limits: CallLimits,
+    metrics: Metrics,
 }
 
 /// A kept-alive connection, between calls.
@@ -77,23 +79,28 @@ struct IdleConnection {
 }
 
 impl HttpSource {
-    /// The worker's client for `upstream`.
-    pub fn new(upstream: &Upstream, limits: CallLimits) -> Self {
+    /// The worker's client for `upstream`, its calls counted in `metrics`.
+    pub fn new(upstream: &Upstream, limits: CallLimits, metrics: Metrics) -> Self {
         let url = &upstream.url;
         let authority = url.authority().map_or("", |a| a.as_str());
         let port = url.port_u16().unwrap_or(80);
         let host = url.host().unwrap_or_default();
-        let target = url.path_and_query().map_or("/", |p| p.as_str());
+        // `http://host?q` asks for `/?q`: the path is never empty.
+        let target = match url.query() {
+            Some(query) => format!("{}?{query}", url.path()),
+            None => url.path().to_owned(),
+        };
         Self {
             name: upstream.name.clone(),
             url: url.to_string(),
             address: format!("{host}:{port}"), // an IPv6 host keeps its brackets
             // A URI's authority is visible ASCII, and so a header value.
             host: HeaderValue::from_str(authority).expect("a URI's authority is a header value"),
-            target: Uri::try_from(target).expect("a URI's path and query are a URI"),
+            target: Uri::try_from(target).unwrap_or_else(|_| Uri::from_static("/")),
             connections: Semaphore::new(limits.max_connections),
             idle: RefCell::new(Vec::new()),
             limits,
+            metrics,
         }
     }
 
@@ -106,6 +113,9 @@ impl HttpSource {
             }
             Err(failure) => SourceResult::failed(&self.name, SourceKind::Http, started, failure),
         };
+        let outcome = result.error.as_ref().map_or("ok", |e| e.kind.as_str());
+        self.metrics
+            .upstream_called(&self.name, outcome, started.elapsed());
         log::debug!(
             target: "greeter::upstream",
             "{} {} {}: {} {} in {} ms",
@@ -164,21 +174,32 @@ impl HttpSource {
         request_id: Option<&[u8]>,
         answered: &Cell<Option<u16>>,
     ) -> Result<(u16, Option<Box<RawValue>>), Failure> {
-        let mut connection = self.connection().await?;
-        let mut request = Request::get(self.target.clone())
-            .header(header::HOST, self.host.clone())
-            .header(header::ACCEPT, HeaderValue::from_static("application/json"));
-        if let Some(id) = request_id.and_then(|id| HeaderValue::from_bytes(id).ok()) {
-            request = request.header(REQUEST_ID, id);
+        let request = || {
+            let mut request = Request::get(self.target.clone())
+                .header(header::HOST, self.host.clone())
+                .header(header::ACCEPT, HeaderValue::from_static("application/json"));
+            if let Some(id) = request_id.and_then(|id| HeaderValue::from_bytes(id).ok()) {
+                request = request.header(REQUEST_ID, id);
+            }
+            request.body(Empty::new()).map_err(|_| {
+                Failure::new(SourceErrorType::Protocol, "the request could not be made")
+            })
+        };
+        let (mut connection, reused) = self.connection().await?;
+        let mut received_before = connection.received.get();
+        let mut sent = connection.sender.send_request(request()?).await;
+        // A kept connection the upstream closed just before the request went out (its close not
+        // yet seen here): nothing was answered, so the GET is sent again, once, on a new one.
+        if let Err(error) = &sent
+            && reused
+            && connection.received.get() == received_before
+            && (error.is_incomplete_message() || error.is_closed() || error.is_canceled())
+        {
+            connection = self.connect().await?;
+            received_before = 0;
+            sent = connection.sender.send_request(request()?).await;
         }
-        let request = request.body(Empty::new()).map_err(|_| {
-            Failure::new(SourceErrorType::Protocol, "the request could not be made")
-        })?;
-        let received_before = connection.received.get();
-        let response = connection
-            .sender
-            .send_request(request)
-            .await
+        let response = sent
             .map_err(|error| sending_failed(&error, connection.received.get() > received_before))?;
         let code = response.status().as_u16();
         answered.set(Some(code));
@@ -190,7 +211,12 @@ impl HttpSource {
         }
         let declared = declared_length(response.headers());
         if declared.is_some_and(|length| length > self.limits.max_body as u64) {
-            return Err(self.too_large().with_status(code));
+            // Not read, and the connection not kept.
+            return Err(if (200..300).contains(&code) {
+                self.too_large().with_status(code)
+            } else {
+                http_status(code)
+            });
         }
         // Read even an error's body (within the limits), so the connection can be reused.
         let body = Limited::new(response.into_body(), self.limits.max_body)
@@ -209,13 +235,7 @@ impl HttpSource {
             self.keep(connection);
         }
         if !(200..300).contains(&code) {
-            let status =
-                ::http::StatusCode::from_u16(code).map_or(code.to_string(), |s| s.to_string());
-            return Err(Failure::new(
-                SourceErrorType::HttpStatus,
-                format!("the upstream answered {status}"),
-            )
-            .with_status(code));
+            return Err(http_status(code));
         }
         let body = body?;
         if body.is_empty() {
@@ -235,8 +255,8 @@ impl HttpSource {
         Ok((code, Some(json)))
     }
 
-    /// The most recently used idle connection that is still open, or a new one.
-    async fn connection(&self) -> Result<IdleConnection, Failure> {
+    /// The most recently used idle connection that is still open (and `true`), or a new one.
+    async fn connection(&self) -> Result<(IdleConnection, bool), Failure> {
         loop {
             let reused = {
                 let mut idle = self.idle.borrow_mut();
@@ -249,10 +269,10 @@ impl HttpSource {
                 continue;
             }
             if connection.sender.ready().await.is_ok() {
-                return Ok(connection);
+                return Ok((connection, true));
             }
         }
-        self.connect().await
+        Ok((self.connect().await?, false))
     }
 
     /// A new connection, its work spawned on this worker's event loop.
@@ -320,6 +340,16 @@ impl HttpSource {
             ),
         )
     }
+}
+
+/// The failure of an answer whose status is not 2xx.
+fn http_status(code: u16) -> Failure {
+    let status = ::http::StatusCode::from_u16(code).map_or(code.to_string(), |s| s.to_string());
+    Failure::new(
+        SourceErrorType::HttpStatus,
+        format!("the upstream answered {status}"),
+    )
+    .with_status(code)
 }
 
 /// Why sending the request, or reading the answer's head, failed; `answered` says whether any

@@ -17,6 +17,7 @@ use serde_json::value::RawValue;
 use utoipa::ToSchema;
 
 use crate::api::simulated_io::SimulatedIo;
+use crate::process::metrics::Metrics;
 use crate::process::settings::{ServeSettings, Upstream};
 
 /// The names of the simulated sources that stand in when no upstream is configured.
@@ -103,6 +104,20 @@ pub enum SourceErrorType {
     Protocol,
 }
 
+impl SourceErrorType {
+    /// Its name in answers and metrics.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Timeout => "timeout",
+            Self::Connect => "connect",
+            Self::HttpStatus => "http_status",
+            Self::InvalidBody => "invalid_body",
+            Self::TooLarge => "too_large",
+            Self::Protocol => "protocol",
+        }
+    }
+}
+
 impl SourceResult {
     /// A successful call to `name`, started at `started`; `body` is `None` for an empty one.
     fn succeeded(
@@ -177,12 +192,15 @@ pub struct SourcesConfig {
     upstreams: Vec<Upstream>,
     io: SimulatedIo,
     limits: http::CallLimits,
+    metrics: Metrics,
 }
 
 impl SourcesConfig {
-    /// The sources of `settings`: its upstreams, or the simulated ones.
-    pub fn new(settings: &ServeSettings) -> Self {
+    /// The sources of `settings`: its upstreams (their calls counted in `metrics`), or the
+    /// simulated ones.
+    pub fn new(settings: &ServeSettings, metrics: &Metrics) -> Self {
         Self {
+            metrics: metrics.clone(),
             upstreams: settings.upstreams.clone(),
             io: SimulatedIo::new(settings.io_delay.into()),
             limits: http::CallLimits {
@@ -204,7 +222,11 @@ impl SourcesConfig {
             self.upstreams
                 .iter()
                 .map(|upstream| {
-                    Source::Http(Box::new(http::HttpSource::new(upstream, self.limits)))
+                    Source::Http(Box::new(http::HttpSource::new(
+                        upstream,
+                        self.limits,
+                        self.metrics.clone(),
+                    )))
                 })
                 .collect()
         };
