@@ -66,7 +66,8 @@ pub struct AppState {
     head_limits: HeadLimits,
     docs: web::Data<docs::Docs>,
     serving: ServingState,
-    metrics: Metrics,
+    /// `None` when `--metrics-path off`: nothing is recorded that nobody can read.
+    metrics: Option<Metrics>,
     metrics_path: Option<String>,
 }
 
@@ -83,11 +84,11 @@ impl AppState {
         if let Some(path) = first_taken_path(&api, &layout, metrics_path.as_deref()) {
             return Err(StartupError::PathCollision { path });
         }
-        let metrics = Metrics::new();
+        let metrics = metrics_path.as_ref().map(|_| Metrics::new());
         let docs = docs::Docs::new(&api, layout).map_err(StartupError::Spec)?;
         Ok(Self {
             io: SimulatedIo::new(settings.io_delay.into()),
-            sources: SourcesConfig::new(settings, &metrics),
+            sources: SourcesConfig::new(settings, metrics.as_ref()),
             body_limit: BodyLimit(settings.max_body_bytes()),
             head_limits: HeadLimits {
                 max_uri: settings.max_uri_bytes(),
@@ -175,12 +176,15 @@ pub fn app_with(
     >,
 > {
     let (app, _) = api_app().split_for_parts();
+    let app = match state.metrics {
+        Some(metrics) => app.app_data(ThinData(metrics)),
+        None => app,
+    };
     app.app_data(ThinData(state.io))
         .app_data(web::Data::new(state.sources.for_worker()))
         .app_data(state.body_limit)
         .app_data(state.head_limits)
         .app_data(ThinData(state.serving))
-        .app_data(ThinData(state.metrics))
         .configure(docs::configure(state.docs))
         .configure(metrics::configure(state.metrics_path))
         .configure(extra)

@@ -68,7 +68,7 @@ pub struct HttpSource {
     /// Connections to reuse, the most recently used last.
     idle: RefCell<Vec<IdleConnection>>,
     limits: CallLimits,
-    metrics: Metrics,
+    metrics: Option<Metrics>,
 }
 
 /// A kept-alive connection, between calls.
@@ -79,8 +79,8 @@ struct IdleConnection {
 }
 
 impl HttpSource {
-    /// The worker's client for `upstream`, its calls counted in `metrics`.
-    pub fn new(upstream: &Upstream, limits: CallLimits, metrics: Metrics) -> Self {
+    /// The worker's client for `upstream`, its calls counted in `metrics`, if any.
+    pub fn new(upstream: &Upstream, limits: CallLimits, metrics: Option<Metrics>) -> Self {
         let url = &upstream.url;
         let authority = url.authority().map_or("", |a| a.as_str());
         let port = url.port_u16().unwrap_or(80);
@@ -114,8 +114,9 @@ impl HttpSource {
             Err(failure) => SourceResult::failed(&self.name, SourceKind::Http, started, failure),
         };
         let outcome = result.error.as_ref().map_or("ok", |e| e.kind.as_str());
-        self.metrics
-            .upstream_called(&self.name, outcome, started.elapsed());
+        if let Some(metrics) = &self.metrics {
+            metrics.upstream_called(&self.name, outcome, started.elapsed());
+        }
         log::debug!(
             target: "greeter::upstream",
             "{} {} {}: {} {} in {} ms",

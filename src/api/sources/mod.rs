@@ -192,15 +192,15 @@ pub struct SourcesConfig {
     upstreams: Vec<Upstream>,
     io: SimulatedIo,
     limits: http::CallLimits,
-    metrics: Metrics,
+    metrics: Option<Metrics>,
 }
 
 impl SourcesConfig {
-    /// The sources of `settings`: its upstreams (their calls counted in `metrics`), or the
-    /// simulated ones.
-    pub fn new(settings: &ServeSettings, metrics: &Metrics) -> Self {
+    /// The sources of `settings`: its upstreams (their calls counted in `metrics`, if any), or
+    /// the simulated ones.
+    pub fn new(settings: &ServeSettings, metrics: Option<&Metrics>) -> Self {
         Self {
-            metrics: metrics.clone(),
+            metrics: metrics.cloned(),
             upstreams: settings.upstreams.clone(),
             io: SimulatedIo::new(settings.io_delay.into()),
             limits: http::CallLimits {
