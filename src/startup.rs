@@ -23,6 +23,7 @@ use crate::api::openapi::v3_0::UnsupportedConstruct;
 use crate::api::routes::{docs, metrics};
 use crate::api::simulated_io::SimulatedIo;
 use crate::api::sources::SourcesConfig;
+use crate::http::client_ip::Forwarding;
 use crate::http::fallback;
 use crate::http::head_limits::HeadLimits;
 use crate::http::per_request::per_request;
@@ -66,6 +67,7 @@ pub struct AppState {
     head_limits: HeadLimits,
     docs: web::Data<docs::Docs>,
     serving: ServingState,
+    forwarding: Forwarding,
     /// `None` when `--metrics-path off`: nothing is recorded that nobody can read.
     metrics: Option<Metrics>,
     metrics_path: Option<String>,
@@ -96,6 +98,10 @@ impl AppState {
             },
             docs: web::Data::new(docs),
             serving: ServingState::new(),
+            forwarding: Forwarding {
+                trusted: settings.forwarded_allow_ips.clone(),
+                header: settings.forwarded_header,
+            },
             metrics,
             metrics_path,
         })
@@ -185,6 +191,7 @@ pub fn app_with(
         .app_data(state.body_limit)
         .app_data(state.head_limits)
         .app_data(ThinData(state.serving))
+        .app_data(state.forwarding)
         .configure(docs::configure(state.docs))
         .configure(metrics::configure(state.metrics_path))
         .configure(extra)

@@ -13,7 +13,7 @@
 //! waiting request and 15% of the CPU per request.
 
 use std::fmt;
-use std::net::SocketAddr;
+use std::net::IpAddr;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Instant;
@@ -41,7 +41,7 @@ pub struct AccessLine {
 #[derive(Debug)]
 struct RequestLine {
     id: HeaderValue,
-    peer: Option<SocketAddr>,
+    client: Option<IpAddr>,
     method: Method,
     uri: Uri,
     version: Version,
@@ -56,12 +56,13 @@ struct Outcome {
 }
 
 impl AccessLine {
-    /// Notes `req`'s id, client, request line and arrival time.
-    pub fn start(req: &ServiceRequest, id: HeaderValue) -> Self {
+    /// Notes `req`'s id, its `client` (see [`crate::http::client_ip`]), request line and arrival
+    /// time.
+    pub fn start(req: &ServiceRequest, id: HeaderValue, client: Option<IpAddr>) -> Self {
         Self {
             request: Some(RequestLine {
                 id,
-                peer: req.peer_addr(),
+                client,
                 method: req.method().clone(),
                 uri: req.uri().clone(),
                 version: req.version(),
@@ -120,7 +121,7 @@ impl AccessLine {
         log::info!(
             target: TARGET,
             "{} \"{} {} {:?}\" {} {} {} {:.6}",
-            Client(request.peer),
+            Client(request.client),
             request.method,
             request.uri,
             request.version,
@@ -208,12 +209,12 @@ impl<B: MessageBody> MessageBody for LoggedBody<B> {
 }
 
 /// The client's IP address, or `-` when unknown.
-struct Client(Option<SocketAddr>);
+struct Client(Option<IpAddr>);
 
 impl fmt::Display for Client {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.0 {
-            Some(peer) => peer.ip().fmt(f),
+            Some(ip) => ip.fmt(f),
             None => f.write_str("-"),
         }
     }

@@ -2,13 +2,14 @@
 //!
 //! Here belong the one per-request layer ([`per_request`]) and its parts: request ids
 //! ([`request_id`]), the head limits checked before routing ([`head_limits`]), `HEAD` routed as
-//! `GET` ([`head_as_get`]), the answer for a request a panic took ([`panics`]) and the access line
-//! ([`access_log`]); and the [`fallback`] that answers `404`/`405` for what no route takes. New
-//! cross-cutting concerns (metrics, rate limits, CORS, client addresses behind proxies) belong
-//! here too. Not here: routes and the shapes of their answers ([`crate::api`]; this layer answers
+//! `GET` ([`head_as_get`]), the answer for a request a panic took ([`panics`]), the client's
+//! address behind trusted proxies ([`client_ip`]) and the access line ([`access_log`]); and the
+//! [`fallback`] that answers `404`/`405` for what no route takes. New cross-cutting concerns
+//! (rate limits, CORS) belong here too. Not here: routes and the shapes of their answers ([`crate::api`]; this layer answers
 //! in [`crate::api::errors`]' shape), and the process around the server ([`crate::process`]).
 
 pub mod access_log;
+pub mod client_ip;
 pub mod fallback;
 pub mod head_as_get;
 pub mod head_limits;

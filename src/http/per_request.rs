@@ -19,6 +19,7 @@ use futures_util::FutureExt;
 
 use crate::api::errors::as_json_error;
 use crate::http::access_log::{AccessLine, LoggedBody};
+use crate::http::client_ip::Forwarding;
 use crate::http::head_as_get::route_head_as_get;
 use crate::http::head_limits::check_request;
 use crate::http::panics::Unanswered;
@@ -32,7 +33,12 @@ pub async fn per_request<B: MessageBody + 'static>(
     mut req: ServiceRequest,
     next: Next<B>,
 ) -> Result<ServiceResponse<LoggedBody<EitherBody<EitherBody<B, BoxBody>>>>, Error> {
-    let line = AccessLine::start(&req, request_id::for_request(req.headers()));
+    let peer = req.peer_addr().map(|peer| peer.ip());
+    let client = match req.app_data::<Forwarding>() {
+        Some(forwarding) => forwarding.client(peer, req.headers()),
+        None => peer,
+    };
+    let line = AccessLine::start(&req, request_id::for_request(req.headers()), client);
     let in_flight = req
         .app_data::<ThinData<Metrics>>()
         .map(|metrics| metrics.0.request_started());

@@ -39,6 +39,8 @@ pub const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(30);
 pub const DEFAULT_DRAIN_DELAY: Duration = Duration::ZERO;
 /// Where Swagger UI is served (FastAPI's URL); the page itself is at `/docs/`.
 pub const DEFAULT_DOCS_PATH: &str = "/docs";
+/// The proxies trusted by default: only this machine (uvicorn's default).
+pub const DEFAULT_FORWARDED_ALLOW_IPS: &str = "127.0.0.1,::1";
 /// Where the Prometheus metrics are served.
 pub const DEFAULT_METRICS_PATH: &str = "/metrics";
 /// Where the OpenAPI 3.1 document is served (FastAPI's URL); the 3.0 edition sits beside it.
@@ -195,6 +197,23 @@ pub struct ServeSettings {
           default_value = DEFAULT_METRICS_PATH)]
     pub metrics_path: Mount,
 
+    /// Proxies whose forwarding header is believed: IPs and CIDRs, comma separated, or `*` for
+    /// any peer (uvicorn's flag). From a trusted peer, the client is the rightmost address of
+    /// the header that is not itself trusted; from any other, the peer, headers ignored.
+    #[arg(long, env = "GREETER_FORWARDED_ALLOW_IPS", value_name = "IPS",
+          default_value = DEFAULT_FORWARDED_ALLOW_IPS)]
+    pub forwarded_allow_ips: TrustedProxies,
+
+    /// The header trusted proxies name the client in: `x-forwarded-for`, or RFC 7239's
+    /// `forwarded` (the other one is ignored, so that a client cannot smuggle it through).
+    #[arg(
+        long,
+        env = "GREETER_FORWARDED_HEADER",
+        value_enum,
+        default_value = "x-forwarded-for"
+    )]
+    pub forwarded_header: ForwardedHeader,
+
     /// Path prefix under which a reverse proxy serves the API (e.g. /api/v1), stripped by the
     /// proxy before requests arrive: the spec's `servers` names it, so Swagger UI and clients
     /// call through it.
@@ -248,6 +267,10 @@ impl Default for ServeSettings {
             docs_path: Mount::At(UrlPath(DEFAULT_DOCS_PATH.to_owned())),
             openapi_path: Mount::At(UrlPath(DEFAULT_OPENAPI_PATH.to_owned())),
             metrics_path: Mount::At(UrlPath(DEFAULT_METRICS_PATH.to_owned())),
+            forwarded_allow_ips: DEFAULT_FORWARDED_ALLOW_IPS
+                .parse()
+                .unwrap_or_else(|_| TrustedProxies::none()),
+            forwarded_header: ForwardedHeader::XForwardedFor,
             root_path: None,
             upstreams: Vec::new(),
             upstream_timeout: DEFAULT_UPSTREAM_TIMEOUT.into(),
@@ -665,4 +688,62 @@ mod tests {
             assert!(err.to_string().contains(flag), "{args:?}: {err}");
         }
     }
+}
+
+/// The proxies whose forwarding headers are believed (`--forwarded-allow-ips`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrustedProxies {
+    any: bool,
+    networks: Vec<ipnet::IpNet>,
+}
+
+impl TrustedProxies {
+    /// No proxy is trusted: every client is its peer.
+    pub fn none() -> Self {
+        Self {
+            any: false,
+            networks: Vec::new(),
+        }
+    }
+
+    /// Whether `ip` is a trusted proxy (an IPv4-mapped IPv6 address counts as its IPv4 one).
+    pub fn trusts(&self, ip: std::net::IpAddr) -> bool {
+        let ip = ip.to_canonical();
+        self.any || self.networks.iter().any(|network| network.contains(&ip))
+    }
+}
+
+impl FromStr for TrustedProxies {
+    type Err = String;
+
+    fn from_str(input: &str) -> Result<Self, Self::Err> {
+        let mut trusted = Self::none();
+        for item in input
+            .split(',')
+            .map(str::trim)
+            .filter(|item| !item.is_empty())
+        {
+            if item == "*" {
+                trusted.any = true;
+            } else if let Ok(network) = item.parse::<ipnet::IpNet>() {
+                trusted.networks.push(network.trunc());
+            } else if let Ok(ip) = item.parse::<std::net::IpAddr>() {
+                trusted.networks.push(ipnet::IpNet::from(ip));
+            } else {
+                return Err(format!("{item:?} is not an IP address, a CIDR or *"));
+            }
+        }
+        Ok(trusted)
+    }
+}
+
+/// The header trusted proxies name the client in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ForwardedHeader {
+    /// `X-Forwarded-For: client, proxy1, proxy2`.
+    #[value(name = "x-forwarded-for")]
+    XForwardedFor,
+    /// RFC 7239 `Forwarded: for=client, for=proxy1`.
+    #[value(name = "forwarded")]
+    Forwarded,
 }

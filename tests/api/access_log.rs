@@ -286,3 +286,51 @@ fn spawn_with_stderr_unread(
         .to_owned();
     (child, stderr, socket)
 }
+
+/// Sends `request` from the loopback address `source` and returns the answer's request id.
+fn answered_id_from(source: &str, socket: &str, request: &str) -> String {
+    use std::io::{Read, Write};
+    let client = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    let from: std::net::SocketAddr = format!("{source}:0").parse().unwrap();
+    client.bind(&from.into()).unwrap();
+    let to: std::net::SocketAddr = socket.parse().unwrap();
+    client.connect(&to.into()).unwrap();
+    let mut stream: std::net::TcpStream = client.into();
+    stream.write_all(request.as_bytes()).unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    answer
+        .lines()
+        .find_map(|line| line.strip_prefix("x-request-id: "))
+        .unwrap_or_else(|| panic!("no x-request-id in {answer:?}"))
+        .trim()
+        .to_owned()
+}
+
+/// The access line names the client: from a trusted proxy (by default this machine's
+/// 127.0.0.1), the rightmost untrusted `X-Forwarded-For` entry, never a spoofed left one; from
+/// an untrusted peer (127.0.0.2), the peer, whatever it claims; a malformed header is ignored.
+#[test]
+fn the_client_is_found_behind_trusted_proxies_only() {
+    let (mut process, address) = GreeterProcess::serve(&[
+        "--io-delay",
+        "0s",
+        "--forwarded-allow-ips",
+        "127.0.0.1, 10.0.0.0/8",
+    ]);
+    let socket = address.trim_start_matches("http://").to_owned();
+    let get = |xff: &str| {
+        format!("GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\nX-Forwarded-For: {xff}\r\n\r\n")
+    };
+    for (source, xff, client) in [
+        ("127.0.0.1", "6.6.6.6, 203.0.113.7, 10.0.0.5", "203.0.113.7"),
+        ("127.0.0.1", "2001:db8::7", "2001:db8::7"),
+        ("127.0.0.2", "203.0.113.7", "127.0.0.2"),
+        ("127.0.0.1", "203.0.113.7, not-an-address", "127.0.0.1"),
+    ] {
+        let id = answered_id_from(source, &socket, &get(xff));
+        let fields = access_line(&mut process, &id);
+        assert_eq!(fields[0], client, "from {source} with {xff:?}");
+        assert_eq!(fields[4], "200", "from {source} with {xff:?}");
+    }
+}

@@ -218,7 +218,10 @@ fn a_docs_path_that_collides_with_a_route_is_a_clean_error() {
 
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(1), "{stderr}");
-    assert!(stderr.contains("/healthz is taken by an API route"), "{stderr}");
+    assert!(
+        stderr.contains("/healthz is taken by an API route"),
+        "{stderr}"
+    );
 }
 
 #[test]
@@ -367,4 +370,18 @@ fn drain_delay_holds_at_its_edges() {
         let output = greeter(&["--drain-delay", value, "--port", "99999"], &[]);
         assert_one_line_error_naming(&output, "--port");
     }
+}
+
+#[test]
+fn forwarded_settings_refuse_bad_values_in_one_line() {
+    for value in ["10.0.0.0/33", "localhost", "1.2.3.4,nope"] {
+        assert_one_line_error_naming(
+            &greeter(&["--forwarded-allow-ips", value, "--port", "0"], &[]),
+            "--forwarded-allow-ips",
+        );
+    }
+    assert_one_line_error_naming(
+        &greeter(&["--forwarded-header", "x-real-ip", "--port", "0"], &[]),
+        "--forwarded-header",
+    );
 }
