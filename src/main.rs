@@ -68,7 +68,7 @@ fn print_openapi(spec_version: SpecVersion) -> ExitCode {
 }
 
 fn serve(settings: ServeSettings) -> ExitCode {
-    if let Err(err) = logging::init_logging() {
+    if let Err(err) = logging::init_logging(settings.log_format) {
         eprintln!("error: cannot start logging: {err}");
         return ExitCode::FAILURE;
     }

@@ -118,17 +118,29 @@ impl AccessLine {
         } else {
             outcome.bytes
         };
+        let seconds = request.started.elapsed().as_secs_f64();
+        let client = Client(request.client);
+        let id = request.id.to_str().unwrap_or("-");
+        // The message is the text format's line; the key-values are what `--log-format json`
+        // adds as fields.
         log::info!(
             target: TARGET,
+            method = request.method.as_str(),
+            path:% = request.uri,
+            status = outcome.status,
+            bytes = bytes,
+            duration_ms = (seconds * 1e6).round() / 1e3,
+            request_id = id,
+            client_ip:% = client;
             "{} \"{} {} {:?}\" {} {} {} {:.6}",
-            Client(request.client),
+            client,
             request.method,
             request.uri,
             request.version,
             outcome.status,
             bytes,
-            request.id.to_str().unwrap_or("-"),
-            request.started.elapsed().as_secs_f64(),
+            id,
+            seconds,
         );
     }
 }

@@ -1,5 +1,7 @@
 //! Logging: `RUST_LOG` (default `info`) parsed by env_logger, lines in env_logger's format
-//! (`[2026-11-26T08:00:00Z INFO  target] message`) appended to a bounded buffer that a thread of
+//! (`[2026-11-26T08:00:00Z INFO  target] message`) or, with `--log-format json`, as one JSON
+//! object each (`ts`, `level`, `target`, `msg` and the record's key-values, such as an access
+//! line's `status` and `duration_ms`), appended to a bounded buffer that a thread of
 //! its own writes to stderr every [`LOG_FLUSH_INTERVAL`] (sooner when the buffer is half full),
 //! so that a request costs a copy into memory rather than a `write(2)`; panics are logged as
 //! errors.
@@ -22,6 +24,8 @@ use std::time::{Duration, SystemTime};
 
 use log::{Level, Log, Metadata, Record};
 
+use crate::process::settings::LogFormat;
+
 /// Filter used when `RUST_LOG` is not set.
 pub const DEFAULT_LOG_FILTER: &str = "info";
 /// How often buffered log lines are written out (sooner when the buffer is half full).
@@ -32,6 +36,12 @@ const LOG_BUFFER_BYTES: usize = 256 * 1024;
 pub const EXIT_FLUSH_LIMIT: Duration = Duration::from_secs(1);
 
 static BUFFER: OnceLock<LogBuffer> = OnceLock::new();
+static FORMAT: OnceLock<LogFormat> = OnceLock::new();
+
+/// The format lines are written in: the one [`init_logging`] was given, text before that.
+fn format() -> LogFormat {
+    FORMAT.get().copied().unwrap_or_default()
+}
 
 /// Lines waiting to be written, appended by every thread that logs and written out by the
 /// flusher thread (or at exit).
@@ -164,6 +174,9 @@ impl Log for BufferedLogger {
 /// Appends `record` as one line, `[2026-11-26T08:00:00Z INFO  target] message`, to `line`;
 /// with `colour`, the level is coloured as env_logger colours it.
 fn write_line(line: &mut Vec<u8>, record: &Record<'_>, now: SystemTime, colour: bool) {
+    if format() == LogFormat::Json {
+        return write_json_line(line, record, now);
+    }
     let level = record.level();
     let (on, off) = match (colour, level) {
         (false, _) => ("", ""),
@@ -182,9 +195,10 @@ fn write_line(line: &mut Vec<u8>, record: &Record<'_>, now: SystemTime, colour: 
     );
 }
 
-/// Installs the logger (filter from `RUST_LOG`, else [`DEFAULT_LOG_FILTER`]) and the panic hook,
-/// and starts the thread that writes the buffer out; later calls do nothing.
-pub fn init_logging() -> io::Result<()> {
+/// Installs the logger (filter from `RUST_LOG`, else [`DEFAULT_LOG_FILTER`]; lines in `format`)
+/// and the panic hook, and starts the thread that writes the buffer out; later calls do nothing.
+pub fn init_logging(format: LogFormat) -> io::Result<()> {
+    let _ = FORMAT.set(format);
     let buffer = BUFFER.get_or_init(|| LogBuffer::new(LOG_BUFFER_BYTES));
     let env = env_logger::Env::default().default_filter_or(DEFAULT_LOG_FILTER);
     let filter = env_logger::Builder::from_env(env).build();
@@ -232,9 +246,80 @@ pub fn flush_logs() {
 /// filter, through the log's buffer (so it never blocks on a stalled stderr): call
 /// [`flush_logs`] after it.
 pub fn print_error(message: &str) {
+    let line = match format() {
+        LogFormat::Text => format!("error: {message}\n").into_bytes(),
+        LogFormat::Json => {
+            let mut line = Vec::new();
+            let args = format_args!("{message}");
+            let record = Record::builder()
+                .level(Level::Error)
+                .target("greeter")
+                .args(args)
+                .build();
+            write_line(&mut line, &record, SystemTime::now(), false);
+            line
+        }
+    };
     match BUFFER.get() {
-        Some(buffer) => buffer.append_always(format!("error: {message}\n").as_bytes()),
-        None => eprintln!("error: {message}"),
+        Some(buffer) => buffer.append_always(&line),
+        None => {
+            let _ = io::stderr().write_all(&line);
+        }
+    }
+}
+
+/// Appends `record` as one JSON object and a newline to `line`: `ts` (RFC 3339, UTC, to the
+/// millisecond), `level`, `target`, `msg`, then each of the record's key-values (numbers as
+/// numbers, the rest as strings).
+fn write_json_line(line: &mut Vec<u8>, record: &Record<'_>, now: SystemTime) {
+    let _ = write!(
+        line,
+        "{{\"ts\":\"{}\",\"level\":\"{}\",\"target\":",
+        humantime::format_rfc3339_millis(now),
+        record.level()
+    );
+    json_string(line, record.target());
+    line.extend_from_slice(b",\"msg\":");
+    match record.args().as_str() {
+        Some(text) => json_string(line, text),
+        None => json_string(line, &record.args().to_string()),
+    }
+    let _ = record.key_values().visit(&mut JsonFields(line));
+    line.extend_from_slice(b"}\n");
+}
+
+/// Writes `text` as a JSON string.
+fn json_string(line: &mut Vec<u8>, text: &str) {
+    let _ = serde_json::to_writer(&mut *line, text);
+}
+
+/// Writes a record's key-values as JSON members.
+struct JsonFields<'a>(&'a mut Vec<u8>);
+
+impl<'kvs> log::kv::VisitSource<'kvs> for JsonFields<'_> {
+    fn visit_pair(
+        &mut self,
+        key: log::kv::Key<'kvs>,
+        value: log::kv::Value<'kvs>,
+    ) -> Result<(), log::kv::Error> {
+        let line = &mut *self.0;
+        line.push(b',');
+        json_string(line, key.as_str());
+        line.push(b':');
+        if let Some(n) = value.to_u64() {
+            let _ = write!(line, "{n}");
+        } else if let Some(n) = value.to_i64() {
+            let _ = write!(line, "{n}");
+        } else if let Some(n) = value.to_f64().filter(|n| n.is_finite()) {
+            let _ = serde_json::to_writer(&mut *line, &n);
+        } else if let Some(b) = value.to_bool() {
+            let _ = write!(line, "{b}");
+        } else if let Some(text) = value.to_borrowed_str() {
+            json_string(line, text);
+        } else {
+            json_string(line, &value.to_string());
+        }
+        Ok(())
     }
 }
 
@@ -290,6 +375,34 @@ mod tests {
         buffer.append(b"qrst\n");
         buffer.write_out(&mut sink);
         assert_eq!(sink, b"qrst\n", "room again, and the count starts over");
+    }
+
+    #[test]
+    fn json_lines_escape_their_text_and_keep_numbers_as_numbers() {
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_764_144_000);
+        let mut line = Vec::new();
+        let kvs: &[(&str, log::kv::Value<'_>)] = &[
+            ("status", log::kv::Value::from(404u16)),
+            ("duration_ms", log::kv::Value::from(1.5f64)),
+            ("path", log::kv::Value::from("/a\"b")),
+        ];
+        let args = format_args!("quote \" newline \n tab \t");
+        let record = Record::builder()
+            .level(Level::Warn)
+            .target("t")
+            .args(args)
+            .key_values(&kvs)
+            .build();
+        write_json_line(&mut line, &record, now);
+        let text = String::from_utf8(line).unwrap();
+        assert!(text.ends_with('\n') && text.matches('\n').count() == 1, "{text}");
+        let object: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(
+            object,
+            serde_json::json!({"ts": "2025-11-26T08:00:00.000Z", "level": "WARN", "target": "t",
+                "msg": "quote \" newline \n tab \t", "status": 404, "duration_ms": 1.5,
+                "path": "/a\"b"})
+        );
     }
 
     #[test]

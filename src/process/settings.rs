@@ -214,6 +214,11 @@ pub struct ServeSettings {
     )]
     pub forwarded_header: ForwardedHeader,
 
+    /// Log line format: `text` (env_logger's) or `json` (one object per line: ts, level,
+    /// target, msg, and an access line's fields).
+    #[arg(long, env = "GREETER_LOG_FORMAT", value_enum, default_value = "text")]
+    pub log_format: LogFormat,
+
     /// Path prefix under which a reverse proxy serves the API (e.g. /api/v1), stripped by the
     /// proxy before requests arrive: the spec's `servers` names it, so Swagger UI and clients
     /// call through it.
@@ -271,6 +276,7 @@ impl Default for ServeSettings {
                 .parse()
                 .unwrap_or_else(|_| TrustedProxies::none()),
             forwarded_header: ForwardedHeader::XForwardedFor,
+            log_format: LogFormat::Text,
             root_path: None,
             upstreams: Vec::new(),
             upstream_timeout: DEFAULT_UPSTREAM_TIMEOUT.into(),
@@ -746,4 +752,14 @@ pub enum ForwardedHeader {
     /// RFC 7239 `Forwarded: for=client, for=proxy1`.
     #[value(name = "forwarded")]
     Forwarded,
+}
+
+/// How log lines are written (`--log-format`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// `[2026-11-26T08:00:00Z INFO  target] message`, as env_logger writes it.
+    #[default]
+    Text,
+    /// One JSON object per line: `ts`, `level`, `target`, `msg`, and the record's fields.
+    Json,
 }

@@ -334,3 +334,66 @@ fn the_client_is_found_behind_trusted_proxies_only() {
         assert_eq!(fields[4], "200", "from {source} with {xff:?}");
     }
 }
+
+/// With `--log-format json`, every line is one JSON object with `ts`, `level`, `target` and
+/// `msg`; an access line adds its fields, numbers as numbers.
+#[test]
+fn json_logs_are_one_object_per_line_with_the_access_fields() {
+    let (mut process, address) =
+        GreeterProcess::serve(&["--io-delay", "0s", "--log-format", "json"]);
+    let socket = address.trim_start_matches("http://").to_owned();
+    let id = answered_id(
+        &socket,
+        "GET /hello/Ada?x=1 HTTP/1.1\r\nHost: t\r\nConnection: close\r\nX-Request-Id: json-1\r\n\r\n",
+    );
+    assert_eq!(id, "json-1");
+    let line = process.wait_for_line("json-1", Duration::from_secs(5));
+    process.signal(nix::sys::signal::Signal::SIGTERM);
+    assert_eq!(process.wait_for_exit(Duration::from_secs(10)), Some(0));
+
+    let access: serde_json::Value = serde_json::from_str(&line).expect("an access line in JSON");
+    assert_eq!(access["level"], "INFO");
+    assert_eq!(access["target"], "greeter::access");
+    assert_eq!(access["method"], "GET");
+    assert_eq!(access["path"], "/hello/Ada?x=1");
+    assert_eq!(access["status"], 200);
+    assert_eq!(access["bytes"], r#"{"Hello":"Ada"}"#.len());
+    assert!(
+        access["duration_ms"].as_f64().is_some_and(|ms| ms >= 0.0),
+        "{access}"
+    );
+    assert_eq!(access["request_id"], "json-1");
+    assert_eq!(access["client_ip"], "127.0.0.1");
+    for line in process.lines() {
+        let object: serde_json::Value =
+            serde_json::from_str(&line).unwrap_or_else(|err| panic!("not JSON ({err}): {line}"));
+        for field in ["ts", "level", "target", "msg"] {
+            assert!(object[field].is_string(), "no {field}: {line}");
+        }
+        let ts = object["ts"].as_str().unwrap();
+        assert!(ts.ends_with('Z') && ts.len() == 24, "RFC 3339 UTC: {ts}");
+    }
+}
+
+/// An error that ends the process is a JSON line too in `json` format.
+#[test]
+fn a_fatal_error_is_a_json_line_in_json_format() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port().to_string();
+    let output = GreeterProcess::command(&["--port", &port, "--log-format", "json"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let last = stderr.lines().last().unwrap_or_default();
+    let object: serde_json::Value =
+        serde_json::from_str(last).unwrap_or_else(|err| panic!("not JSON ({err}): {stderr}"));
+    assert_eq!(object["level"], "ERROR", "{last}");
+    assert!(
+        object["msg"]
+            .as_str()
+            .unwrap()
+            .starts_with("cannot listen on"),
+        "{last}"
+    );
+}
