@@ -27,6 +27,7 @@ use crate::http::client_ip::Forwarding;
 use crate::http::fallback;
 use crate::http::head_limits::HeadLimits;
 use crate::http::per_request::per_request;
+use crate::http::rate_limit::RateLimits;
 use crate::process::metrics::Metrics;
 use crate::process::serving::ServingState;
 use crate::process::settings::ServeSettings;
@@ -41,6 +42,8 @@ pub enum StartupError {
         /// The colliding path.
         path: String,
     },
+    /// The rate limiter's sweeper thread could not start.
+    RateLimiter(std::io::Error),
 }
 
 impl fmt::Display for StartupError {
@@ -52,6 +55,7 @@ impl fmt::Display for StartupError {
                 "{path} is taken by an API route or another page; choose another --docs-path, \
                  --openapi-path or --metrics-path"
             ),
+            Self::RateLimiter(cause) => write!(f, "cannot start the rate limiter: {cause}"),
         }
     }
 }
@@ -68,6 +72,7 @@ pub struct AppState {
     docs: web::Data<docs::Docs>,
     serving: ServingState,
     forwarding: Forwarding,
+    rate_limits: Option<RateLimits>,
     /// `None` when `--metrics-path off`: nothing is recorded that nobody can read.
     metrics: Option<Metrics>,
     metrics_path: Option<String>,
@@ -87,6 +92,23 @@ impl AppState {
             return Err(StartupError::PathCollision { path });
         }
         let metrics = metrics_path.as_ref().map(|_| Metrics::new());
+        let rate_limits = match settings.rate_limit {
+            Some(rate) => {
+                // Probes, metrics, the docs and the documents are never limited.
+                let mut exempt = vec!["/healthz".to_owned(), "/readyz".to_owned()];
+                exempt.extend(metrics_path.iter().cloned());
+                exempt.extend(layout.specs.iter().map(|(_, path)| path.clone()));
+                exempt.extend(layout.docs.iter().cloned());
+                let prefixes = layout.docs.iter().map(|docs| format!("{docs}/")).collect();
+                let limits = RateLimits::new(rate, settings.rate_limit_burst, exempt, prefixes)
+                    .map_err(StartupError::RateLimiter)?;
+                if let Some(metrics) = &metrics {
+                    metrics.register(Box::new(limits.clients_gauge()));
+                }
+                Some(limits)
+            }
+            None => None,
+        };
         let docs = docs::Docs::new(&api, layout).map_err(StartupError::Spec)?;
         Ok(Self {
             io: SimulatedIo::new(settings.io_delay.into()),
@@ -98,6 +120,7 @@ impl AppState {
             },
             docs: web::Data::new(docs),
             serving: ServingState::new(),
+            rate_limits,
             forwarding: Forwarding {
                 trusted: settings.forwarded_allow_ips.clone(),
                 header: settings.forwarded_header,
@@ -184,6 +207,10 @@ pub fn app_with(
     let (app, _) = api_app().split_for_parts();
     let app = match state.metrics {
         Some(metrics) => app.app_data(ThinData(metrics)),
+        None => app,
+    };
+    let app = match state.rate_limits {
+        Some(limits) => app.app_data(limits),
         None => app,
     };
     app.app_data(ThinData(state.io))

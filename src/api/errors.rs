@@ -66,6 +66,11 @@ pub enum ApiError {
         /// The limit in bytes (`--max-header-size`).
         limit: usize,
     },
+    /// The client is over `--rate-limit`; it may try again in `retry_after_secs`.
+    TooManyRequests {
+        /// Whole seconds until a request would be let through (`Retry-After`).
+        retry_after_secs: u64,
+    },
     /// A failure inside the service; the cause is logged, never sent to the client.
     Internal(String),
 }
@@ -114,6 +119,7 @@ impl ResponseError for ApiError {
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
             Self::UriTooLong { .. } => StatusCode::URI_TOO_LONG,
             Self::HeaderFieldsTooLarge { .. } => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -123,6 +129,9 @@ impl ResponseError for ApiError {
         let mut response = HttpResponse::build(status);
         if let Self::MethodNotAllowed { allow } = self {
             response.insert_header(header::Allow(allow.clone()));
+        }
+        if let Self::TooManyRequests { retry_after_secs } = self {
+            response.insert_header((header::RETRY_AFTER, *retry_after_secs));
         }
         response.json(ErrorBody {
             detail: self.detail(),

@@ -4,8 +4,8 @@
 //! ([`request_id`]), the head limits checked before routing ([`head_limits`]), `HEAD` routed as
 //! `GET` ([`head_as_get`]), the answer for a request a panic took ([`panics`]), the client's
 //! address behind trusted proxies ([`client_ip`]) and the access line ([`access_log`]); and the
-//! [`fallback`] that answers `404`/`405` for what no route takes. New cross-cutting concerns
-//! (rate limits, CORS) belong here too. Not here: routes and the shapes of their answers ([`crate::api`]; this layer answers
+//! [`fallback`] that answers `404`/`405` for what no route takes, and the limit on each
+//! client's requests ([`rate_limit`]). New cross-cutting concerns (CORS) belong here too. Not here: routes and the shapes of their answers ([`crate::api`]; this layer answers
 //! in [`crate::api::errors`]' shape), and the process around the server ([`crate::process`]).
 
 pub mod access_log;
@@ -15,4 +15,5 @@ pub mod head_as_get;
 pub mod head_limits;
 pub mod panics;
 pub mod per_request;
+pub mod rate_limit;
 pub mod request_id;

@@ -17,15 +17,18 @@ use actix_web::web::ThinData;
 use actix_web::{Error, ResponseError};
 use futures_util::FutureExt;
 
+use crate::api::errors::ApiError;
 use crate::api::errors::as_json_error;
 use crate::http::access_log::{AccessLine, LoggedBody};
 use crate::http::client_ip::Forwarding;
 use crate::http::head_as_get::route_head_as_get;
 use crate::http::head_limits::check_request;
 use crate::http::panics::Unanswered;
+use crate::http::rate_limit::{Decision, RATELIMIT, RATELIMIT_POLICY, RateLimits};
 use crate::http::request_id::{self, with_common_headers};
 use crate::process::metrics::{InFlight, Metrics, UNMATCHED, route_template};
 use crate::process::serving::ServingState;
+use actix_web::http::header::HeaderValue;
 
 /// Middleware: request id, head limits, `HEAD` as `GET`, panics contained, JSON errors,
 /// `nosniff`, `Connection: close` while draining, metrics, access log.
@@ -43,41 +46,66 @@ pub async fn per_request<B: MessageBody + 'static>(
         .app_data::<ThinData<Metrics>>()
         .map(|metrics| metrics.0.request_started());
     let metrics = in_flight.as_ref().map(InFlight::metrics);
+    // The rate-limit headers for the answer, `(policy, state)`, when the route is limited.
+    let mut rate_headers = None;
     let res = match check_request(&req) {
         Err(refusal) => req
             .into_response(refusal.error_response())
             .map_into_right_body(),
-        Ok(()) => {
-            route_head_as_get(&mut req);
-            // Handlers pass the client's id on (upstream calls): one it sent that is not sane
-            // is replaced by the answer's. (Inserting every fresh id into the request cost about
-            // 10% of the throughput of `make bench`'s overhead scenario, so an id the client did
-            // not send is not passed on.)
-            if let Some(sent) = req.headers().get(&request_id::REQUEST_ID)
-                && !request_id::is_sane(sent.as_bytes())
-            {
-                req.headers_mut().insert(request_id::REQUEST_ID, line.id());
-            }
-            // An error or a panic leaves no request to ask: it closes the connection if the
-            // drain had begun when the request came.
-            let draining = is_draining(req.request());
-            match AssertUnwindSafe(next.call(req)).catch_unwind().await {
-                Ok(Ok(answer)) => answer.map_into_left_body(),
-                Ok(Err(error)) => {
-                    let status = error.as_response_error().status_code();
-                    count_unanswered(metrics, &line, status);
-                    return Err(Unanswered::failed(error, line).closing(draining).into());
+        Ok(()) => match rate_limit(&req, client) {
+            Some((
+                policy,
+                Decision::Refused {
+                    retry_after_secs,
+                    state,
+                },
+            )) => {
+                rate_headers = Some((policy, state));
+                if let Some(metrics) = metrics {
+                    metrics.request_rate_limited();
                 }
-                Err(_) => {
-                    let status = actix_web::http::StatusCode::INTERNAL_SERVER_ERROR;
-                    count_unanswered(metrics, &line, status);
-                    return Err(Unanswered::panicked(line).closing(draining).into());
+                req.into_response(ApiError::TooManyRequests { retry_after_secs }.error_response())
+                    .map_into_right_body()
+            }
+            limited => {
+                if let Some((policy, Decision::Allowed(state))) = limited {
+                    rate_headers = Some((policy, state));
+                }
+                route_head_as_get(&mut req);
+                // Handlers pass the client's id on (upstream calls): one it sent that is not sane
+                // is replaced by the answer's. (Inserting every fresh id into the request cost about
+                // 10% of the throughput of `make bench`'s overhead scenario, so an id the client did
+                // not send is not passed on.)
+                if let Some(sent) = req.headers().get(&request_id::REQUEST_ID)
+                    && !request_id::is_sane(sent.as_bytes())
+                {
+                    req.headers_mut().insert(request_id::REQUEST_ID, line.id());
+                }
+                // An error or a panic leaves no request to ask: it closes the connection if the
+                // drain had begun when the request came.
+                let draining = is_draining(req.request());
+                match AssertUnwindSafe(next.call(req)).catch_unwind().await {
+                    Ok(Ok(answer)) => answer.map_into_left_body(),
+                    Ok(Err(error)) => {
+                        let status = error.as_response_error().status_code();
+                        count_unanswered(metrics, &line, status);
+                        return Err(Unanswered::failed(error, line).closing(draining).into());
+                    }
+                    Err(_) => {
+                        let status = actix_web::http::StatusCode::INTERNAL_SERVER_ERROR;
+                        count_unanswered(metrics, &line, status);
+                        return Err(Unanswered::panicked(line).closing(draining).into());
+                    }
                 }
             }
-        }
+        },
     };
     let mut res = as_json_error(res);
     with_common_headers(res.headers_mut(), line.id());
+    if let Some((policy, state)) = rate_headers {
+        res.headers_mut().insert(RATELIMIT_POLICY, policy);
+        res.headers_mut().insert(RATELIMIT, state);
+    }
     if is_draining(res.request()) {
         // The client should take its next request to another replica.
         res.response_mut()
@@ -111,6 +139,19 @@ fn count_unanswered(
     if let Some(metrics) = metrics {
         let (method, took) = line.method_and_elapsed();
         metrics.request_answered(method, "unknown", status.as_str(), took);
+    }
+}
+
+/// The rate limiter's decision on `req` from `client`, with the policy header, when rate
+/// limiting is on and the route is limited.
+fn rate_limit(
+    req: &ServiceRequest,
+    client: Option<std::net::IpAddr>,
+) -> Option<(HeaderValue, Decision)> {
+    let limits = req.app_data::<RateLimits>()?;
+    match limits.check(req.method(), req.path(), client) {
+        Decision::Exempt => None,
+        decision => Some((limits.policy(), decision)),
     }
 }
 

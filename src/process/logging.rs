@@ -395,7 +395,10 @@ mod tests {
             .build();
         write_json_line(&mut line, &record, now);
         let text = String::from_utf8(line).unwrap();
-        assert!(text.ends_with('\n') && text.matches('\n').count() == 1, "{text}");
+        assert!(
+            text.ends_with('\n') && text.matches('\n').count() == 1,
+            "{text}"
+        );
         let object: serde_json::Value = serde_json::from_str(&text).unwrap();
         assert_eq!(
             object,

@@ -69,6 +69,7 @@ struct Families {
     in_flight: IntGauge,
     upstream_requests: IntCounterVec,
     upstream_duration: HistogramVec,
+    rate_limited: prometheus::IntCounter,
 }
 
 impl Metrics {
@@ -115,8 +116,14 @@ impl Metrics {
             &["upstream"],
         )
         .expect("valid metric");
+        let rate_limited = prometheus::IntCounter::new(
+            "http_requests_rate_limited_total",
+            "Requests refused with 429 because their client was over --rate-limit.",
+        )
+        .expect("valid metric");
         for collector in [
-            Box::new(requests.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(rate_limited.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(requests.clone()),
             Box::new(duration.clone()),
             Box::new(in_flight.clone()),
             Box::new(upstream_requests.clone()),
@@ -138,7 +145,15 @@ impl Metrics {
                 in_flight,
                 upstream_requests,
                 upstream_duration,
+                rate_limited,
             }),
+        }
+    }
+
+    /// Adds a collector of another layer (read when scraped).
+    pub fn register(&self, collector: Box<dyn prometheus::core::Collector>) {
+        if let Err(err) = self.families.registry.register(collector) {
+            log::error!("cannot register a metric: {err}");
         }
     }
 
@@ -159,6 +174,11 @@ impl Metrics {
             .duration
             .with_label_values(&[method, route])
             .observe(took.as_secs_f64());
+    }
+
+    /// A request was refused for its client's rate.
+    pub fn request_rate_limited(&self) {
+        self.families.rate_limited.inc();
     }
 
     /// An upstream call ended with `outcome` (`ok` or its error type).

@@ -214,6 +214,16 @@ pub struct ServeSettings {
     )]
     pub forwarded_header: ForwardedHeader,
 
+    /// Requests each client may make, `N/s` or `N/min` (off unless set): past it, 429 with
+    /// `Retry-After`. Health, readiness, metrics, docs, spec and OPTIONS are never limited.
+    #[arg(long, env = "GREETER_RATE_LIMIT", value_name = "N/s|N/min")]
+    pub rate_limit: Option<Rate>,
+
+    /// Requests a client may make at once before `--rate-limit` spaces them (default: N).
+    #[arg(long, env = "GREETER_RATE_LIMIT_BURST", value_name = "B",
+          value_parser = parse_rate_limit_burst)]
+    pub rate_limit_burst: Option<std::num::NonZeroU32>,
+
     /// Log line format: `text` (env_logger's) or `json` (one object per line: ts, level,
     /// target, msg, and an access line's fields).
     #[arg(long, env = "GREETER_LOG_FORMAT", value_enum, default_value = "text")]
@@ -277,6 +287,8 @@ impl Default for ServeSettings {
                 .unwrap_or_else(|_| TrustedProxies::none()),
             forwarded_header: ForwardedHeader::XForwardedFor,
             log_format: LogFormat::Text,
+            rate_limit: None,
+            rate_limit_burst: None,
             root_path: None,
             upstreams: Vec::new(),
             upstream_timeout: DEFAULT_UPSTREAM_TIMEOUT.into(),
@@ -304,6 +316,9 @@ impl ServeSettings {
 
     /// What the settings cannot say flag by flag: upstream names are unique.
     pub fn check(&self) -> Result<(), String> {
+        if self.rate_limit_burst.is_some() && self.rate_limit.is_none() {
+            return Err("--rate-limit-burst needs --rate-limit".to_owned());
+        }
         for (index, upstream) in self.upstreams.iter().enumerate() {
             if self.upstreams[..index]
                 .iter()
@@ -762,4 +777,46 @@ pub enum LogFormat {
     Text,
     /// One JSON object per line: `ts`, `level`, `target`, `msg`, and the record's fields.
     Json,
+}
+
+/// A rate: `count` requests per `period` (`--rate-limit 10/s`, `600/min`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rate {
+    /// Requests per period: 1 to 1,000,000.
+    pub count: std::num::NonZeroU32,
+    /// A second or a minute.
+    pub period: Duration,
+}
+
+impl FromStr for Rate {
+    type Err = String;
+
+    fn from_str(input: &str) -> Result<Self, Self::Err> {
+        let (count, unit) = input
+            .split_once('/')
+            .ok_or_else(|| format!("{input:?} is not N/s or N/min"))?;
+        let period = match unit.trim() {
+            "s" | "sec" | "second" => Duration::from_secs(1),
+            "m" | "min" | "minute" => Duration::from_secs(60),
+            other => return Err(format!("{other:?} is not a period: use s or min")),
+        };
+        let count: u32 = count
+            .trim()
+            .parse()
+            .map_err(|_| format!("{count:?} is not a whole number"))?;
+        match std::num::NonZeroU32::new(count).filter(|c| c.get() <= 1_000_000) {
+            Some(count) => Ok(Self { count, period }),
+            None => Err("the count must be 1 to 1000000".to_owned()),
+        }
+    }
+}
+
+/// A burst: 1 to 1,000,000 requests.
+fn parse_rate_limit_burst(input: &str) -> Result<std::num::NonZeroU32, String> {
+    input
+        .parse::<u32>()
+        .ok()
+        .and_then(std::num::NonZeroU32::new)
+        .filter(|burst| burst.get() <= 1_000_000)
+        .ok_or_else(|| "must be 1 to 1000000".to_owned())
 }

@@ -385,3 +385,38 @@ fn forwarded_settings_refuse_bad_values_in_one_line() {
         "--forwarded-header",
     );
 }
+
+#[test]
+fn rate_limit_settings_hold_at_their_edges() {
+    for (flag, value) in [
+        ("--rate-limit", "0/s"),
+        ("--rate-limit", "1000001/s"),
+        ("--rate-limit", "10/h"),
+        ("--rate-limit", "ten/s"),
+        ("--rate-limit", "10"),
+        ("--rate-limit-burst", "0"),
+        ("--rate-limit-burst", "1000001"),
+    ] {
+        assert_one_line_error_naming(&greeter(&[flag, value, "--port", "0"], &[]), flag);
+    }
+    // A burst needs a rate.
+    assert_one_line_error_naming(
+        &greeter(&["--rate-limit-burst", "5", "--port", "0"], &[]),
+        "--rate-limit",
+    );
+    // The edges themselves are accepted: only the bad port is refused.
+    for (rate, burst) in [("1/min", "1"), ("1000000/s", "1000000")] {
+        let output = greeter(
+            &[
+                "--rate-limit",
+                rate,
+                "--rate-limit-burst",
+                burst,
+                "--port",
+                "99999",
+            ],
+            &[],
+        );
+        assert_one_line_error_naming(&output, "--port");
+    }
+}

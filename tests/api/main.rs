@@ -23,6 +23,7 @@ mod metrics;
 mod name_property;
 mod openapi;
 mod openapi30_check;
+mod rate_limit;
 mod resilience;
 mod routing;
 mod shutdown;

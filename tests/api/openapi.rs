@@ -3,12 +3,13 @@ use std::process::Command;
 
 use greeter::api::document as openapi;
 use greeter::process::serving::ServingState;
-use greeter::process::settings::SpecVersion;
+use greeter::process::settings::{ServeSettings, SpecVersion};
 use serde_json::Value;
 use similar::TextDiff;
 
 use crate::helpers::{
-    EDITIONS, project_root, raw_http, skip, spawn_app, spawn_app_serving, test_settings,
+    EDITIONS, project_root, raw_http, skip, spawn_app, spawn_app_serving, spawn_app_with,
+    test_settings,
 };
 
 fn rendered(version: SpecVersion) -> String {
@@ -255,6 +256,8 @@ struct Provoked {
     request: String,
     /// Sent to a server that is draining for a shutdown.
     draining: bool,
+    /// Sent to a server whose rate limit this client has used up.
+    limited: bool,
 }
 
 /// One request per status each operation can answer: the documented statuses of every
@@ -292,6 +295,7 @@ fn provoking_requests() -> Vec<Provoked> {
                 status,
                 request,
                 draining: false,
+                limited: false,
             });
         }
     }
@@ -301,6 +305,7 @@ fn provoking_requests() -> Vec<Provoked> {
         status: 503,
         request: request("GET", "/readyz", ""),
         draining: true,
+        limited: false,
     });
     cases.push(Provoked {
         method: "get",
@@ -308,6 +313,29 @@ fn provoking_requests() -> Vec<Provoked> {
         status: 422,
         request: request("GET", &format!("/hello/{}", "a".repeat(65)), ""),
         draining: false,
+        limited: false,
+    });
+    for (path, target) in [
+        ("/", "/"),
+        ("/aggregate", "/aggregate"),
+        ("/hello/{name}", "/hello/Ada"),
+    ] {
+        cases.push(Provoked {
+            method: "get",
+            path,
+            status: 429,
+            request: request("GET", target, ""),
+            draining: false,
+            limited: true,
+        });
+    }
+    cases.push(Provoked {
+        method: "post",
+        path: "/greetings",
+        status: 429,
+        request: request("POST", "/greetings", &json(r#"{"name":"Ada"}"#)),
+        draining: false,
+        limited: true,
     });
     let post = "/greetings";
     for (status, request) in [
@@ -338,6 +366,7 @@ fn provoking_requests() -> Vec<Provoked> {
             status,
             request,
             draining: false,
+            limited: false,
         });
     }
     cases
@@ -349,11 +378,34 @@ async fn every_operation_documents_exactly_the_statuses_it_answers() {
     let draining = ServingState::new();
     draining.begin_draining();
     let draining_app = spawn_app_serving(test_settings(), draining);
+    let limited_app = spawn_app_with(ServeSettings {
+        rate_limit: Some("1/min".parse().unwrap()),
+        ..test_settings()
+    });
+    let spent = raw_http(
+        limited_app.socket_address(),
+        &crate::helpers::get_request("/healthz"),
+    )
+    .await;
+    assert!(
+        spent.starts_with("HTTP/1.1 200"),
+        "probes are not limited: {spent}"
+    );
+    let spent = raw_http(
+        limited_app.socket_address(),
+        &crate::helpers::get_request("/"),
+    )
+    .await;
+    assert!(spent.starts_with("HTTP/1.1 200"), "{spent}");
     let spec = generated();
     let cases = provoking_requests();
 
     for case in &cases {
-        let server = if case.draining { &draining_app } else { &app };
+        let server = match (case.draining, case.limited) {
+            (true, _) => &draining_app,
+            (_, true) => &limited_app,
+            _ => &app,
+        };
         let answer = raw_http(server.socket_address(), &case.request).await;
         let status_line = answer.lines().next().unwrap_or_default();
         assert!(

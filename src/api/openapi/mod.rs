@@ -4,8 +4,10 @@
 //! that read only 3.0.
 
 use utoipa::OpenApi;
+use utoipa::openapi::header::HeaderBuilder;
 use utoipa::openapi::path::Operation;
-use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
+use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, SchemaFormat, Type};
+use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
 
 pub mod check;
 pub mod v3_0;
@@ -60,7 +62,12 @@ pub fn add_shared_refusals(api: &mut utoipa::openapi::OpenApi) {
         limit: defaults.max_header_bytes(),
     };
     let body_on_get = ApiError::BadRequest("a GET request cannot carry a body".to_owned());
-    for item in api.paths.paths.values_mut() {
+    let too_many = ApiError::TooManyRequests {
+        retry_after_secs: 1,
+    };
+    for (path, item) in api.paths.paths.iter_mut() {
+        // Probes are never rate limited.
+        let limited = !matches!(path.as_str(), "/healthz" | "/readyz");
         if let Some(get) = item.get.as_mut() {
             add_refusal(
                 get,
@@ -91,6 +98,69 @@ pub fn add_shared_refusals(api: &mut utoipa::openapi::OpenApi) {
                  (`--max-header-size`, 8 KiB by default).",
                 &head_too_large,
             );
+            if limited {
+                add_refusal(
+                    operation,
+                    "429",
+                    "The client is over the server's rate limit (`--rate-limit`, off by \
+                     default); `Retry-After` says when to try again.",
+                    &too_many,
+                );
+                add_rate_limit_headers(operation);
+            }
+        }
+    }
+}
+
+/// Documents the rate-limit headers on every answer of `operation`, and `Retry-After` on its
+/// `429`.
+fn add_rate_limit_headers(operation: &mut Operation) {
+    let string_header = |description: &str, example: &str| {
+        HeaderBuilder::new()
+            .schema(Some(
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .max_length(Some(128))
+                    .examples([serde_json::json!(example)]),
+            ))
+            .description(Some(description))
+            .build()
+            .into()
+    };
+    for (status, response) in operation.responses.responses.iter_mut() {
+        let RefOr::T(response) = response else {
+            continue;
+        };
+        response.headers.insert(
+            "RateLimit-Policy".to_owned(),
+            string_header(
+                "With `--rate-limit`: the limit each client has (IETF draft \
+                 ratelimit-headers): `q` requests at once, earned back over `w` seconds.",
+                "\"default\";q=10;w=1",
+            ),
+        );
+        response.headers.insert(
+            "RateLimit".to_owned(),
+            string_header(
+                "With `--rate-limit`: where the client stands: `r` requests left now, all of \
+                 them again in `t` seconds.",
+                "\"default\";r=9;t=1",
+            ),
+        );
+        if status == "429" {
+            let seconds = HeaderBuilder::new()
+                .schema(Some(
+                    ObjectBuilder::new()
+                        .schema_type(Type::Integer)
+                        .format(Some(SchemaFormat::KnownFormat(KnownFormat::Int64)))
+                        .minimum(Some(1))
+                        .maximum(Some(86_400)),
+                ))
+                .description(Some("Whole seconds until a request would be let through."))
+                .build();
+            response
+                .headers
+                .insert("Retry-After".to_owned(), seconds.into());
         }
     }
 }
