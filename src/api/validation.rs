@@ -143,6 +143,11 @@ pub fn path_loc(name: &str) -> Vec<LocationItem> {
     vec!["path".into(), name.into()]
 }
 
+/// `["query", name]`.
+pub fn query_loc(name: &str) -> Vec<LocationItem> {
+    vec!["query".into(), name.into()]
+}
+
 /// `["body", field]`, or `["body"]` for the body as a whole.
 pub fn body_loc(field: Option<&str>) -> Vec<LocationItem> {
     std::iter::once("body".into())

@@ -75,7 +75,7 @@ fn python_client_calls_every_operation() {
         .env("PYTHONPATH", &out));
 
     assert!(
-        stdout.contains("python client: 13 checks passed"),
+        stdout.contains("python client: 15 checks passed"),
         "{stdout}"
     );
 }
@@ -107,7 +107,7 @@ fn typescript_client_calls_every_operation() {
         .current_dir(&dir));
 
     assert!(
-        stdout.contains("typescript client: 13 checks passed"),
+        stdout.contains("typescript client: 15 checks passed"),
         "{stdout}"
     );
 }
@@ -132,5 +132,5 @@ fn rust_client_calls_every_operation() {
 
     let stdout = run(&mut cargo);
 
-    assert!(stdout.contains("rust client: 12 checks passed"), "{stdout}");
+    assert!(stdout.contains("rust client: 13 checks passed"), "{stdout}");
 }

@@ -40,7 +40,10 @@ fn conforms(version: SpecVersion) {
             "--max-examples",
             MAX_EXAMPLES,
         ])
-        .args(["--seed", &seed, "--workers", "2", "--no-color"])
+        // One worker: with two threads, hypothesis describing a filter lambda (query parameters)
+        // sometimes trips CPython 3.11.7's "AST constructor recursion depth mismatch" (a
+        // SystemError fixed in 3.11.8) and fails the run for nothing the server did.
+        .args(["--seed", &seed, "--workers", "1", "--no-color"])
         .env("SCHEMATHESIS_HOOKS", "")
         .output()
         .expect("cannot run schemathesis");

@@ -361,3 +361,48 @@ async fn a_broken_chunked_body_is_a_json_400() {
         "{detail}"
     );
 }
+
+/// `GET /greetings`, the query twin of `POST /greetings`: the same rules, FastAPI's 422 with
+/// `loc: ["query", ...]`, the last of a repeated parameter, unknown ones ignored.
+#[actix_web::test]
+async fn the_query_twin_greets_by_the_same_rules() {
+    let app = crate::helpers::spawn_app_with_delay(std::time::Duration::ZERO);
+
+    let reply = app
+        .get("/greetings?name=Zo%C3%AB+Ada&language=es&utm=x")
+        .await;
+    assert_eq!(reply.status, 200);
+    assert_eq!(
+        reply.json(),
+        serde_json::json!({"message": "¡Hola, Zoë Ada!", "language": "es"})
+    );
+    let reply = app.get("/greetings?name=First&name=Last").await;
+    assert_eq!(
+        reply.json()["message"],
+        "Hello, Last!",
+        "the last one counts"
+    );
+
+    let reply = app.get("/greetings?language=xx").await;
+    assert_eq!(reply.status, 422);
+    assert_eq!(
+        reply.json(),
+        serde_json::json!({"detail": [
+            {"type": "missing", "loc": ["query", "name"], "msg": "Field required", "input": null},
+            {"type": "enum", "loc": ["query", "language"],
+             "msg": "Input should be 'en', 'fr', 'es', 'de' or 'ja'", "input": "xx",
+             "ctx": {"expected": "'en', 'fr', 'es', 'de' or 'ja'"}}]})
+    );
+    let long = "a".repeat(65);
+    let reply = app.get(&format!("/greetings?name={long}")).await;
+    assert_eq!(reply.status, 422);
+    assert_eq!(reply.json()["detail"][0]["type"], "string_too_long");
+    assert_eq!(
+        reply.json()["detail"][0]["loc"],
+        serde_json::json!(["query", "name"])
+    );
+    let reply = app.get("/greetings?name=a%07b").await;
+    assert_eq!(reply.status, 422, "a control character");
+    let reply = app.get("/greetings?name=").await;
+    assert_eq!(reply.json()["detail"][0]["type"], "string_too_short");
+}

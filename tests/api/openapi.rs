@@ -124,6 +124,7 @@ async fn the_documented_operations_are_the_routed_ones() {
         [
             "GET /",
             "GET /aggregate",
+            "GET /greetings",
             "GET /healthz",
             "GET /hello/{name}",
             "GET /readyz",
@@ -138,6 +139,7 @@ async fn the_documented_operations_are_the_routed_ones() {
         ("GET", "/healthz"),
         ("GET", "/hello/Ada"),
         ("GET", "/readyz"),
+        ("GET", "/greetings?name=Ada"),
         ("POST", "/greetings"),
     ] {
         let request = format!("{method} {target} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
@@ -282,6 +284,7 @@ fn provoking_requests() -> Vec<Provoked> {
         ("/healthz", "/healthz"),
         ("/hello/{name}", "/hello/Ada"),
         ("/readyz", "/readyz"),
+        ("/greetings", "/greetings?name=Ada"),
     ] {
         for (status, request) in [
             (200, request("GET", target, "")),
@@ -315,10 +318,19 @@ fn provoking_requests() -> Vec<Provoked> {
         draining: false,
         limited: false,
     });
+    cases.push(Provoked {
+        method: "get",
+        path: "/greetings",
+        status: 422,
+        request: request("GET", "/greetings?language=xx", ""),
+        draining: false,
+        limited: false,
+    });
     for (path, target) in [
         ("/", "/"),
         ("/aggregate", "/aggregate"),
         ("/hello/{name}", "/hello/Ada"),
+        ("/greetings", "/greetings?name=Ada"),
     ] {
         cases.push(Provoked {
             method: "get",

@@ -1,5 +1,6 @@
-//! The greetings: `GET /` (FastAPI's first example), `GET /hello/{name}` and `POST /greetings`.
-//! All of them wait for the simulated I/O first.
+//! The greetings: `GET /` (FastAPI's first example), `GET /hello/{name}`, `POST /greetings` and
+//! its query twin `GET /greetings?name=...&language=...`. All of them wait for the simulated I/O
+//! first.
 
 use actix_web::web::{Json, ThinData};
 use actix_web::{HttpRequest, get, post};
@@ -12,7 +13,9 @@ use crate::api::body::{JsonBody, NoBody};
 use crate::api::domain::{Language, Name};
 use crate::api::errors::ErrorBody;
 use crate::api::simulated_io::SimulatedIo;
-use crate::api::validation::{HttpValidationError, Violation, body_loc, path_loc};
+use crate::api::validation::{
+    HttpValidationError, ValidationError, Violation, body_loc, path_loc, query_loc,
+};
 
 /// The greeting, `{"Hello": "World"}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
@@ -154,6 +157,39 @@ impl GreetingRequest {
             Some(value) => Language::from_json(value)
                 .map_err(|violation| violation.at(body_loc(Some("language")), value.clone())),
         };
+        Self::from_fields(name, language)
+    }
+
+    /// Validates the parameters of `query` (a URL's query string, percent- and `+`-decoded) by
+    /// the same rules; of a repeated parameter the last one counts (as in FastAPI), and unknown
+    /// parameters are ignored.
+    pub fn from_query(query: &str) -> Result<Self, HttpValidationError> {
+        let (mut name, mut language) = (None, None);
+        for (key, value) in form_urlencoded::parse(query.as_bytes()) {
+            match &*key {
+                "name" => name = Some(value),
+                "language" => language = Some(value),
+                _ => {}
+            }
+        }
+        let name = match name {
+            None => Err(Violation::missing().at(query_loc("name"), Value::Null)),
+            Some(value) => Name::parse(&value)
+                .map_err(|violation| violation.at(query_loc("name"), json!(value))),
+        };
+        let language = match language {
+            None => Ok(Language::default()),
+            Some(value) => Language::from_json(&json!(value))
+                .map_err(|violation| violation.at(query_loc("language"), json!(value))),
+        };
+        Self::from_fields(name, language)
+    }
+
+    /// The request, or every field's error.
+    fn from_fields(
+        name: Result<Name, ValidationError>,
+        language: Result<Language, ValidationError>,
+    ) -> Result<Self, HttpValidationError> {
         match (name, language) {
             (Ok(name), Ok(language)) => Ok(Self { name, language }),
             (name, language) => Err(HttpValidationError {
@@ -216,9 +252,66 @@ pub async fn post_greeting(
     }))
 }
 
+/// Greet someone in a language, from the query
+///
+/// The query twin of `POST /greetings`, by the same rules: `name` (required, 1 to 64
+/// characters, no control characters) and `language` (`en` by default, `fr`, `es`, `de`, `ja`),
+/// percent-encoded, `+` for a space. Of a repeated parameter the last one counts, as in FastAPI;
+/// unknown parameters are ignored. Every invalid parameter is reported in one `422` answer.
+#[utoipa::path(
+    tag = "greeting",
+    params(
+        ("name" = Name, Query, description = "Who to greet.", example = "Ada"),
+        ("language" = Option<Language>, Query,
+         description = "The greeting's language; English when absent.", example = "fr"),
+    ),
+    responses(
+        (status = 200, description = "The greeting.", body = GreetingMessage,
+         example = json!({"message": "Bonjour, Ada!", "language": "fr"})),
+        (status = 422, description = "A parameter is missing or breaks a rule; every invalid \
+          one is listed.", body = HttpValidationError,
+         example = json!({"detail": [
+             {"type": "missing", "loc": ["query", "name"], "msg": "Field required",
+              "input": null},
+             {"type": "enum", "loc": ["query", "language"],
+              "msg": "Input should be 'en', 'fr', 'es', 'de' or 'ja'", "input": "xx",
+              "ctx": {"expected": "'en', 'fr', 'es', 'de' or 'ja'"}}]})),
+    ),
+)]
+#[get("/greetings")]
+pub async fn get_greetings(
+    _: NoBody,
+    req: HttpRequest,
+    io: ThinData<SimulatedIo>,
+) -> Result<Json<GreetingMessage>, HttpValidationError> {
+    let request = GreetingRequest::from_query(req.query_string())?;
+    io.wait().await;
+    Ok(Json(GreetingMessage {
+        message: request.language.greet(request.name.as_str()),
+        language: request.language,
+    }))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_query_twin_takes_the_same_rules_the_last_repeat_and_ignores_the_unknown() {
+        let request = GreetingRequest::from_query("name=Ada+L%C3%B6&language=fr&x=1").unwrap();
+        assert_eq!(request.name.as_str(), "Ada Lö");
+        assert_eq!(request.language, Language::Fr);
+        let request = GreetingRequest::from_query("name=A&name=B").unwrap();
+        assert_eq!(request.name.as_str(), "B", "the last one counts");
+        assert_eq!(request.language, Language::default());
+        let error = GreetingRequest::from_query("language=xx").unwrap_err();
+        let json = serde_json::to_value(&error).unwrap();
+        assert_eq!(json["detail"][0]["loc"], json!(["query", "name"]));
+        assert_eq!(json["detail"][0]["type"], "missing");
+        assert_eq!(json["detail"][0]["input"], Value::Null);
+        assert_eq!(json["detail"][1]["loc"], json!(["query", "language"]));
+        assert_eq!(json["detail"][1]["type"], "enum");
+    }
 
     #[test]
     fn percent_escapes_need_two_hex_digits() {

@@ -15,6 +15,7 @@ pub fn register(config: &mut ServiceConfig) {
         .service(greeting::get_greeting)
         .service(greeting::get_named_greeting)
         .service(greeting::post_greeting)
+        .service(greeting::get_greetings)
         .service(aggregate::get_aggregate)
         .service(health::get_health)
         .service(health::get_readiness);

@@ -6,7 +6,7 @@ import sys
 
 from greeter_client import Client
 from greeter_client.api.fan_out import get_aggregate
-from greeter_client.api.greeting import get_greeting, get_named_greeting, post_greeting
+from greeter_client.api.greeting import get_greeting, get_greetings, get_named_greeting, post_greeting
 from greeter_client.api.health import get_health, get_readiness
 from greeter_client.models import (
     Aggregate,
@@ -68,6 +68,16 @@ def main(base_url: str) -> None:
     default = post_greeting.sync(client=client, body=GreetingRequest(name="Ada"))
     assert isinstance(default, GreetingMessage) and default.language == Language.EN, default
     assert default.message == "Hello, Ada!", default
+    checks += 1
+
+    # The query twin: the client encodes the parameters, the server decodes them.
+    by_query = get_greetings.sync(client=client, name="Zoë & Ada", language=Language.FR)
+    assert isinstance(by_query, GreetingMessage) and by_query.message == "Bonjour, Zoë & Ada!", by_query
+    checks += 1
+
+    too_long = get_greetings.sync_detailed(client=client, name="a" * 65)
+    assert too_long.status_code == 422 and isinstance(too_long.parsed, HTTPValidationError), too_long
+    assert too_long.parsed.detail[0].loc == ["query", "name"], too_long.parsed
     checks += 1
 
     too_short = post_greeting.sync_detailed(client=client, body=GreetingRequest(name=""))

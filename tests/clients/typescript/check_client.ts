@@ -85,6 +85,26 @@ for (const [language, message] of Object.entries(expected) as [Language, string]
 }
 
 {
+  // The query twin: the client encodes the parameters, the server decodes them.
+  const { data, response } = await client.GET("/greetings", {
+    params: { query: { name: "Zoë & Ada", language: "fr" } },
+  });
+  assert.equal(response.status, 200);
+  assert.deepEqual(data, { message: "Bonjour, Zoë & Ada!", language: "fr" });
+  checks++;
+}
+
+{
+  const { error, response } = await client.GET("/greetings", {
+    params: { query: { name: "a".repeat(65) } },
+  });
+  assert.equal(response.status, 422);
+  assert.ok(error && typeof error.detail !== "string", "a 422 body lists its problems");
+  assert.deepEqual(error.detail[0]?.loc, ["query", "name"]);
+  checks++;
+}
+
+{
   const { error, response } = await client.POST("/greetings", { body: { name: "" } });
   assert.equal(response.status, 422);
   // POST's errors are a union: 400, 413, 414, 415 and 431 carry a string `detail`, 422 a list.

@@ -88,6 +88,18 @@ async fn main() {
         checks += 1;
     }
 
+    // The query twin: the client encodes the parameters, the server decodes them.
+    let by_query = client
+        .get_greetings()
+        .name("Zoë & Ada".parse::<types::Name>().unwrap())
+        .language(types::Language::Fr)
+        .send()
+        .await
+        .expect("GET /greetings")
+        .into_inner();
+    assert_eq!(by_query.message, "Bonjour, Zoë & Ada!");
+    checks += 1;
+
     // The typed client cannot send an invalid body, so send one with the client's own HTTP
     // client and decode the answer into the generated error types.
     let response = client
