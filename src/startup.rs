@@ -12,7 +12,7 @@ use actix_web::body::MessageBody;
 use actix_web::dev::ResourceDef;
 use actix_web::dev::{Server, ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::http::KeepAlive;
-use actix_web::middleware::from_fn;
+use actix_web::middleware::{Condition, from_fn};
 use actix_web::web::{self, ThinData};
 use actix_web::{App, Error, HttpServer};
 use utoipa::openapi::server::Server as OpenApiServer;
@@ -24,10 +24,10 @@ use crate::api::routes::{docs, metrics};
 use crate::api::simulated_io::SimulatedIo;
 use crate::api::sources::SourcesConfig;
 use crate::http::client_ip::Forwarding;
-use crate::http::fallback;
 use crate::http::head_limits::HeadLimits;
 use crate::http::per_request::per_request;
 use crate::http::rate_limit::RateLimits;
+use crate::http::{cors, fallback};
 use crate::process::metrics::Metrics;
 use crate::process::serving::ServingState;
 use crate::process::settings::ServeSettings;
@@ -73,6 +73,8 @@ pub struct AppState {
     serving: ServingState,
     forwarding: Forwarding,
     rate_limits: Option<RateLimits>,
+    /// The origins CORS allows; none turns it off.
+    cors_origins: Vec<String>,
     /// `None` when `--metrics-path off`: nothing is recorded that nobody can read.
     metrics: Option<Metrics>,
     metrics_path: Option<String>,
@@ -121,6 +123,7 @@ impl AppState {
             docs: web::Data::new(docs),
             serving: ServingState::new(),
             rate_limits,
+            cors_origins: settings.cors_allow_origins.clone(),
             forwarding: Forwarding {
                 trusted: settings.forwarded_allow_ips.clone(),
                 header: settings.forwarded_header,
@@ -205,6 +208,7 @@ pub fn app_with(
     >,
 > {
     let (app, _) = api_app().split_for_parts();
+    let cors_on = !state.cors_origins.is_empty();
     let app = match state.metrics {
         Some(metrics) => app.app_data(ThinData(metrics)),
         None => app,
@@ -224,6 +228,8 @@ pub fn app_with(
         .configure(extra)
         .service(fallback::resource())
         .wrap(from_fn(per_request))
+        .wrap(Condition::new(cors_on, cors::cors(&state.cors_origins)))
+        .wrap(Condition::new(cors_on, from_fn(cors::json_refusals)))
 }
 
 /// Binds a listening socket on `address` whose accept queue holds `backlog` connections

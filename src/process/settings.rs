@@ -224,6 +224,13 @@ pub struct ServeSettings {
           value_parser = parse_rate_limit_burst)]
     pub rate_limit_burst: Option<std::num::NonZeroU32>,
 
+    /// An origin whose pages may call the API from a browser (CORS), e.g.
+    /// https://app.example.com, or `*` for any (without credentials); repeatable, or a
+    /// comma-separated list. Off unless set.
+    #[arg(long = "cors-allow-origin", env = "GREETER_CORS_ALLOW_ORIGINS", value_name = "ORIGIN",
+          value_delimiter = ',', value_parser = parse_origin)]
+    pub cors_allow_origins: Vec<String>,
+
     /// Log line format: `text` (env_logger's) or `json` (one object per line: ts, level,
     /// target, msg, and an access line's fields).
     #[arg(long, env = "GREETER_LOG_FORMAT", value_enum, default_value = "text")]
@@ -289,6 +296,7 @@ impl Default for ServeSettings {
             log_format: LogFormat::Text,
             rate_limit: None,
             rate_limit_burst: None,
+            cors_allow_origins: Vec::new(),
             root_path: None,
             upstreams: Vec::new(),
             upstream_timeout: DEFAULT_UPSTREAM_TIMEOUT.into(),
@@ -819,4 +827,26 @@ fn parse_rate_limit_burst(input: &str) -> Result<std::num::NonZeroU32, String> {
         .and_then(std::num::NonZeroU32::new)
         .filter(|burst| burst.get() <= 1_000_000)
         .ok_or_else(|| "must be 1 to 1000000".to_owned())
+}
+
+/// A CORS origin: `*`, or `http(s)://host[:port]` with nothing after it.
+fn parse_origin(input: &str) -> Result<String, String> {
+    let input = input.trim();
+    if input == "*" {
+        return Ok(input.to_owned());
+    }
+    let bad = || format!("{input:?} is not an origin such as https://app.example.com, or *");
+    let uri: http::Uri = input.parse().map_err(|_| bad())?;
+    let plain = matches!(uri.scheme_str(), Some("http" | "https"))
+        && uri.host().is_some_and(|host| !host.is_empty())
+        && uri.authority().is_some_and(|a| !a.as_str().contains('@'))
+        && uri
+            .path_and_query()
+            .is_none_or(|p| p.as_str().is_empty() || p.as_str() == "/")
+        && !input.ends_with('/');
+    if plain {
+        Ok(input.to_owned())
+    } else {
+        Err(bad())
+    }
 }

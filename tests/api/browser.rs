@@ -193,3 +193,43 @@ fn the_docs_page_works_behind_a_proxy_under_a_path_prefix() {
         "{report}"
     );
 }
+
+/// A page on an allowed origin (another port) calls the API with `fetch` and reads the answer;
+/// a page on another origin is blocked by the browser.
+#[test]
+fn a_page_on_an_allowed_origin_calls_the_api_and_another_is_blocked() {
+    let (chromium, dir) = match browser() {
+        Ok(found) => found,
+        Err(reason) => return skip(&reason),
+    };
+    let free_port = || {
+        TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port()
+    };
+    let allowed = format!("http://127.0.0.1:{}", free_port());
+    let other = format!("http://127.0.0.1:{}", free_port());
+    let address = spawn_app_in_thread(ServeSettings {
+        cors_allow_origins: vec![allowed.clone()],
+        io_delay: Duration::ZERO.into(),
+        ..test_settings()
+    });
+
+    let output = Command::new("node")
+        .arg("check_cors.mjs")
+        .arg(format!("http://{address}"))
+        .arg(format!("{allowed}/app"))
+        .arg(format!("{other}/app"))
+        .env("CHROMIUM_PATH", &chromium)
+        .current_dir(&dir)
+        .output()
+        .expect("cannot run node");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success() && stdout.contains("cors: 3 checks passed"),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}

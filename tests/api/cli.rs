@@ -420,3 +420,29 @@ fn rate_limit_settings_hold_at_their_edges() {
         assert_one_line_error_naming(&output, "--port");
     }
 }
+
+#[test]
+fn cors_origins_refuse_what_is_not_an_origin() {
+    for value in [
+        "app.example.com",
+        "https://app.example.com/",
+        "ftp://x.test",
+        "https://u@x.test",
+        "https://x.test/path",
+    ] {
+        assert_one_line_error_naming(
+            &greeter(&["--cors-allow-origin", value, "--port", "0"], &[]),
+            "--cors-allow-origin",
+        );
+    }
+    let output = greeter(
+        &[
+            "--cors-allow-origin",
+            "https://a.test:8443,*",
+            "--port",
+            "99999",
+        ],
+        &[],
+    );
+    assert_one_line_error_naming(&output, "--port");
+}

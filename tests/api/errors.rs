@@ -116,9 +116,12 @@ fn spawn_app_with_failing_routes() -> TestApp {
 
 /// The same, serving or draining as `serving` says.
 fn spawn_app_with_failing_routes_serving(serving: ServingState) -> TestApp {
-    let state = AppState::new(&ServeSettings::default())
-        .unwrap()
-        .with_serving(serving);
+    spawn_failing_app(&ServeSettings::default(), serving)
+}
+
+/// The real app with failing routes, with `settings`, serving or draining as `serving` says.
+fn spawn_failing_app(settings: &ServeSettings, serving: ServingState) -> TestApp {
+    let state = AppState::new(settings).unwrap().with_serving(serving);
     let listener = free_port_listener();
     let address = format!("http://{}", listener.local_addr().unwrap());
     let server = HttpServer::new(move || {
@@ -175,6 +178,30 @@ async fn while_draining_every_answer_closes_its_connection() {
             answer
                 .to_ascii_lowercase()
                 .contains("\r\nconnection: close\r\n"),
+            "{path}: {answer}"
+        );
+    }
+}
+
+/// With CORS on, a 500 (a panic's, a failing middleware's) carries the CORS headers too.
+#[actix_web::test]
+async fn server_errors_carry_the_cors_headers() {
+    let settings = ServeSettings {
+        cors_allow_origins: vec!["http://app.test".to_owned()],
+        ..ServeSettings::default()
+    };
+    let app = spawn_failing_app(&settings, ServingState::new());
+    for path in ["/fail/panic", "/fail/api", "/fail/middleware"] {
+        let answer = raw_http(
+            app.socket_address(),
+            &format!(
+                "GET {path} HTTP/1.1\r\nHost: t\r\nOrigin: http://app.test\r\nConnection: close\r\n\r\n"
+            ),
+        )
+        .await;
+        assert!(answer.starts_with("HTTP/1.1 5"), "{path}: {answer}");
+        assert!(
+            answer.contains("\r\naccess-control-allow-origin: http://app.test\r\n"),
             "{path}: {answer}"
         );
     }

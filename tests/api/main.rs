@@ -9,6 +9,7 @@ mod cli;
 mod clients;
 mod concurrency;
 mod conformance;
+mod cors;
 mod docs;
 mod errors;
 mod greeting;
