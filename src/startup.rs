@@ -168,7 +168,15 @@ fn first_taken_path(
         ]
     });
     let served: Vec<String> = specs.chain(docs).collect();
-    if let Some(metrics) = metrics.filter(|m| served.iter().any(|path| path == m)) {
+    // The docs page's files take every path under it.
+    let under_docs = |m: &str| {
+        layout
+            .docs
+            .as_ref()
+            .is_some_and(|docs| m.starts_with(&format!("{docs}/")))
+    };
+    if let Some(metrics) = metrics.filter(|m| served.iter().any(|path| path == m) || under_docs(m))
+    {
         return Some(metrics.to_owned());
     }
     served

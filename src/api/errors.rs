@@ -157,7 +157,9 @@ pub fn json_error<B: MessageBody>(
     res: HttpResponse<B>,
 ) -> HttpResponse<EitherBody<B>> {
     let status = res.status();
-    if status.is_server_error() {
+    // A JSON answer a handler chose to give (`/readyz`'s 503 while draining) is no failure.
+    let chosen = res.error().is_none() && is_json(res.headers());
+    if status.is_server_error() && !chosen {
         match res.error() {
             Some(cause) => log::error!("{request} failed: {cause}"),
             None => log::error!("{request} failed with {status}"),

@@ -34,30 +34,55 @@ impl Forwarding {
     }
 
     /// The rightmost untrusted address of the header, or its leftmost when every one is
-    /// trusted; `None` without the header, or when an entry cannot be read.
+    /// trusted; `None` without the header, or when the entry that would be the client cannot be
+    /// read (an unreadable entry further left, which the client wrote, does not matter). With
+    /// `*`, only the peer is trusted to have written its hop: the client is the rightmost entry.
     fn forwarded_client(&self, headers: &HeaderMap) -> Option<IpAddr> {
         let name = match self.header {
             ForwardedHeader::XForwardedFor => X_FORWARDED_FOR,
             ForwardedHeader::Forwarded => header::FORWARDED,
         };
-        let mut hops = Vec::new();
+        let mut elements: Vec<&str> = Vec::new();
         for value in headers.get_all(&name) {
-            for element in value.to_str().ok()?.split(',') {
-                let address = match self.header {
-                    ForwardedHeader::XForwardedFor => parse_address(element.trim())?,
-                    ForwardedHeader::Forwarded => forwarded_for(element)?,
-                };
-                hops.push(address);
+            let text = value.to_str().ok()?;
+            match self.header {
+                ForwardedHeader::XForwardedFor => elements.extend(text.split(',')),
+                ForwardedHeader::Forwarded => elements.extend(split_outside_quotes(text)),
             }
         }
-        let leftmost = *hops.first()?;
-        Some(
-            hops.into_iter()
-                .rev()
-                .find(|hop| !self.trusted.trusts(*hop))
-                .unwrap_or(leftmost),
-        )
+        let mut leftmost = None;
+        for element in elements.into_iter().rev() {
+            let address = match self.header {
+                ForwardedHeader::XForwardedFor => parse_address(element.trim()),
+                ForwardedHeader::Forwarded => forwarded_for(element),
+            }?;
+            if self.trusted.is_any() || !self.trusted.trusts(address) {
+                return Some(address);
+            }
+            leftmost = Some(address);
+        }
+        leftmost
     }
+}
+
+/// The elements of a `Forwarded` header: split at commas outside quoted strings.
+fn split_outside_quotes(text: &str) -> Vec<&str> {
+    let mut elements = Vec::new();
+    let (mut start, mut quoted, mut escaped) = (0, false, false);
+    for (at, c) in text.char_indices() {
+        match c {
+            _ if escaped => escaped = false,
+            '\\' if quoted => escaped = true,
+            '"' => quoted = !quoted,
+            ',' if !quoted => {
+                elements.push(&text[start..at]);
+                start = at + 1;
+            }
+            _ => {}
+        }
+    }
+    elements.push(&text[start..]);
+    elements
 }
 
 /// The `for=` address of one element of a `Forwarded` header (`for=192.0.2.60;proto=http`,
@@ -152,13 +177,8 @@ mod tests {
     #[test]
     fn a_malformed_header_is_ignored() {
         let f = forwarding("127.0.0.1", XFF);
-        for bad in [
-            "unknown",
-            "1.2.3.4, nonsense",
-            "",
-            "1.2.3.4,,5.6.7.8",
-            "1.2.3",
-        ] {
+        // The entry that would be the client (the rightmost untrusted) cannot be read.
+        for bad in ["unknown", "1.2.3.4, nonsense", "", "1.2.3.4,", "1.2.3"] {
             let mut h = HeaderMap::new();
             h.insert(X_FORWARDED_FOR, HeaderValue::from_str(bad).unwrap());
             assert_eq!(f.client(ip("127.0.0.1"), &h), ip("127.0.0.1"), "{bad:?}");
@@ -200,9 +220,25 @@ mod tests {
     }
 
     #[test]
-    fn any_peer_can_be_trusted_with_a_star() {
+    fn with_a_star_any_peer_is_trusted_for_its_own_hop_only() {
         let f = forwarding("*", XFF);
         let h = headers("x-forwarded-for", &["203.0.113.7"]);
         assert_eq!(f.client(ip("198.51.100.1"), &h), ip("203.0.113.7"));
+        // The left entries are the client's own writing: never believed.
+        let h = headers("x-forwarded-for", &["198.51.100.9, 203.0.113.99"]);
+        assert_eq!(f.client(ip("10.0.0.1"), &h), ip("203.0.113.99"));
+    }
+
+    #[test]
+    fn an_unreadable_entry_left_of_the_client_does_not_hide_it() {
+        let f = forwarding("127.0.0.1", XFF);
+        let h = headers("x-forwarded-for", &["garbage, 203.0.113.8"]);
+        assert_eq!(f.client(ip("127.0.0.1"), &h), ip("203.0.113.8"));
+        let f = forwarding("127.0.0.1", ForwardedHeader::Forwarded);
+        let h = headers(
+            "forwarded",
+            &[r#"for=unknown, for=_hidden;proto=https, for=203.0.113.4;x="a,b""#],
+        );
+        assert_eq!(f.client(ip("127.0.0.1"), &h), ip("203.0.113.4"));
     }
 }

@@ -118,9 +118,11 @@ impl RateLimits {
             }
             Err(not_until) => {
                 let wait = not_until.wait_time_from(DefaultClock::default().now());
+                let retry_after_secs = whole_seconds(wait).max(1);
                 Decision::Refused {
-                    retry_after_secs: whole_seconds(wait).max(1),
-                    state: state(0, self.interval * self.burst),
+                    retry_after_secs,
+                    // None left: `t` is when the next one is, as `Retry-After` says.
+                    state: state(0, Duration::from_secs(retry_after_secs)),
                 }
             }
         }

@@ -51,6 +51,16 @@ pub fn route_template(pattern: &str) -> std::borrow::Cow<'_, str> {
     template.into()
 }
 
+/// `method` as a label: one of HTTP's nine methods, or `other`.
+pub fn method_label(method: &str) -> &str {
+    match method {
+        "GET" | "HEAD" | "POST" | "PUT" | "DELETE" | "PATCH" | "OPTIONS" | "TRACE" | "CONNECT" => {
+            method
+        }
+        _ => "other",
+    }
+}
+
 /// Request duration buckets, in seconds: fine enough to resolve the 1 s simulated waits.
 pub const REQUEST_BUCKETS: [f64; 16] = [
     0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 1.05, 1.1, 1.25, 1.5, 2.5, 5.0, 10.0, 30.0,
@@ -163,8 +173,10 @@ impl Metrics {
         InFlight(self.clone())
     }
 
-    /// A request was answered.
+    /// A request was answered. A method other than HTTP's own nine counts as `other`: a client
+    /// may send any token there, and each would be a series of its own.
     pub fn request_answered(&self, method: &str, route: &str, status: &str, took: Duration) {
+        let method = method_label(method);
         let families = &self.families;
         families
             .requests
@@ -239,6 +251,14 @@ pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn methods_outside_https_nine_are_other() {
+        assert_eq!(method_label("GET"), "GET");
+        assert_eq!(method_label("PATCH"), "PATCH");
+        assert_eq!(method_label("XQZZY"), "other");
+        assert_eq!(method_label("get"), "other");
+    }
 
     #[test]
     fn templates_leave_segment_patterns_out() {

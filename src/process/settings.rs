@@ -735,6 +735,11 @@ impl TrustedProxies {
         }
     }
 
+    /// Whether every peer is trusted (`*`).
+    pub fn is_any(&self) -> bool {
+        self.any
+    }
+
     /// Whether `ip` is a trusted proxy (an IPv4-mapped IPv6 address counts as its IPv4 one).
     pub fn trusts(&self, ip: std::net::IpAddr) -> bool {
         let ip = ip.to_canonical();

@@ -170,6 +170,40 @@ async fn ten_thousand_unknown_paths_add_no_series() {
     );
 }
 
+/// Made-up methods (a client may send any token) count as `method="other"`: no series each.
+#[actix_web::test]
+async fn made_up_methods_add_no_series() {
+    let app = spawn_app_with(test_settings());
+    let series = |text: &str| text.lines().filter(|l| !l.starts_with('#')).count();
+    let warm = raw_http(
+        app.socket_address(),
+        "XMETHOD0 / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n",
+    )
+    .await;
+    assert!(warm.starts_with("HTTP/1.1 405"), "{warm}");
+    let before = series(&metrics_text(&app).await);
+
+    for n in 1..200 {
+        let answer = raw_http(
+            app.socket_address(),
+            &format!("XMETHOD{n} / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n"),
+        )
+        .await;
+        assert!(answer.starts_with("HTTP/1.1 405"), "{answer}");
+    }
+
+    let text = metrics_text(&app).await;
+    let scrape_series = text
+        .lines()
+        .filter(|l| !l.starts_with('#') && l.contains(r#"route="/metrics""#))
+        .count();
+    assert_eq!(series(&text), before + scrape_series, "{text}");
+    assert!(
+        text.contains(r#"http_requests_total{method="other",route="unmatched",status="405"} 200"#),
+        "{text}"
+    );
+}
+
 /// Each upstream call of `GET /aggregate` is counted by upstream and outcome.
 #[actix_web::test]
 async fn upstream_calls_are_counted_by_upstream_and_outcome() {
@@ -228,7 +262,12 @@ async fn the_metrics_path_is_a_setting_and_off_removes_it() {
 
 #[test]
 fn a_metrics_path_an_api_route_or_the_docs_take_is_refused_at_start() {
-    for taken in ["/healthz", "/hello/metrics", "/openapi.json"] {
+    for taken in [
+        "/healthz",
+        "/hello/metrics",
+        "/openapi.json",
+        "/docs/metrics",
+    ] {
         let output = GreeterProcess::command(&["--port", "0", "--metrics-path", taken])
             .output()
             .unwrap();

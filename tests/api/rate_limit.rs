@@ -40,6 +40,12 @@ fn header<'a>(answer: &'a str, name: &str) -> Option<&'a str> {
 #[actix_web::test]
 async fn past_the_burst_a_client_gets_429_json_with_retry_after_then_is_let_through_again() {
     let app = limited_app("2/s", 2, "127.0.0.1");
+    // `t` of a refusal is the wait `Retry-After` gives, not the time to a full budget.
+    let slow = limited_app("10/min", 1, "127.0.0.1");
+    assert!(get_as(&slow, "/", None).await.starts_with("HTTP/1.1 200"));
+    let refused = get_as(&slow, "/", None).await;
+    assert_eq!(header(&refused, "retry-after"), Some("6"), "{refused}");
+    assert_eq!(header(&refused, "ratelimit"), Some(r#""default";r=0;t=6"#));
 
     for remaining in ["1", "0"] {
         let answer = get_as(&app, "/", None).await;

@@ -260,6 +260,12 @@ fn a_drain_keeps_serving_with_readyz_503_and_closes_each_connection_then_refuses
         "{:#?}",
         process.lines()
     );
+    // A 503 from /readyz is the answer meant, not a failure to log as an error.
+    assert!(
+        !process.lines().iter().any(|line| line.contains(" ERROR ")),
+        "{:#?}",
+        process.lines()
+    );
 }
 
 /// A second signal ends the drain early; the stop that follows is graceful (exit 0).
