@@ -66,6 +66,25 @@ pub const REQUEST_BUCKETS: [f64; 16] = [
     0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 1.05, 1.1, 1.25, 1.5, 2.5, 5.0, 10.0, 30.0,
 ];
 
+/// Series handles a thread keeps (method, route and status are bounded, so this holds them all
+/// in practice; past it, series are looked up in their families).
+const SERIES_CACHED_PER_THREAD: usize = 256;
+
+thread_local! {
+    static SERIES: std::cell::RefCell<Vec<Series>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// One request series' handles, for the thread that counts in it.
+struct Series {
+    /// Which server's metrics ([`Families::id`]).
+    families: u64,
+    method: String,
+    route: String,
+    status: String,
+    requests: prometheus::IntCounter,
+    duration: prometheus::Histogram,
+}
+
 /// The metrics of one server; clones share them.
 #[derive(Clone)]
 pub struct Metrics {
@@ -73,6 +92,8 @@ pub struct Metrics {
 }
 
 struct Families {
+    /// Tells this server's families from another's in a thread's cache of series.
+    id: u64,
     registry: Registry,
     requests: IntCounterVec,
     duration: HistogramVec,
@@ -147,8 +168,10 @@ impl Metrics {
                 prometheus::process_collector::ProcessCollector::for_self(),
             ))
             .expect("distinct names");
+        static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
         Self {
             families: Arc::new(Families {
+                id: NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
                 registry,
                 requests,
                 duration,
@@ -178,14 +201,47 @@ impl Metrics {
     pub fn request_answered(&self, method: &str, route: &str, status: &str, took: Duration) {
         let method = method_label(method);
         let families = &self.families;
-        families
-            .requests
-            .with_label_values(&[method, route, status])
-            .inc();
-        families
-            .duration
-            .with_label_values(&[method, route])
-            .observe(took.as_secs_f64());
+        let seconds = took.as_secs_f64();
+        // The series' handles, kept per thread: looking one up in its family (hashing the
+        // labels, a shared lock, a shared reference count) costs more than counting in it.
+        let id = families.id;
+        let counted = SERIES.with(|cache| {
+            let Ok(mut cache) = cache.try_borrow_mut() else {
+                return false;
+            };
+            if let Some(series) = cache.iter().find(|s| {
+                s.families == id && s.method == method && s.status == status && s.route == route
+            }) {
+                series.requests.inc();
+                series.duration.observe(seconds);
+                return true;
+            }
+            if cache.len() >= SERIES_CACHED_PER_THREAD {
+                return false;
+            }
+            let series = Series {
+                families: id,
+                method: method.to_owned(),
+                route: route.to_owned(),
+                status: status.to_owned(),
+                requests: families.requests.with_label_values(&[method, route, status]),
+                duration: families.duration.with_label_values(&[method, route]),
+            };
+            series.requests.inc();
+            series.duration.observe(seconds);
+            cache.push(series);
+            true
+        });
+        if !counted {
+            families
+                .requests
+                .with_label_values(&[method, route, status])
+                .inc();
+            families
+                .duration
+                .with_label_values(&[method, route])
+                .observe(seconds);
+        }
     }
 
     /// A request was refused for its client's rate.
