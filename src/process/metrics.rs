@@ -224,7 +224,9 @@ impl Metrics {
                 method: method.to_owned(),
                 route: route.to_owned(),
                 status: status.to_owned(),
-                requests: families.requests.with_label_values(&[method, route, status]),
+                requests: families
+                    .requests
+                    .with_label_values(&[method, route, status]),
                 duration: families.duration.with_label_values(&[method, route]),
             };
             series.requests.inc();

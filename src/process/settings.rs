@@ -225,7 +225,7 @@ pub struct ServeSettings {
     pub rate_limit_burst: Option<std::num::NonZeroU32>,
 
     /// An origin whose pages may call the API from a browser (CORS), e.g.
-    /// https://app.example.com, or `*` for any (without credentials); repeatable, or a
+    /// `https://app.example.com`, or `*` for any (without credentials); repeatable, or a
     /// comma-separated list. Off unless set.
     #[arg(long = "cors-allow-origin", env = "GREETER_CORS_ALLOW_ORIGINS", value_name = "ORIGIN",
           value_delimiter = ',', value_parser = parse_origin)]

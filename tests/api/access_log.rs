@@ -7,10 +7,12 @@ use crate::helpers::{GreeterProcess, raw_http_blocking, send_and_wait_until_read
 
 /// Sends `request` to `socket`, returns the answer's `X-Request-Id`.
 fn answered_id(socket: &str, request: &str) -> String {
-    let answer = raw_http_blocking(socket, request).expect("request failed");
-    answer
-        .lines()
-        .find_map(|line| line.strip_prefix("x-request-id: "))
+    request_id_of(&raw_http_blocking(socket, request).expect("request failed"))
+}
+
+/// The `X-Request-Id` of `answer`.
+fn request_id_of(answer: &str) -> String {
+    crate::helpers::header_of(answer, "x-request-id")
         .unwrap_or_else(|| panic!("no x-request-id in {answer:?}"))
         .trim()
         .to_owned()
@@ -299,12 +301,7 @@ fn answered_id_from(source: &str, socket: &str, request: &str) -> String {
     stream.write_all(request.as_bytes()).unwrap();
     let mut answer = String::new();
     stream.read_to_string(&mut answer).unwrap();
-    answer
-        .lines()
-        .find_map(|line| line.strip_prefix("x-request-id: "))
-        .unwrap_or_else(|| panic!("no x-request-id in {answer:?}"))
-        .trim()
-        .to_owned()
+    request_id_of(&answer)
 }
 
 /// The access line names the client: from a trusted proxy (by default this machine's

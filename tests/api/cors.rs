@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use greeter::process::settings::ServeSettings;
 
-use crate::helpers::{TestApp, raw_http, spawn_app_with, test_settings};
+use crate::helpers::{TestApp, header_of as header, raw_http, spawn_app_with, test_settings};
 
 const ALLOWED: &str = "http://app.test:8080";
 
@@ -25,15 +25,6 @@ async fn ask(app: &TestApp, method: &str, target: &str, headers: &str) -> String
         &format!("{method} {target} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n{headers}\r\n"),
     )
     .await
-}
-
-/// The value of the header `name` (lowercase) in `answer`'s head.
-fn header<'a>(answer: &'a str, name: &str) -> Option<&'a str> {
-    answer
-        .split("\r\n\r\n")
-        .next()?
-        .lines()
-        .find_map(|line| line.strip_prefix(&format!("{name}: ")))
 }
 
 #[actix_web::test]

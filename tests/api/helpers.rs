@@ -374,6 +374,15 @@ pub fn raw_http_blocking(socket_address: &str, request: &str) -> std::io::Result
     Ok(answer)
 }
 
+/// The value of the header `name` (lowercase, as actix-web writes it) in a raw `answer`'s head.
+pub fn header_of<'a>(answer: &'a str, name: &str) -> Option<&'a str> {
+    answer
+        .split("\r\n\r\n")
+        .next()?
+        .lines()
+        .find_map(|line| line.strip_prefix(&format!("{name}: ")))
+}
+
 /// A `GET` of `path` that closes the connection after the answer.
 pub fn get_request(path: &str) -> String {
     format!("GET {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n")

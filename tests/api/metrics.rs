@@ -29,20 +29,9 @@ fn parse(text: &str) -> Option<Vec<Sample>> {
         skip("the Python prometheus_client parser is not in .venv; `make test` installs it");
         return None;
     }
-    let mut child = Command::new(python)
-        .arg(project_root().join("tests/metrics/parse_metrics.py"))
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(text.as_bytes())
-        .unwrap();
-    let output = child.wait_with_output().unwrap();
+    let mut parser = Command::new(python);
+    parser.arg(project_root().join("tests/metrics/parse_metrics.py"));
+    let output = run_with_input(&mut parser, text).unwrap();
     assert!(
         output.status.success(),
         "the parser refused the text: {}\n{text}",
@@ -61,6 +50,21 @@ fn parse(text: &str) -> Option<Vec<Sample>> {
     )
 }
 
+/// Runs `command` with `input` on its stdin; its output, or why it could not start.
+fn run_with_input(command: &mut Command, input: &str) -> std::io::Result<std::process::Output> {
+    let mut child = command
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()?;
+    child
+        .stdin
+        .take()
+        .expect("a piped stdin")
+        .write_all(input.as_bytes())?;
+    child.wait_with_output()
+}
+
 /// The value of the sample `name` whose labels include `labels`, if there is one.
 fn value(samples: &[Sample], name: &str, labels: &[(&str, &str)]) -> Option<f64> {
     samples
@@ -77,6 +81,23 @@ async fn metrics_text(app: &TestApp) -> String {
         Some("text/plain; version=0.0.4; charset=utf-8")
     );
     reply.text()
+}
+
+/// The series (sample lines) of a metrics text.
+fn series(text: &str) -> usize {
+    text.lines().filter(|l| !l.starts_with('#')).count()
+}
+
+/// Asserts that the app's metrics have no series beyond `before` but those of the scrape that
+/// measured `before` (its own `GET /metrics` series), and that they count in `sample`.
+async fn assert_counted_in_no_new_series(app: &TestApp, before: usize, sample: &str) {
+    let text = metrics_text(app).await;
+    let scrape_series = text
+        .lines()
+        .filter(|l| !l.starts_with('#') && l.contains(r#"route="/metrics""#))
+        .count();
+    assert_eq!(series(&text), before + scrape_series, "{text}");
+    assert!(text.contains(sample), "no {sample} in {text}");
 }
 
 #[actix_web::test]
@@ -148,7 +169,6 @@ async fn requests_are_counted_by_method_route_template_and_status() {
 async fn ten_thousand_unknown_paths_add_no_series() {
     let app = spawn_app_with(test_settings());
     assert_eq!(app.get("/scan/first").await.status, 404);
-    let series = |text: &str| text.lines().filter(|l| !l.starts_with('#')).count();
     let before = series(&metrics_text(&app).await);
 
     let paths: Vec<String> = (0..10_000).map(|n| format!("/scan/{n}/x{n}.php")).collect();
@@ -157,24 +177,14 @@ async fn ten_thousand_unknown_paths_add_no_series() {
         assert!(replies.iter().all(|r| r.status == 404));
     }
 
-    let text = metrics_text(&app).await;
-    // Only the first scrape's own series (GET /metrics) are new.
-    let scrape_series = text
-        .lines()
-        .filter(|l| !l.starts_with('#') && l.contains(r#"route="/metrics""#))
-        .count();
-    assert_eq!(series(&text), before + scrape_series, "{text}");
-    assert!(
-        text.contains(r#"http_requests_total{method="GET",route="unmatched",status="404"} 10001"#),
-        "{text}"
-    );
+    let sample = r#"http_requests_total{method="GET",route="unmatched",status="404"} 10001"#;
+    assert_counted_in_no_new_series(&app, before, sample).await;
 }
 
 /// Made-up methods (a client may send any token) count as `method="other"`: no series each.
 #[actix_web::test]
 async fn made_up_methods_add_no_series() {
     let app = spawn_app_with(test_settings());
-    let series = |text: &str| text.lines().filter(|l| !l.starts_with('#')).count();
     let warm = raw_http(
         app.socket_address(),
         "XMETHOD0 / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n",
@@ -192,16 +202,8 @@ async fn made_up_methods_add_no_series() {
         assert!(answer.starts_with("HTTP/1.1 405"), "{answer}");
     }
 
-    let text = metrics_text(&app).await;
-    let scrape_series = text
-        .lines()
-        .filter(|l| !l.starts_with('#') && l.contains(r#"route="/metrics""#))
-        .count();
-    assert_eq!(series(&text), before + scrape_series, "{text}");
-    assert!(
-        text.contains(r#"http_requests_total{method="other",route="unmatched",status="405"} 200"#),
-        "{text}"
-    );
+    let sample = r#"http_requests_total{method="other",route="unmatched",status="405"} 200"#;
+    assert_counted_in_no_new_series(&app, before, sample).await;
 }
 
 /// Each upstream call of `GET /aggregate` is counted by upstream and outcome.
@@ -288,22 +290,11 @@ async fn promtool_check_metrics_passes() {
     assert_eq!(app.get("/nowhere").await.status, 404);
     let text = metrics_text(&app).await;
 
-    let Ok(mut child) = Command::new("promtool")
-        .args(["check", "metrics"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-    else {
+    let mut promtool = Command::new("promtool");
+    promtool.args(["check", "metrics"]);
+    let Ok(output) = run_with_input(&mut promtool, &text) else {
         return skip("promtool is not installed (Debian package prometheus; .ci/run installs it)");
     };
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(text.as_bytes())
-        .unwrap();
-    let output = child.wait_with_output().unwrap();
     assert!(
         output.status.success(),
         "{}{}",

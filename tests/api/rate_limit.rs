@@ -7,7 +7,9 @@ use std::time::Duration;
 
 use greeter::process::settings::ServeSettings;
 
-use crate::helpers::{GreeterProcess, TestApp, raw_http, spawn_app_with, test_settings};
+use crate::helpers::{
+    GreeterProcess, TestApp, header_of as header, raw_http, spawn_app_with, test_settings,
+};
 
 fn limited_app(rate: &str, burst: u32, trusted: &str) -> TestApp {
     spawn_app_with(ServeSettings {
@@ -27,14 +29,6 @@ async fn get_as(app: &TestApp, path: &str, xff: Option<&str>) -> String {
         &format!("GET {path} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n{forwarded}\r\n"),
     )
     .await
-}
-
-fn header<'a>(answer: &'a str, name: &str) -> Option<&'a str> {
-    answer
-        .split("\r\n\r\n")
-        .next()?
-        .lines()
-        .find_map(|line| line.strip_prefix(&format!("{name}: ")))
 }
 
 #[actix_web::test]
