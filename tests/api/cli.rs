@@ -446,3 +446,21 @@ fn cors_origins_refuse_what_is_not_an_origin() {
     );
     assert_one_line_error_naming(&output, "--port");
 }
+
+#[test]
+fn metrics_path_and_log_format_refuse_bad_values_in_one_line() {
+    for value in ["metrics", "/metrics/", "/a//b"] {
+        assert_one_line_error_naming(
+            &greeter(&["--metrics-path", value, "--port", "0"], &[]),
+            "--metrics-path",
+        );
+    }
+    assert_one_line_error_naming(
+        &greeter(&["--log-format", "yaml", "--port", "0"], &[]),
+        "--log-format",
+    );
+    assert_one_line_error_naming(
+        &greeter(&["--port", "0"], &[("GREETER_LOG_FORMAT", "xml")]),
+        "--log-format",
+    );
+}
