@@ -544,7 +544,8 @@ def chart(results: dict, path: Path) -> None:
     scenarios = list(results["scenarios"])
     if not scenarios:
         return  # a fan-out-only run has no scenario to chart
-    names = list(results["medians"][scenarios[0]])
+    # The servers measured in every scenario (greeter without metrics runs in the overhead one only).
+    names = [n for n in results["medians"][scenarios[0]] if all(n in results["medians"][s] for s in scenarios)]
     fig, axes = plt.subplots(1, 2, figsize=(12, 4.5))
     width = 0.8 / len(names)
     for axis, key, title in [(axes[0], "rps", "throughput (req/s, higher is better)"),
