@@ -118,13 +118,12 @@ impl LogBuffer {
             std::mem::take(&mut pending.dropped)
         };
         if dropped > 0 {
-            let args = format_args!("{dropped} log lines dropped: stderr did not keep up");
-            let record = Record::builder()
-                .level(Level::Warn)
-                .target("greeter::log")
-                .args(args)
-                .build();
-            write_line(&mut output, &record, SystemTime::now(), false);
+            write_own_line(
+                &mut output,
+                Level::Warn,
+                "greeter::log",
+                format_args!("{dropped} log lines dropped: stderr did not keep up"),
+            );
         }
         let _ = sink.write_all(&output);
         let _ = sink.flush();
@@ -250,13 +249,12 @@ pub fn print_error(message: &str) {
         LogFormat::Text => format!("error: {message}\n").into_bytes(),
         LogFormat::Json => {
             let mut line = Vec::new();
-            let args = format_args!("{message}");
-            let record = Record::builder()
-                .level(Level::Error)
-                .target("greeter")
-                .args(args)
-                .build();
-            write_line(&mut line, &record, SystemTime::now(), false);
+            write_own_line(
+                &mut line,
+                Level::Error,
+                "greeter",
+                format_args!("{message}"),
+            );
             line
         }
     };
@@ -266,6 +264,17 @@ pub fn print_error(message: &str) {
             let _ = io::stderr().write_all(&line);
         }
     }
+}
+
+/// Appends a line of greeter's own (not from a `log` macro: it bypasses the filter), now and
+/// without colour, in the format in force.
+fn write_own_line(line: &mut Vec<u8>, level: Level, target: &str, args: std::fmt::Arguments<'_>) {
+    let record = Record::builder()
+        .level(level)
+        .target(target)
+        .args(args)
+        .build();
+    write_line(line, &record, SystemTime::now(), false);
 }
 
 /// Appends `record` as one JSON object and a newline to `line`: `ts` (RFC 3339, UTC, to the
@@ -338,14 +347,13 @@ fn log_panics(buffer: &'static LogBuffer) {
         let place = info
             .location()
             .map_or_else(|| "an unknown place".to_owned(), ToString::to_string);
-        let args = format_args!("panic at {place}: {}", message.replace('\n', " "));
-        let record = Record::builder()
-            .level(Level::Error)
-            .target("greeter::panic")
-            .args(args)
-            .build();
         let mut line = Vec::new();
-        write_line(&mut line, &record, SystemTime::now(), false);
+        write_own_line(
+            &mut line,
+            Level::Error,
+            "greeter::panic",
+            format_args!("panic at {place}: {}", message.replace('\n', " ")),
+        );
         buffer.append_always(&line);
     }));
 }
