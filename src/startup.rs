@@ -19,8 +19,9 @@ use utoipa::openapi::server::Server as OpenApiServer;
 
 use crate::api::api_app;
 use crate::api::body::BodyLimit;
+use crate::api::docs;
 use crate::api::openapi::v3_0::UnsupportedConstruct;
-use crate::api::routes::{docs, metrics};
+use crate::api::routes::metrics;
 use crate::api::simulated_io::SimulatedIo;
 use crate::api::sources::SourcesConfig;
 use crate::http::client_ip::Forwarding;
@@ -53,7 +54,7 @@ impl fmt::Display for StartupError {
             Self::PathCollision { path } => write!(
                 f,
                 "{path} is taken by an API route or another page; choose another --docs-path, \
-                 --openapi-path or --metrics-path"
+                 --redoc-path, --openapi-path or --metrics-path"
             ),
             Self::RateLimiter(cause) => write!(f, "cannot start the rate limiter: {cause}"),
         }
@@ -88,7 +89,11 @@ impl AppState {
         if let Some(root) = &settings.root_path {
             api.servers = Some(vec![OpenApiServer::new(root.as_str())]);
         }
-        let layout = docs::DocsLayout::new(&settings.docs_path, &settings.openapi_path);
+        let layout = docs::DocsLayout::new(
+            &settings.docs_path,
+            &settings.redoc_path,
+            &settings.openapi_path,
+        );
         let metrics_path = settings.metrics_path.path().map(|p| p.as_str().to_owned());
         if let Some(path) = first_taken_path(&api, &layout, metrics_path.as_deref()) {
             return Err(StartupError::PathCollision { path });
@@ -100,8 +105,8 @@ impl AppState {
                 let mut exempt = vec!["/healthz".to_owned(), "/readyz".to_owned()];
                 exempt.extend(metrics_path.iter().cloned());
                 exempt.extend(layout.specs.iter().map(|(_, path)| path.clone()));
-                exempt.extend(layout.docs.iter().cloned());
-                let prefixes = layout.docs.iter().map(|docs| format!("{docs}/")).collect();
+                exempt.extend(layout.pages().cloned());
+                let prefixes = layout.pages().map(|page| format!("{page}/")).collect();
                 let limits = RateLimits::new(rate, settings.rate_limit_burst, exempt, prefixes)
                     .map_err(StartupError::RateLimiter)?;
                 if let Some(metrics) = &metrics {
@@ -144,9 +149,9 @@ impl AppState {
     }
 }
 
-/// The first path of `layout` (each document, the docs page and its files) or `metrics` that
-/// an API operation's path also matches, its parameters taking any segment, empty ones included;
-/// or `metrics`, when it is also one of the layout's paths.
+/// The first of greeter's own paths (each document, each docs page and the files under it,
+/// `metrics`) that another of them takes, or that an API operation's path also matches, its
+/// parameters taking any segment, empty ones included.
 fn first_taken_path(
     api: &utoipa::openapi::OpenApi,
     layout: &docs::DocsLayout,
@@ -159,29 +164,27 @@ fn first_taken_path(
         .keys()
         .map(|path| ResourceDef::new(any_segment.replace_all(path, "{$1:[^/]*}").as_ref()))
         .collect();
-    let specs = layout.specs.iter().map(|(_, path)| path.clone());
-    let docs = layout.docs.iter().flat_map(|docs| {
-        [
-            docs.clone(),
-            format!("{docs}/"),
-            format!("{docs}/index.html"),
-        ]
-    });
-    let served: Vec<String> = specs.chain(docs).collect();
-    // The docs page's files take every path under it.
-    let under_docs = |m: &str| {
-        layout
-            .docs
-            .as_ref()
-            .is_some_and(|docs| m.starts_with(&format!("{docs}/")))
-    };
-    if let Some(metrics) = metrics.filter(|m| served.iter().any(|path| path == m) || under_docs(m))
-    {
-        return Some(metrics.to_owned());
-    }
-    served
-        .into_iter()
+    let own: Vec<String> = layout
+        .specs
+        .iter()
+        .map(|(_, path)| path.clone())
+        .chain(layout.pages().cloned())
         .chain(metrics.map(str::to_owned))
+        .collect();
+    // A docs page's files take every path under it.
+    let folders: Vec<String> = layout.pages().map(|page| format!("{page}/")).collect();
+    let taken_by_own = own.iter().enumerate().find(|(index, path)| {
+        own[..*index].contains(path) || folders.iter().any(|folder| path.starts_with(folder))
+    });
+    if let Some((_, path)) = taken_by_own {
+        return Some(path.clone());
+    }
+    let probes = layout
+        .pages()
+        .flat_map(|page| [format!("{page}/"), format!("{page}/index.html")]);
+    own.iter()
+        .cloned()
+        .chain(probes)
         .find(|path| api_paths.iter().any(|api_path| api_path.is_match(path)))
 }
 
@@ -272,6 +275,10 @@ pub fn run(
         .docs
         .as_ref()
         .map_or("off".to_owned(), |p| format!("http://{address}{p}/"));
+    let redoc = layout
+        .redoc
+        .as_ref()
+        .map_or("off".to_owned(), |p| format!("http://{address}{p}"));
     let spec = layout
         .specs
         .first()
@@ -282,7 +289,8 @@ pub fn run(
         .map(|r| format!(", root path: {r}"))
         .unwrap_or_default();
     log::info!(
-        "greeter {} listening on http://{address} (docs: {docs}, spec: {spec}, workers: {}, \
+        "greeter {} listening on http://{address} (docs: {docs}, redoc: {redoc}, spec: {spec}, \
+         workers: {}, \
          I/O delay: {}{root})",
         env!("CARGO_PKG_VERSION"),
         settings.workers,

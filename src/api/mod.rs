@@ -1,7 +1,7 @@
 //! The API itself: what a client can ask for and what it gets back.
 //!
-//! Here belong the routes ([`routes`], one file per concern, and the docs pages), the accepted
-//! values and their rules ([`domain`]), the request bodies ([`body`]), the answers' shapes
+//! Here belong the routes ([`routes`], one file per concern), the docs pages and documents
+//! ([`docs`]), the accepted values and their rules ([`domain`]), the request bodies ([`body`]), the answers' shapes
 //! ([`errors`] for `{"detail": ...}`, [`validation`] for FastAPI's 422), the OpenAPI document and
 //! its 3.0 edition ([`openapi`]), and the I/O the routes wait on ([`simulated_io`], and the
 //! upstream services `GET /aggregate` calls, [`sources`]). Not here:
@@ -10,6 +10,7 @@
 //! nothing else outside this folder.
 
 pub mod body;
+pub mod docs;
 pub mod domain;
 pub mod errors;
 pub mod openapi;

@@ -39,6 +39,8 @@ pub const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(30);
 pub const DEFAULT_DRAIN_DELAY: Duration = Duration::ZERO;
 /// Where Swagger UI is served (FastAPI's URL); the page itself is at `/docs/`.
 pub const DEFAULT_DOCS_PATH: &str = "/docs";
+/// Where ReDoc is served (FastAPI's URL).
+pub const DEFAULT_REDOC_PATH: &str = "/redoc";
 /// The proxies trusted by default: only this machine (uvicorn's default).
 pub const DEFAULT_FORWARDED_ALLOW_IPS: &str = "127.0.0.1,::1";
 /// Where the Prometheus metrics are served.
@@ -186,6 +188,11 @@ pub struct ServeSettings {
           default_value = DEFAULT_DOCS_PATH)]
     pub docs_path: Mount,
 
+    /// Path of ReDoc, or `off` to remove it (the spec stays).
+    #[arg(long, env = "GREETER_REDOC_PATH", value_name = "PATH|off",
+          default_value = DEFAULT_REDOC_PATH)]
+    pub redoc_path: Mount,
+
     /// Path of the OpenAPI 3.1 document (the 3.0 edition is served beside it, `-3.0` before
     /// `.json`), or `off` to remove both documents and Swagger UI.
     #[arg(long, env = "GREETER_OPENAPI_PATH", value_name = "PATH|off",
@@ -287,6 +294,7 @@ impl Default for ServeSettings {
             drain_delay: DEFAULT_DRAIN_DELAY.into(),
             io_delay: DEFAULT_IO_DELAY.into(),
             docs_path: Mount::At(UrlPath(DEFAULT_DOCS_PATH.to_owned())),
+            redoc_path: Mount::At(UrlPath(DEFAULT_REDOC_PATH.to_owned())),
             openapi_path: Mount::At(UrlPath(DEFAULT_OPENAPI_PATH.to_owned())),
             metrics_path: Mount::At(UrlPath(DEFAULT_METRICS_PATH.to_owned())),
             forwarded_allow_ips: DEFAULT_FORWARDED_ALLOW_IPS

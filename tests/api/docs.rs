@@ -38,7 +38,7 @@ async fn the_docs_page_is_swagger_ui_titled_with_the_api_name() {
         html.contains("<title>greeter - Swagger UI</title>"),
         "{html}"
     );
-    assert!(html.contains("swagger-ui-bundle.js"), "{html}");
+    assert!(html.contains("./swagger-ui-bundle."), "{html}");
 }
 
 #[actix_web::test]
@@ -84,8 +84,13 @@ async fn swagger_ui_loads_the_spec_by_a_relative_url_and_calls_no_validator() {
 }
 
 fn with_paths(docs: &str, openapi: &str) -> greeter::process::settings::ServeSettings {
+    with_pages(docs, "/redoc", openapi)
+}
+
+fn with_pages(docs: &str, redoc: &str, openapi: &str) -> greeter::process::settings::ServeSettings {
     greeter::process::settings::ServeSettings {
         docs_path: docs.parse().unwrap(),
+        redoc_path: redoc.parse().unwrap(),
         openapi_path: openapi.parse().unwrap(),
         ..crate::helpers::test_settings()
     }
@@ -154,7 +159,13 @@ async fn the_spec_can_move_and_its_3_0_edition_follows() {
 async fn openapi_off_removes_both_documents_and_the_ui() {
     let app = crate::helpers::spawn_app_with(with_paths("/docs", "off"));
 
-    for path in ["/openapi.json", "/openapi-3.0.json", "/docs", "/docs/"] {
+    for path in [
+        "/openapi.json",
+        "/openapi-3.0.json",
+        "/docs",
+        "/docs/",
+        "/redoc",
+    ] {
         assert_not_found(&app, path).await;
     }
     assert_eq!(app.get("/healthz").await.status, 200);
@@ -184,15 +195,96 @@ async fn the_page_has_greeters_own_icon() {
     let app = spawn_app();
 
     let html = app.get("/docs/").await.text();
-    assert!(
-        html.contains(r#"<link rel="icon" type="image/svg+xml" href="./favicon.svg" />"#),
-        "{html}"
-    );
+    let icon = regex::Regex::new(
+        r#"<link rel="icon" type="image/svg\+xml" href="\./favicon\.[0-9a-f]{16}\.svg" />"#,
+    )
+    .unwrap();
+    assert!(icon.is_match(&html), "{html}");
     assert!(!html.contains("favicon-32x32.png"), "{html}");
     let icon = app.get("/docs/favicon.svg").await;
     assert_eq!(icon.status, 200);
     assert_eq!(icon.header("content-type"), Some("image/svg+xml"));
     assert!(icon.text().starts_with("<svg"));
+}
+
+#[actix_web::test]
+async fn redoc_is_served_offline_under_its_csp_and_links_only_its_own_files() {
+    let app = spawn_app();
+
+    let reply = app.get("/redoc").await;
+
+    assert_eq!(reply.status, 200);
+    assert_eq!(
+        reply.header("content-type"),
+        Some("text/html; charset=utf-8")
+    );
+    let csp = reply.header("content-security-policy").unwrap();
+    assert!(csp.contains("script-src 'self';"), "{csp}");
+    assert!(csp.contains("worker-src 'self' blob:"), "{csp}");
+    let html = reply.text();
+    assert!(html.contains("<title>greeter - ReDoc</title>"), "{html}");
+    assert!(
+        html.contains(r#"<redoc spec-url="openapi.json">"#),
+        "{html}"
+    );
+    let urls = linked_urls(&html);
+    assert_eq!(urls.len(), 2, "{urls:?}");
+    for url in urls {
+        assert!(url.starts_with("redoc/"), "{url}");
+        let file = app.get(&format!("/{url}")).await;
+        assert_eq!(file.status, 200, "{url}");
+        if url.ends_with(".js") {
+            let script = file.text();
+            assert!(script.contains("Redoc"), "{url}");
+            // The one remote URL of ReDoc's bundle (Redocly's logo) is replaced at build time.
+            assert!(!script.contains("cdn.redoc.ly"), "{url}");
+        }
+    }
+    let slash = app.get("/redoc/").await;
+    assert_eq!(slash.status, 307);
+    assert_eq!(slash.header("location"), Some("../redoc"));
+}
+
+#[actix_web::test]
+async fn redoc_can_move_and_finds_the_spec_by_a_relative_url() {
+    let app =
+        crate::helpers::spawn_app_with(with_pages("/docs", "/api/reference", "/v1/spec.json"));
+
+    let html = app.get("/api/reference").await.text();
+
+    assert!(html.contains(r#"spec-url="../v1/spec.json""#), "{html}");
+    for url in linked_urls(&html) {
+        assert!(url.starts_with("reference/"), "{url}");
+        assert_eq!(app.get(&format!("/api/{url}")).await.status, 200, "{url}");
+    }
+    assert_not_found(&app, "/redoc").await;
+}
+
+#[actix_web::test]
+async fn redoc_off_removes_it_and_keeps_the_rest() {
+    let app = crate::helpers::spawn_app_with(with_pages("/docs", "off", "/openapi.json"));
+
+    assert_not_found(&app, "/redoc").await;
+    assert_not_found(&app, "/redoc/").await;
+    assert_eq!(app.get("/docs/").await.status, 200);
+    assert_eq!(app.get("/openapi.json").await.status, 200);
+}
+
+#[test]
+fn a_redoc_path_that_is_an_api_route_or_the_docs_is_refused_at_start() {
+    for (docs, redoc) in [
+        ("/docs", "/healthz"),
+        ("/docs", "/hello"),
+        ("/docs", "/docs"),
+    ] {
+        let error =
+            greeter::startup::AppState::new(&with_pages(docs, redoc, "/openapi.json")).err();
+        let message = error.map(|e| e.to_string()).unwrap_or_default();
+        assert!(
+            message.contains("--redoc-path"),
+            "{docs} {redoc}: {message:?}"
+        );
+    }
 }
 
 #[test]

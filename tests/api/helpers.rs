@@ -41,6 +41,15 @@ impl TestApp {
         .await
     }
 
+    /// `GET path` with extra request `headers`.
+    pub async fn get_with(&self, path: &str, headers: &[(&str, &str)]) -> Reply {
+        let mut request = self.client.get(self.url(path));
+        for header in headers {
+            request = request.insert_header(*header);
+        }
+        Reply::from(request.send().await.expect("request failed")).await
+    }
+
     /// `METHOD path` with no body.
     pub async fn request(&self, method: awc::http::Method, path: &str) -> Reply {
         Reply::from(

@@ -11,6 +11,7 @@ mod concurrency;
 mod conformance;
 mod cors;
 mod docs;
+mod docs_delivery;
 mod errors;
 mod greeting;
 mod greetings;

@@ -2,7 +2,6 @@
 //! serves exactly what it registers, and the OpenAPI document describes exactly the same.
 
 pub mod aggregate;
-pub mod docs;
 pub mod greeting;
 pub mod health;
 pub mod metrics;

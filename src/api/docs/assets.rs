@@ -1,0 +1,68 @@
+//! The docs pages' files, compressed at build time by `build.rs`: Swagger UI's (Apache-2.0, from
+//! the release utoipa-swagger-ui-vendored packages), ReDoc's standalone bundle (MIT, vendored
+//! with its licences in `src/api/assets/redoc/`), and greeter's icon.
+
+use actix_web::web::Bytes;
+
+use super::representation::{Compressed, Representation};
+
+/// One file as `build.rs` prepared it.
+struct BuiltFile {
+    name: &'static str,
+    content_type: &'static str,
+    hash: &'static str,
+    identity: &'static [u8],
+    gzip: &'static [u8],
+    brotli: &'static [u8],
+}
+
+/// Every file, as `build.rs` listed them.
+const BUILT: &[BuiltFile] = include!(concat!(env!("OUT_DIR"), "/docs_assets.rs"));
+
+/// The built file called `name` (such as `swagger-ui-bundle.js`), ready to serve.
+///
+/// # Panics
+/// When `build.rs` made no such file: a mistake in greeter's own code.
+pub fn built(name: &str) -> Representation {
+    let file = BUILT
+        .iter()
+        .find(|file| file.name == name)
+        .unwrap_or_else(|| panic!("build.rs prepares no docs file called {name}"));
+    Representation::built(
+        file.content_type,
+        file.hash,
+        Bytes::from_static(file.identity),
+        Compressed {
+            gzip: Bytes::from_static(file.gzip),
+            brotli: Bytes::from_static(file.brotli),
+        },
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Read as _;
+
+    use super::*;
+
+    #[test]
+    fn each_variant_holds_the_same_bytes_and_the_hash_names_them() {
+        for file in BUILT {
+            let mut from_gzip = Vec::new();
+            flate2::read::GzDecoder::new(file.gzip)
+                .read_to_end(&mut from_gzip)
+                .unwrap();
+            assert_eq!(from_gzip, file.identity, "{}: gzip", file.name);
+            let mut from_brotli = Vec::new();
+            brotli::BrotliDecompress(&mut &file.brotli[..], &mut from_brotli).unwrap();
+            assert_eq!(from_brotli, file.identity, "{}: brotli", file.name);
+            assert!(file.brotli.len() < file.gzip.len(), "{}", file.name);
+            assert_eq!(
+                super::super::representation::content_hash(file.identity),
+                file.hash,
+                "{}",
+                file.name
+            );
+        }
+    }
+}
