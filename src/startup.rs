@@ -24,11 +24,13 @@ use crate::api::openapi::v3_0::UnsupportedConstruct;
 use crate::api::routes::metrics;
 use crate::api::simulated_io::SimulatedIo;
 use crate::api::sources::SourcesConfig;
+use crate::http::authentication::Authentication;
 use crate::http::client_ip::Forwarding;
 use crate::http::head_limits::HeadLimits;
 use crate::http::per_request::per_request;
 use crate::http::rate_limit::RateLimits;
 use crate::http::{cors, fallback};
+use crate::process::api_keys::ApiKeys;
 use crate::process::metrics::Metrics;
 use crate::process::serving::ServingState;
 use crate::process::settings::ServeSettings;
@@ -45,6 +47,8 @@ pub enum StartupError {
     },
     /// The rate limiter's sweeper thread could not start.
     RateLimiter(std::io::Error),
+    /// The API keys cannot be read, or one is unfit.
+    ApiKeys(String),
 }
 
 impl fmt::Display for StartupError {
@@ -57,6 +61,7 @@ impl fmt::Display for StartupError {
                  --redoc-path, --openapi-path or --metrics-path"
             ),
             Self::RateLimiter(cause) => write!(f, "cannot start the rate limiter: {cause}"),
+            Self::ApiKeys(message) => f.write_str(message),
         }
     }
 }
@@ -74,6 +79,8 @@ pub struct AppState {
     serving: ServingState,
     forwarding: Forwarding,
     rate_limits: Option<RateLimits>,
+    /// `None` when no API keys are set.
+    authentication: Option<Authentication>,
     /// The origins CORS allows; none turns it off.
     cors_origins: Vec<String>,
     /// `None` when `--metrics-path off`: nothing is recorded that nobody can read.
@@ -116,6 +123,12 @@ impl AppState {
             }
             None => None,
         };
+        let keys = ApiKeys::load(
+            settings.api_keys_file.as_deref(),
+            settings.api_keys_env.as_ref(),
+        )
+        .map_err(StartupError::ApiKeys)?;
+        let authentication = keys.map(|keys| Authentication::new(keys, &api));
         let docs = docs::Docs::new(&api, layout).map_err(StartupError::Spec)?;
         Ok(Self {
             io: SimulatedIo::new(settings.io_delay.into()),
@@ -128,6 +141,7 @@ impl AppState {
             docs: web::Data::new(docs),
             serving: ServingState::new(),
             rate_limits,
+            authentication,
             cors_origins: settings.cors_allow_origins.clone(),
             forwarding: Forwarding {
                 trusted: settings.forwarded_allow_ips.clone(),
@@ -228,6 +242,10 @@ pub fn app_with(
         Some(limits) => app.app_data(limits),
         None => app,
     };
+    let app = match state.authentication {
+        Some(authentication) => app.app_data(authentication),
+        None => app,
+    };
     app.app_data(ThinData(state.io))
         .app_data(web::Data::new(state.sources.for_worker()))
         .app_data(state.body_limit)
@@ -296,6 +314,13 @@ pub fn run(
         settings.workers,
         settings.io_delay,
     );
+    if let Some(authentication) = &state.authentication {
+        log::info!(
+            "API keys on ({}): every API route but /healthz and /readyz needs \
+             `Authorization: Bearer <key>`",
+            authentication.key_count()
+        );
+    }
     let aggregate_at_most = 2 * Duration::from(settings.upstream_timeout);
     if !settings.upstreams.is_empty()
         && aggregate_at_most > Duration::from(settings.shutdown_timeout)

@@ -66,6 +66,8 @@ pub enum ApiError {
         /// The limit in bytes (`--max-header-size`).
         limit: usize,
     },
+    /// API keys are on and the request carries none of them as `Authorization: Bearer <key>`.
+    Unauthorized,
     /// The client is over `--rate-limit`; it may try again in `retry_after_secs`.
     TooManyRequests {
         /// Whole seconds until a request would be let through (`Retry-After`).
@@ -79,6 +81,8 @@ impl ApiError {
     /// The `detail` the client reads.
     fn detail(&self) -> String {
         match self {
+            // FastAPI's words (`HTTPBearer`).
+            Self::Unauthorized => "Not authenticated".to_owned(),
             Self::UnsupportedMediaType => "Unsupported Media Type: the request body must be JSON \
                  (Content-Type: application/json)"
                 .to_owned(),
@@ -120,6 +124,7 @@ impl ResponseError for ApiError {
             Self::UriTooLong { .. } => StatusCode::URI_TOO_LONG,
             Self::HeaderFieldsTooLarge { .. } => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::Unauthorized => StatusCode::UNAUTHORIZED,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -129,6 +134,9 @@ impl ResponseError for ApiError {
         let mut response = HttpResponse::build(status);
         if let Self::MethodNotAllowed { allow } = self {
             response.insert_header(header::Allow(allow.clone()));
+        }
+        if let Self::Unauthorized = self {
+            response.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
         }
         if let Self::TooManyRequests { retry_after_secs } = self {
             response.insert_header((header::RETRY_AFTER, *retry_after_secs));

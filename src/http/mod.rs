@@ -5,10 +5,13 @@
 //! `GET` ([`head_as_get`]), the answer for a request a panic took ([`panics`]), the client's
 //! address behind trusted proxies ([`client_ip`]) and the access line ([`access_log`]); and the
 //! [`fallback`] that answers `404`/`405` for what no route takes, and the limit on each
-//! client's requests ([`rate_limit`]), and CORS outside them all ([`cors`]). Not here: routes and the shapes of their answers ([`crate::api`]; this layer answers
-//! in [`crate::api::errors`]' shape), and the process around the server ([`crate::process`]).
+//! client's requests ([`rate_limit`]), the API keys at the door ([`authentication`]), and CORS
+//! outside them all ([`cors`]). Not here: routes and the shapes of their answers
+//! ([`crate::api`]; this layer answers in [`crate::api::errors`]' shape), and the process around
+//! the server ([`crate::process`]).
 
 pub mod access_log;
+pub mod authentication;
 pub mod client_ip;
 pub mod cors;
 pub mod fallback;

@@ -1,5 +1,5 @@
 //! The per-request layer: one middleware that gives each request its id, checks its head
-//! against the limits, routes `HEAD` as `GET`, contains panics, turns any non-JSON error answer
+//! against the limits, the rate limit and the API keys, routes `HEAD` as `GET`, contains panics, turns any non-JSON error answer
 //! into JSON, adds the security header, closes the connection after the answer while the server
 //! drains, counts it in the metrics, and writes the access line once the answer is sent. One
 //! layer rather than one per concern (as actix-web's `Logger`, `DefaultHeaders`,
@@ -20,6 +20,7 @@ use futures_util::FutureExt;
 use crate::api::errors::ApiError;
 use crate::api::errors::as_json_error;
 use crate::http::access_log::{AccessLine, LoggedBody};
+use crate::http::authentication::Authentication;
 use crate::http::client_ip::Forwarding;
 use crate::http::head_as_get::route_head_as_get;
 use crate::http::head_limits::check_request;
@@ -30,7 +31,7 @@ use crate::process::metrics::{InFlight, Metrics, UNMATCHED, route_template};
 use crate::process::serving::ServingState;
 use actix_web::http::header::HeaderValue;
 
-/// Middleware: request id, head limits, `HEAD` as `GET`, panics contained, JSON errors,
+/// Middleware: request id, head limits, rate limit, API keys, `HEAD` as `GET`, panics contained, JSON errors,
 /// `nosniff`, `Connection: close` while draining, metrics, access log.
 pub async fn per_request<B: MessageBody + 'static>(
     mut req: ServiceRequest,
@@ -48,10 +49,8 @@ pub async fn per_request<B: MessageBody + 'static>(
     let metrics = in_flight.as_ref().map(InFlight::metrics);
     // The rate-limit headers for the answer, `(policy, state)`, when the route is limited.
     let mut rate_headers = None;
-    let res = match check_request(&req) {
-        Err(refusal) => req
-            .into_response(refusal.error_response())
-            .map_into_right_body(),
+    let refusal = match check_request(&req) {
+        Err(refusal) => Some(refusal),
         Ok(()) => match rate_limit(&req, client) {
             Some((
                 policy,
@@ -64,41 +63,48 @@ pub async fn per_request<B: MessageBody + 'static>(
                 if let Some(metrics) = metrics {
                     metrics.request_rate_limited();
                 }
-                req.into_response(ApiError::TooManyRequests { retry_after_secs }.error_response())
-                    .map_into_right_body()
+                Some(ApiError::TooManyRequests { retry_after_secs })
             }
             limited => {
                 if let Some((policy, Decision::Allowed(state))) = limited {
                     rate_headers = Some((policy, state));
                 }
-                route_head_as_get(&mut req);
-                // Handlers pass the client's id on (upstream calls): one it sent that is not sane
-                // is replaced by the answer's. (Inserting every fresh id into the request cost about
-                // 10% of the throughput of `make bench`'s overhead scenario, so an id the client did
-                // not send is not passed on.)
-                if let Some(sent) = req.headers().get(&request_id::REQUEST_ID)
-                    && !request_id::is_sane(sent.as_bytes())
-                {
-                    req.headers_mut().insert(request_id::REQUEST_ID, line.id());
-                }
-                // An error or a panic leaves no request to ask: it closes the connection if the
-                // drain had begun when the request came.
-                let draining = is_draining(req.request());
-                match AssertUnwindSafe(next.call(req)).catch_unwind().await {
-                    Ok(Ok(answer)) => answer.map_into_left_body(),
-                    Ok(Err(error)) => {
-                        let status = error.as_response_error().status_code();
-                        count_unanswered(metrics, &line, status);
-                        return Err(Unanswered::failed(error, line).closing(draining).into());
-                    }
-                    Err(_) => {
-                        let status = actix_web::http::StatusCode::INTERNAL_SERVER_ERROR;
-                        count_unanswered(metrics, &line, status);
-                        return Err(Unanswered::panicked(line).closing(draining).into());
-                    }
-                }
+                authenticate(&req).err()
             }
         },
+    };
+    let res = match refusal {
+        Some(refusal) => req
+            .into_response(refusal.error_response())
+            .map_into_right_body(),
+        None => {
+            route_head_as_get(&mut req);
+            // Handlers pass the client's id on (upstream calls): one it sent that is not sane
+            // is replaced by the answer's. (Inserting every fresh id into the request cost about
+            // 10% of the throughput of `make bench`'s overhead scenario, so an id the client did
+            // not send is not passed on.)
+            if let Some(sent) = req.headers().get(&request_id::REQUEST_ID)
+                && !request_id::is_sane(sent.as_bytes())
+            {
+                req.headers_mut().insert(request_id::REQUEST_ID, line.id());
+            }
+            // An error or a panic leaves no request to ask: it closes the connection if the
+            // drain had begun when the request came.
+            let draining = is_draining(req.request());
+            match AssertUnwindSafe(next.call(req)).catch_unwind().await {
+                Ok(Ok(answer)) => answer.map_into_left_body(),
+                Ok(Err(error)) => {
+                    let status = error.as_response_error().status_code();
+                    count_unanswered(metrics, &line, status);
+                    return Err(Unanswered::failed(error, line).closing(draining).into());
+                }
+                Err(_) => {
+                    let status = actix_web::http::StatusCode::INTERNAL_SERVER_ERROR;
+                    count_unanswered(metrics, &line, status);
+                    return Err(Unanswered::panicked(line).closing(draining).into());
+                }
+            }
+        }
     };
     let mut res = as_json_error(res);
     with_common_headers(res.headers_mut(), line.id());
@@ -152,6 +158,14 @@ fn rate_limit(
     match limits.check(req.method(), req.path(), client) {
         Decision::Exempt => None,
         decision => Some((limits.policy(), decision)),
+    }
+}
+
+/// The `401` for a request that needs an API key and carries none of them, when keys are on.
+fn authenticate(req: &ServiceRequest) -> Result<(), ApiError> {
+    match req.app_data::<Authentication>() {
+        Some(authentication) => authentication.check(req),
+        None => Ok(()),
     }
 }
 

@@ -1,9 +1,10 @@
 //! The program around the server: its settings ([`settings`], the command line with its
 //! environment fallbacks), its log ([`logging`]), its signals and shutdown ([`signals`]), whether
 //! it is serving or draining ([`serving`]), its metrics ([`metrics`]) and its limit on open
-//! files ([`open_files`]). Nothing here knows the API or the HTTP layer: the
+//! files ([`open_files`]), and the API keys it accepts ([`api_keys`]). Nothing here knows the API or the HTTP layer: the
 //! settings depend on nothing of the app, so every other layer may read them.
 
+pub mod api_keys;
 pub mod logging;
 pub mod metrics;
 pub mod open_files;

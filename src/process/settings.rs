@@ -10,6 +10,8 @@ use std::time::Duration;
 use bytesize::ByteSize;
 use clap::{Args, Parser, Subcommand};
 
+use crate::process::api_keys::{API_KEYS_ENV, Secret};
+
 /// Address the server listens on unless told otherwise (uvicorn's default).
 pub const DEFAULT_HOST: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
 /// Port the server listens on unless told otherwise (uvicorn's default).
@@ -243,6 +245,16 @@ pub struct ServeSettings {
     #[arg(long, env = "GREETER_LOG_FORMAT", value_enum, default_value = "text")]
     pub log_format: LogFormat,
 
+    /// A file of API keys, one per line (`#` starts a comment); or set GREETER_API_KEYS (comma
+    /// separated; never a flag, which `ps` would show). With keys, every API route but
+    /// /healthz and /readyz needs `Authorization: Bearer <key>`. Off unless set.
+    #[arg(long, env = "GREETER_API_KEYS_FILE", value_name = "PATH")]
+    pub api_keys_file: Option<std::path::PathBuf>,
+
+    /// The keys of `GREETER_API_KEYS`, read from the environment only.
+    #[arg(skip = Secret::from_env(API_KEYS_ENV))]
+    pub api_keys_env: Option<Secret>,
+
     /// Path prefix under which a reverse proxy serves the API (e.g. /api/v1), stripped by the
     /// proxy before requests arrive: the spec's `servers` names it, so Swagger UI and clients
     /// call through it.
@@ -305,6 +317,8 @@ impl Default for ServeSettings {
             rate_limit: None,
             rate_limit_burst: None,
             cors_allow_origins: Vec::new(),
+            api_keys_file: None,
+            api_keys_env: None,
             root_path: None,
             upstreams: Vec::new(),
             upstream_timeout: DEFAULT_UPSTREAM_TIMEOUT.into(),

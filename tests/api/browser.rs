@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use greeter::process::api_keys::Secret;
 use greeter::process::settings::ServeSettings;
 
 use crate::helpers::{
@@ -71,12 +72,19 @@ fn the_docs_page_works_in_a_real_browser_with_no_network() {
         Ok(found) => found,
         Err(reason) => return skip(&reason),
     };
-    let address = spawn_app_in_thread(test_settings());
+    let address = spawn_app_in_thread(ServeSettings {
+        api_keys_env: Some(Secret::new(API_KEY)),
+        ..test_settings()
+    });
 
-    let report = check_docs(&chromium, &dir, &format!("http://{address}/docs"), &[]);
+    let docs_url = format!("http://{address}/docs");
+    let report = check_docs(&chromium, &dir, &docs_url, &["--api-key", API_KEY]);
 
-    assert!(report.contains("browser: 10 checks passed"), "{report}");
+    assert!(report.contains("browser: 13 checks passed"), "{report}");
 }
+
+/// The key the browser gives Swagger UI's "Authorize".
+const API_KEY: &str = "browser-key-0123456789abcdef";
 
 /// nginx on a free loopback port, proxying `/api/v1/` to `upstream` with the prefix stripped.
 struct Nginx {
@@ -220,10 +228,10 @@ fn redoc_works_in_a_real_browser_with_no_network() {
         &chromium,
         &dir,
         "check_redoc.mjs",
-        &[&format!("http://{address}/redoc")],
+        &[&format!("http://{address}/redoc"), "--scheme", "bearerAuth"],
     );
 
-    assert!(report.contains("redoc: 4 checks passed"), "{report}");
+    assert!(report.contains("redoc: 5 checks passed"), "{report}");
 }
 
 /// The targets of issue 15, in bytes on the wire for the whole page load (Chromium's count):

@@ -8,13 +8,19 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
+use greeter::process::api_keys::Secret;
 use greeter::process::settings::ServeSettings;
 
 use crate::helpers::{project_root, skip, spawn_app_in_thread, test_settings};
 
+/// The API key the clients send (the server also has another).
+const API_KEY: &str = "client-check-key-0123456789";
+
+/// A server that requires API keys, with its base URL.
 fn fresh_server() -> String {
     let settings = ServeSettings {
         io_delay: Duration::ZERO.into(),
+        api_keys_env: Some(Secret::new(format!("another-key-0123456789,{API_KEY}"))),
         ..test_settings()
     };
     format!("http://{}", spawn_app_in_thread(settings))
@@ -71,11 +77,12 @@ fn python_client_calls_every_operation() {
     let stdout = run(Command::new(bin.join("python"))
         .arg("tests/clients/python/check_client.py")
         .arg(fresh_server())
+        .arg(API_KEY)
         .current_dir(&root)
         .env("PYTHONPATH", &out));
 
     assert!(
-        stdout.contains("python client: 15 checks passed"),
+        stdout.contains("python client: 16 checks passed"),
         "{stdout}"
     );
 }
@@ -104,10 +111,11 @@ fn typescript_client_calls_every_operation() {
     let stdout = run(Command::new("node")
         .arg("dist/check_client.js")
         .arg(fresh_server())
+        .arg(API_KEY)
         .current_dir(&dir));
 
     assert!(
-        stdout.contains("typescript client: 15 checks passed"),
+        stdout.contains("typescript client: 16 checks passed"),
         "{stdout}"
     );
 }
@@ -128,9 +136,10 @@ fn rust_client_calls_every_operation() {
         .arg(root.join("target/clients/rust"))
         .arg("--")
         .arg(fresh_server())
+        .arg(API_KEY)
         .current_dir(&root);
 
     let stdout = run(&mut cargo);
 
-    assert!(stdout.contains("rust client: 13 checks passed"), "{stdout}");
+    assert!(stdout.contains("rust client: 14 checks passed"), "{stdout}");
 }

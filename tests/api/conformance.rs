@@ -6,6 +6,7 @@
 use std::process::Command;
 use std::time::Duration;
 
+use greeter::process::api_keys::Secret;
 use greeter::process::settings::ServeSettings;
 use greeter::process::settings::SpecVersion;
 
@@ -15,6 +16,7 @@ use crate::helpers::{project_root, skip, spawn_app_in_thread, test_settings};
 /// `GREETER_SCHEMATHESIS_SEED` to explore others).
 const MAX_EXAMPLES: &str = "100";
 const DEFAULT_SEED: &str = "20261126";
+const API_KEY: &str = "schemathesis-key-0123456789";
 
 fn conforms(version: SpecVersion) {
     let root = project_root();
@@ -22,8 +24,11 @@ fn conforms(version: SpecVersion) {
     if !st.exists() {
         return skip("schemathesis is not in .venv; `make test` installs it");
     }
+    // With API keys on, as the document's security declares: schemathesis sends the key, and
+    // checks that a request without it, or with a wrong one, is refused.
     let settings = ServeSettings {
         io_delay: Duration::ZERO.into(),
+        api_keys_env: Some(Secret::new(API_KEY)),
         ..test_settings()
     };
     let url = format!("http://{}", spawn_app_in_thread(settings));
@@ -39,6 +44,8 @@ fn conforms(version: SpecVersion) {
             "all",
             "--max-examples",
             MAX_EXAMPLES,
+            "--header",
+            &format!("Authorization: Bearer {API_KEY}"),
         ])
         // One worker: with two threads, hypothesis describing a filter lambda (query parameters)
         // sometimes trips CPython 3.11.7's "AST constructor recursion depth mismatch" (a

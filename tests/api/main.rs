@@ -3,6 +3,7 @@
 
 mod access_log;
 mod aggregate;
+mod api_keys;
 mod architecture;
 mod browser;
 mod cli;

@@ -260,6 +260,8 @@ struct Provoked {
     draining: bool,
     /// Sent to a server whose rate limit this client has used up.
     limited: bool,
+    /// Sent without a key to a server that requires API keys.
+    keyed: bool,
 }
 
 /// One request per status each operation can answer: the documented statuses of every
@@ -299,6 +301,7 @@ fn provoking_requests() -> Vec<Provoked> {
                 request,
                 draining: false,
                 limited: false,
+                keyed: false,
             });
         }
     }
@@ -309,6 +312,7 @@ fn provoking_requests() -> Vec<Provoked> {
         request: request("GET", "/readyz", ""),
         draining: true,
         limited: false,
+        keyed: false,
     });
     cases.push(Provoked {
         method: "get",
@@ -317,6 +321,7 @@ fn provoking_requests() -> Vec<Provoked> {
         request: request("GET", &format!("/hello/{}", "a".repeat(65)), ""),
         draining: false,
         limited: false,
+        keyed: false,
     });
     cases.push(Provoked {
         method: "get",
@@ -325,6 +330,7 @@ fn provoking_requests() -> Vec<Provoked> {
         request: request("GET", "/greetings?language=xx", ""),
         draining: false,
         limited: false,
+        keyed: false,
     });
     for (path, target) in [
         ("/", "/"),
@@ -339,6 +345,7 @@ fn provoking_requests() -> Vec<Provoked> {
             request: request("GET", target, ""),
             draining: false,
             limited: true,
+            keyed: false,
         });
     }
     cases.push(Provoked {
@@ -348,7 +355,30 @@ fn provoking_requests() -> Vec<Provoked> {
         request: request("POST", "/greetings", &json(r#"{"name":"Ada"}"#)),
         draining: false,
         limited: true,
+        keyed: false,
     });
+    for (method, path, target, body) in [
+        ("GET", "/", "/", String::new()),
+        ("GET", "/aggregate", "/aggregate", String::new()),
+        ("GET", "/hello/{name}", "/hello/Ada", String::new()),
+        ("GET", "/greetings", "/greetings?name=Ada", String::new()),
+        (
+            "POST",
+            "/greetings",
+            "/greetings",
+            json(r#"{"name":"Ada"}"#),
+        ),
+    ] {
+        cases.push(Provoked {
+            method: if method == "GET" { "get" } else { "post" },
+            path,
+            status: 401,
+            request: request(method, target, &body),
+            draining: false,
+            limited: false,
+            keyed: true,
+        });
+    }
     let post = "/greetings";
     for (status, request) in [
         (200, request("POST", post, &json(r#"{"name":"Ada"}"#))),
@@ -379,6 +409,7 @@ fn provoking_requests() -> Vec<Provoked> {
             request,
             draining: false,
             limited: false,
+            keyed: false,
         });
     }
     cases
@@ -409,13 +440,20 @@ async fn every_operation_documents_exactly_the_statuses_it_answers() {
     )
     .await;
     assert!(spent.starts_with("HTTP/1.1 200"), "{spent}");
+    let keyed_app = spawn_app_with(ServeSettings {
+        api_keys_env: Some(greeter::process::api_keys::Secret::new(
+            "a-key-the-test-never-sends",
+        )),
+        ..test_settings()
+    });
     let spec = generated();
     let cases = provoking_requests();
 
     for case in &cases {
-        let server = match (case.draining, case.limited) {
-            (true, _) => &draining_app,
-            (_, true) => &limited_app,
+        let server = match (case.draining, case.limited, case.keyed) {
+            (true, _, _) => &draining_app,
+            (_, true, _) => &limited_app,
+            (_, _, true) => &keyed_app,
             _ => &app,
         };
         let answer = raw_http(server.socket_address(), &case.request).await;

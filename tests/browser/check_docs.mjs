@@ -2,10 +2,12 @@
 // browser) as a person would, and checks what they would see. Every request to a host other
 // than loopback is blocked and recorded.
 //
-//   node check_docs.mjs DOCS_URL [--prefix /api/v1] [--screenshot FILE]
+//   node check_docs.mjs DOCS_URL [--prefix /api/v1] [--api-key KEY] [--screenshot FILE]
 //
 // DOCS_URL is the docs page as the user types it (e.g. http://127.0.0.1:8000/docs). --prefix
 // is the path prefix a proxy serves the API under: "Try it out" must call through it.
+// --api-key: the server requires API keys; GET / must be refused until the key is given to
+// "Authorize", and the authorization must survive a reload (persistAuthorization).
 // --screenshot saves the page with GET / tried out, then stops. Prints one line per check.
 import assert from "node:assert/strict";
 import { chromium } from "playwright-core";
@@ -17,6 +19,7 @@ const option = (name) => {
 };
 const prefix = option("--prefix") ?? "";
 const screenshot = option("--screenshot");
+const apiKey = option("--api-key");
 const docsUrl = args[0];
 if (!docsUrl) {
   throw new Error("usage: node check_docs.mjs DOCS_URL [--prefix PATH] [--screenshot FILE]");
@@ -36,6 +39,16 @@ const pass = (what) => {
   checks.push(what);
   console.log(`ok - ${what}`);
 };
+
+// Opens "Authorize", gives the bearer scheme `key`, and closes the dialog.
+async function authorize(page, key) {
+  await page.locator(".scheme-container button.authorize").click();
+  const dialog = page.locator(".modal-ux");
+  await dialog.locator("input").fill(key);
+  await dialog.getByRole("button", { name: "Apply credentials" }).click();
+  await dialog.locator("button.btn-done").click();
+  await page.locator(".scheme-container button.authorize.locked").waitFor();
+}
 
 try {
   const context = await browser.newContext({ viewport: { width: 1280, height: 1000 } });
@@ -109,6 +122,14 @@ try {
     return { status: Number((await status.innerText()).trim()), body, requestUrl };
   };
 
+  if (apiKey) {
+    const refused = await tryOut("get_greeting");
+    assert.equal(refused.status, 401);
+    assert.deepEqual(JSON.parse(refused.body), { detail: "Not authenticated" });
+    pass("GET / tried out without authorizing: 401 Not authenticated");
+    await authorize(page, apiKey);
+    pass("Authorize takes the API key (bearerAuth)");
+  }
   const root = await tryOut("get_greeting");
   assert.equal(root.status, 200);
   assert.deepEqual(JSON.parse(root.body), { Hello: "World" });
@@ -153,16 +174,29 @@ try {
     const health = await tryOut("get_health");
     assert.equal(health.status, 200);
     pass("GET /healthz tried out: 200");
+
+    if (apiKey) {
+      // persistAuthorization: the key is still there after a reload.
+      await page.reload();
+      await page.locator(".info .title").filter({ hasText: "greeter" }).waitFor();
+      await page.locator("button.authorize.locked").first().waitFor();
+      triedOut.clear();
+      const again = await tryOut("get_greeting");
+      assert.equal(again.status, 200);
+      pass("after a reload, still authorized: GET / tried out: 200");
+    }
   }
 
   assert.deepEqual(offHost, [], "requests left loopback");
   pass("no request left loopback");
-  // Chromium logs every 4xx answer as a console error: the one 422 provoked above is expected.
-  const provoked = "Failed to load resource: the server responded with a status of 422";
-  const unexpected = consoleErrors.filter((message) => !message.startsWith(provoked));
+  // Chromium logs every 4xx answer as a console error: the 422 (and 401) provoked above are
+  // expected.
+  const provoked = (status) => `Failed to load resource: the server responded with a status of ${status}`;
+  const expected = [...(screenshot ? [] : [provoked(422)]), ...(apiKey ? [provoked(401)] : [])];
+  const unexpected = consoleErrors.filter((message) => !expected.some((e) => message.startsWith(e)));
   assert.deepEqual(unexpected, [], "the console shows errors");
-  assert.equal(consoleErrors.length - unexpected.length, screenshot ? 0 : 1);
-  pass("the console shows no error but the 422 provoked on purpose");
+  assert.equal(consoleErrors.length - unexpected.length, expected.length);
+  pass(`the console shows no error but the ${expected.length} provoked on purpose`);
 } finally {
   await browser.close();
 }

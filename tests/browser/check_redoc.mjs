@@ -76,7 +76,7 @@ try {
 
   if (scheme) {
     const text = await page.locator(".api-content").innerText();
-    assert.match(text, new RegExp(`Authorizations:[\\s\\S]*${scheme}`), "no operation names the scheme");
+    assert.match(text, new RegExp(`Authorizations:\\s*${scheme}`, "i"), "no operation names the scheme");
     pass(`the security scheme ${scheme} is shown on the protected operations`);
   }
 

@@ -7,6 +7,7 @@ use utoipa::OpenApi;
 use utoipa::openapi::header::HeaderBuilder;
 use utoipa::openapi::path::Operation;
 use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, SchemaFormat, Type};
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme};
 use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
 
 pub mod check;
@@ -50,10 +51,36 @@ use v3_0::UnsupportedConstruct;
 )]
 pub struct ApiDoc;
 
+/// The security scheme of the API keys (`--api-keys-file`, `GREETER_API_KEYS`).
+pub const BEARER_SCHEME: &str = "bearerAuth";
+
+/// Whether the operations at `path` are public: the probes, which load balancers and
+/// orchestrators call without credentials, are never rate limited nor behind the API keys.
+pub fn is_public(path: &str) -> bool {
+    matches!(path, "/healthz" | "/readyz")
+}
+
 /// Adds the answers no handler writes but every operation can get: `414` and `431` from the head
-/// limits checked before routing (with the default limits in the examples), and `400` for a
-/// body sent to a `GET` operation (every `GET` route takes [`crate::api::body::NoBody`]).
+/// limits checked before routing (with the default limits in the examples), `400` for a body
+/// sent to a `GET` operation (every `GET` route takes [`crate::api::body::NoBody`]); and, on
+/// every operation but the public ones ([`is_public`]), `429` with the rate-limit headers and
+/// `401` with the bearer scheme as its `security` (the public ones say `security: []`).
 pub fn add_shared_refusals(api: &mut utoipa::openapi::OpenApi) {
+    api.components
+        .get_or_insert_with(Default::default)
+        .add_security_scheme(
+            BEARER_SCHEME,
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some(
+                        "An API key, sent as `Authorization: Bearer <key>`: required when the \
+                         server has keys (`--api-keys-file` or `GREETER_API_KEYS`; off by \
+                         default).",
+                    ))
+                    .build(),
+            ),
+        );
     let defaults = crate::process::settings::ServeSettings::default();
     let uri_too_long = ApiError::UriTooLong {
         limit: defaults.max_uri_bytes(),
@@ -66,8 +93,7 @@ pub fn add_shared_refusals(api: &mut utoipa::openapi::OpenApi) {
         retry_after_secs: 1,
     };
     for (path, item) in api.paths.paths.iter_mut() {
-        // Probes are never rate limited.
-        let limited = !matches!(path.as_str(), "/healthz" | "/readyz");
+        let public = is_public(path);
         if let Some(get) = item.get.as_mut() {
             add_refusal(
                 get,
@@ -98,7 +124,21 @@ pub fn add_shared_refusals(api: &mut utoipa::openapi::OpenApi) {
                  (`--max-header-size`, 8 KiB by default).",
                 &head_too_large,
             );
-            if limited {
+            if public {
+                operation.security = Some(Vec::new());
+            } else {
+                operation.security = Some(vec![SecurityRequirement::new(
+                    BEARER_SCHEME,
+                    Vec::<String>::new(),
+                )]);
+                add_refusal(
+                    operation,
+                    "401",
+                    "API keys are on and the request carries none of them as \
+                     `Authorization: Bearer <key>`; `WWW-Authenticate: Bearer` says how.",
+                    &ApiError::Unauthorized,
+                );
+                add_www_authenticate(operation);
                 add_refusal(
                     operation,
                     "429",
@@ -110,6 +150,24 @@ pub fn add_shared_refusals(api: &mut utoipa::openapi::OpenApi) {
             }
         }
     }
+}
+
+/// Documents `WWW-Authenticate` on `operation`'s `401`.
+fn add_www_authenticate(operation: &mut Operation) {
+    let Some(RefOr::T(response)) = operation.responses.responses.get_mut("401") else {
+        return;
+    };
+    let header = HeaderBuilder::new()
+        .schema(Some(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .enum_values(Some(["Bearer"])),
+        ))
+        .description(Some("The scheme to authenticate with: `Bearer`."))
+        .build();
+    response
+        .headers
+        .insert("WWW-Authenticate".to_owned(), header.into());
 }
 
 /// Documents the rate-limit headers on every answer of `operation`, and `Retry-After` on its

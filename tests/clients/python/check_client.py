@@ -1,10 +1,11 @@
 """Calls every operation of greeter through the Python client that openapi-python-client
 generated from openapi/openapi.json (package `greeter_client`), against the live server whose
-base URL is the first argument."""
+base URL is the first argument, with the API key of the second (the document's bearer scheme
+makes the generator write an `AuthenticatedClient`)."""
 
 import sys
 
-from greeter_client import Client
+from greeter_client import AuthenticatedClient, Client
 from greeter_client.api.fan_out import get_aggregate
 from greeter_client.api.greeting import get_greeting, get_greetings, get_named_greeting, post_greeting
 from greeter_client.api.health import get_health, get_readiness
@@ -17,6 +18,7 @@ from greeter_client.models import (
     HealthStatus,
     Readiness,
     ReadinessStatus,
+    ErrorBody,
     HTTPValidationError,
     Language,
     SourceKind,
@@ -31,9 +33,18 @@ EXPECTED = {
 }
 
 
-def main(base_url: str) -> None:
-    client = Client(base_url=base_url, raise_on_unexpected_status=True)
+def main(base_url: str, api_key: str) -> None:
+    client = AuthenticatedClient(base_url=base_url, token=api_key, raise_on_unexpected_status=True)
     checks = 0
+
+    # Without the key a protected operation is a documented 401; the probes stay open.
+    anonymous = Client(base_url=base_url, raise_on_unexpected_status=True)
+    refused = get_greeting.sync_detailed(client=anonymous)
+    assert refused.status_code == 401, refused
+    assert isinstance(refused.parsed, ErrorBody) and refused.parsed.detail == "Not authenticated", refused
+    assert refused.headers["www-authenticate"] == "Bearer", refused.headers
+    assert isinstance(get_health.sync(client=anonymous), Health)
+    checks += 1
 
     aggregate = get_aggregate.sync(client=client)
     assert isinstance(aggregate, Aggregate), aggregate
@@ -99,6 +110,6 @@ def main(base_url: str) -> None:
 
 
 if __name__ == "__main__":
-    if len(sys.argv) != 2:
-        sys.exit("usage: check_client.py BASE_URL")
-    main(sys.argv[1])
+    if len(sys.argv) != 3:
+        sys.exit("usage: check_client.py BASE_URL API_KEY")
+    main(sys.argv[1], sys.argv[2])

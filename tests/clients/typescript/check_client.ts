@@ -1,6 +1,6 @@
 // Calls every operation of greeter through the TypeScript client generated from
 // openapi/openapi.json (openapi-typescript types + openapi-fetch), against the live server whose
-// base URL is the first argument. The compiler checks the calls against the generated types;
+// base URL is the first argument, with the API key of the second. The compiler checks the calls against the generated types;
 // the assertions check the answers.
 import assert from "node:assert/strict";
 import createClient from "openapi-fetch";
@@ -9,12 +9,25 @@ import type { components, paths } from "./generated/schema.js";
 
 type Language = components["schemas"]["Language"];
 
-const baseUrl = process.argv[2];
-if (!baseUrl) {
-  throw new Error("usage: node dist/check_client.js BASE_URL");
+const [baseUrl, apiKey] = process.argv.slice(2);
+if (!baseUrl || !apiKey) {
+  throw new Error("usage: node dist/check_client.js BASE_URL API_KEY");
 }
-const client = createClient<paths>({ baseUrl });
+const client = createClient<paths>({ baseUrl, headers: { Authorization: `Bearer ${apiKey}` } });
 let checks = 0;
+
+{
+  // Without the key a protected operation is a documented 401; the probes stay open.
+  const anonymous = createClient<paths>({ baseUrl });
+  const { error, response } = await anonymous.GET("/");
+  assert.equal(response.status, 401);
+  assert.equal(response.headers.get("www-authenticate"), "Bearer");
+  assert.deepEqual(error, { detail: "Not authenticated" });
+  const wrong = createClient<paths>({ baseUrl, headers: { Authorization: "Bearer not-the-key-0123456789" } });
+  assert.equal((await wrong.GET("/")).response.status, 401);
+  assert.equal((await anonymous.GET("/healthz")).response.status, 200);
+  checks++;
+}
 
 {
   const { data, response } = await client.GET("/aggregate");

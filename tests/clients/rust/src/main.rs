@@ -1,15 +1,37 @@
 //! Calls every operation of greeter through the Rust client that progenitor generates from
-//! openapi/openapi-3.0.json, against the live server whose base URL is the first argument.
+//! openapi/openapi-3.0.json, against the live server whose base URL is the first argument, with
+//! the API key of the second (sent by the reqwest client progenitor's client is built on).
 
 include!(concat!(env!("OUT_DIR"), "/client.rs"));
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() {
-    let base_url = std::env::args()
-        .nth(1)
-        .expect("usage: greeter-rust-client-check BASE_URL");
-    let client = Client::new(&base_url);
+    let usage = "usage: greeter-rust-client-check BASE_URL API_KEY";
+    let base_url = std::env::args().nth(1).expect(usage);
+    let api_key = std::env::args().nth(2).expect(usage);
+    let mut headers = reqwest::header::HeaderMap::new();
+    let mut bearer = reqwest::header::HeaderValue::try_from(format!("Bearer {api_key}"))
+        .expect("a key fit for a header");
+    bearer.set_sensitive(true);
+    headers.insert(reqwest::header::AUTHORIZATION, bearer);
+    let authenticated = reqwest::Client::builder()
+        .default_headers(headers)
+        .build()
+        .expect("a reqwest client");
+    let client = Client::new_with_client(&base_url, authenticated);
     let mut checks = 0;
+
+    // Without the key a protected operation is a documented 401; the probes stay open.
+    let anonymous = Client::new(&base_url);
+    match anonymous.get_greeting().send().await {
+        Err(Error::ErrorResponse(refused)) => {
+            assert_eq!(refused.status().as_u16(), 401);
+            assert_eq!(refused.detail, "Not authenticated");
+        }
+        other => panic!("GET / without a key: {other:?}"),
+    }
+    anonymous.get_health().send().await.expect("GET /healthz without a key");
+    checks += 1;
 
     let aggregate = client
         .get_aggregate()
