@@ -1,7 +1,7 @@
 # greeter: `make run` serves it, `make test` tests it. Everything a target needs is installed by
 # make itself into the project's folders: .venv for Python tools, tests/clients/typescript/
 # node_modules for the TypeScript client's, tests/browser/node_modules for the browser driver,
-# target/ for Rust. System packages (Chromium, nginx) are .ci/run's to install.
+# tests/lint/node_modules for the OpenAPI linters, target/ for Rust. System packages (Chromium, nginx) are .ci/run's to install.
 
 CARGO  ?= cargo
 PYTHON ?= python3
@@ -14,6 +14,9 @@ NODE_DIR   := tests/clients/typescript
 NODE_TOOLS := $(NODE_DIR)/node_modules/.installed
 BROWSER_DIR   := tests/browser
 BROWSER_TOOLS := $(BROWSER_DIR)/node_modules/.installed
+# The OpenAPI linters (Spectral with the OWASP ruleset, Redocly), pinned in tests/lint.
+LINT_DIR      := tests/lint
+LINT_TOOLS    := $(LINT_DIR)/node_modules/.installed
 SCREENSHOT    := openapi/swagger-ui.png
 # Benchmarks: oha (load), a bare actix-web reference, FastAPI and aiohttp in bench/.venv.
 OHA         := target/tools/bin/oha
@@ -39,7 +42,7 @@ run: ## Build (release) and serve on http://127.0.0.1:8000 (ARGS="..." passes fl
 build: ## Build the release binary: target/release/greeter.
 	$(CARGO) build --release --locked
 
-test: $(PY_TOOLS) $(NODE_TOOLS) $(BROWSER_TOOLS) ## Run every test (installs the tools the tests use into the project).
+test: $(PY_TOOLS) $(NODE_TOOLS) $(BROWSER_TOOLS) $(LINT_TOOLS) ## Run every test (installs the tools the tests use into the project).
 	@mkdir -p target; rm -f $(SKIPPED)
 	@status=0; \
 	if $(CARGO) nextest --version >/dev/null 2>&1; then \
@@ -116,6 +119,10 @@ $(NODE_TOOLS): $(NODE_DIR)/package.json $(NODE_DIR)/package-lock.json
 
 $(BROWSER_TOOLS): $(BROWSER_DIR)/package.json $(BROWSER_DIR)/package-lock.json
 	cd $(BROWSER_DIR) && npm ci --no-audit --no-fund
+	touch $@
+
+$(LINT_TOOLS): $(LINT_DIR)/package.json $(LINT_DIR)/package-lock.json
+	cd $(LINT_DIR) && npm ci --no-audit --no-fund
 	touch $@
 
 clean: ## Remove build output and the tool folders.

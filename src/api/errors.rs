@@ -20,11 +20,22 @@ use utoipa::ToSchema;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 #[schema(example = json!({"detail": "Not Found"}))]
 pub struct ErrorBody {
-    /// What went wrong, for a person to read.
+    /// What went wrong, for a person to read (at most [`ErrorBody::MAX_DETAIL_CHARS`]).
+    #[schema(max_length = 512)]
     pub detail: String,
 }
 
 impl ErrorBody {
+    /// The longest `detail`, in characters, as the document declares it.
+    pub const MAX_DETAIL_CHARS: usize = 512;
+
+    /// The body explaining `detail`, cut to [`ErrorBody::MAX_DETAIL_CHARS`].
+    pub fn new(detail: String) -> Self {
+        Self {
+            detail: at_most_chars(detail, Self::MAX_DETAIL_CHARS),
+        }
+    }
+
     /// The body for `status`: its canonical reason phrase, e.g. "Not Found".
     pub fn for_status(status: StatusCode) -> Self {
         Self {
@@ -141,9 +152,7 @@ impl ResponseError for ApiError {
         if let Self::TooManyRequests { retry_after_secs } = self {
             response.insert_header((header::RETRY_AFTER, *retry_after_secs));
         }
-        response.json(ErrorBody {
-            detail: self.detail(),
-        })
+        response.json(ErrorBody::new(self.detail()))
     }
 }
 
@@ -185,6 +194,17 @@ pub fn json_error<B: MessageBody>(
     new.map_into_right_body()
 }
 
+/// `text` cut to its first `max` characters (never inside one), with `…` as the last when cut.
+pub fn at_most_chars(mut text: String, max: usize) -> String {
+    if let Some((cut, _)) = text.char_indices().nth(max.saturating_sub(1))
+        && text[cut..].chars().nth(1).is_some()
+    {
+        text.truncate(cut);
+        text.push('…');
+    }
+    text
+}
+
 fn is_json(headers: &HeaderMap) -> bool {
     headers
         .get(header::CONTENT_TYPE)
@@ -206,6 +226,24 @@ mod tests {
         assert_eq!(
             ErrorBody::for_status(StatusCode::INTERNAL_SERVER_ERROR).detail,
             "Internal Server Error"
+        );
+    }
+
+    #[test]
+    fn long_text_is_cut_at_a_character_with_an_ellipsis() {
+        assert_eq!(at_most_chars("abc".to_owned(), 3), "abc");
+        assert_eq!(at_most_chars("abcd".to_owned(), 3), "ab…");
+        assert_eq!(at_most_chars("ééééé".to_owned(), 4), "ééé…");
+        assert_eq!(at_most_chars(String::new(), 3), "");
+        let long = ApiError::BadRequest("x".repeat(2000)).error_response();
+        let body = actix_web::body::to_bytes(long.into_body());
+        let body = futures_util::FutureExt::now_or_never(body)
+            .unwrap()
+            .unwrap();
+        let detail: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(
+            detail["detail"].as_str().unwrap().chars().count(),
+            ErrorBody::MAX_DETAIL_CHARS
         );
     }
 

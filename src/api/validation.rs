@@ -5,16 +5,47 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;
 use serde_json::Value;
-use utoipa::ToSchema;
+use std::borrow::Cow;
+
+use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, OneOfBuilder, SchemaFormat, Type};
+use utoipa::openapi::{RefOr, Schema};
+use utoipa::{PartialSchema, ToSchema};
 
 /// One step of an error's location: a key (`"body"`, `"name"`) or a position in the input.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(untagged)]
 pub enum LocationItem {
     /// A part of the request or a field name.
     Key(String),
     /// A character position, e.g. of a JSON syntax error.
     Index(usize),
+}
+
+impl PartialSchema for LocationItem {
+    fn schema() -> RefOr<Schema> {
+        let key = ObjectBuilder::new()
+            .schema_type(Type::String)
+            .description(Some(
+                "A part of the request (`body`, `path`, `query`) or a field name.",
+            ))
+            .max_length(Some(64))
+            .pattern(Some("^[a-z_]+$"));
+        let index = ObjectBuilder::new()
+            .schema_type(Type::Integer)
+            .format(Some(SchemaFormat::KnownFormat(KnownFormat::Int64)))
+            .description(Some(
+                "A character position in the body (at most `--max-body`, 1 GiB).",
+            ))
+            .minimum(Some(0))
+            .maximum(Some(1 << 30));
+        OneOfBuilder::new().item(key).item(index).into()
+    }
+}
+
+impl ToSchema for LocationItem {
+    fn name() -> Cow<'static, str> {
+        Cow::Borrowed("LocationItem")
+    }
 }
 
 impl From<&str> for LocationItem {
@@ -90,12 +121,15 @@ impl Violation {
 pub struct ValidationError {
     /// Where the input is: `["path", "name"]`, `["body", "name"]`, or `["body", 12]` for a JSON
     /// syntax error at character 12.
+    #[schema(max_items = 8)]
     pub loc: Vec<LocationItem>,
     /// What is wrong, for a person to read.
+    #[schema(max_length = 512)]
     pub msg: String,
     /// What is wrong, for a program: pydantic's error type, e.g. `missing`, `string_too_long`,
     /// `string_pattern_mismatch`, `enum`, `json_invalid`.
     #[serde(rename = "type")]
+    #[schema(max_length = 64, pattern = "^[a-z_]+$")]
     pub kind: String,
     /// The input as it was received.
     pub input: Value,
@@ -110,6 +144,7 @@ pub struct ValidationError {
 #[schema(as = HTTPValidationError)]
 pub struct HttpValidationError {
     /// One entry per invalid input.
+    #[schema(max_items = 64)]
     pub detail: Vec<ValidationError>,
 }
 

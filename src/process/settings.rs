@@ -59,6 +59,8 @@ pub const DEFAULT_UPSTREAM_MAX_BODY: ByteSize = ByteSize::mib(1);
 /// queueing, and bounds what one upstream takes of the open-files budget (workers × upstreams ×
 /// this).
 pub const DEFAULT_UPSTREAM_MAX_CONNECTIONS: usize = 512;
+/// The most upstreams `GET /aggregate` calls (the document bounds its `sources` by it).
+pub const MAX_UPSTREAMS: usize = 64;
 /// The simulated I/O wait of the greeting, as the original's `await asyncio.sleep(1)`.
 pub const DEFAULT_IO_DELAY: Duration = Duration::from_secs(1);
 
@@ -344,10 +346,17 @@ impl ServeSettings {
         bytes(self.max_uri_length)
     }
 
-    /// What the settings cannot say flag by flag: upstream names are unique.
+    /// What the settings cannot say flag by flag: a burst needs a rate, upstream names are
+    /// unique, and there are at most [`MAX_UPSTREAMS`] upstreams.
     pub fn check(&self) -> Result<(), String> {
         if self.rate_limit_burst.is_some() && self.rate_limit.is_none() {
             return Err("--rate-limit-burst needs --rate-limit".to_owned());
+        }
+        if self.upstreams.len() > MAX_UPSTREAMS {
+            return Err(format!(
+                "--upstream is given {} times: at most {MAX_UPSTREAMS} upstreams",
+                self.upstreams.len()
+            ));
         }
         for (index, upstream) in self.upstreams.iter().enumerate() {
             if self.upstreams[..index]

@@ -464,3 +464,23 @@ fn metrics_path_and_log_format_refuse_bad_values_in_one_line() {
         "--log-format",
     );
 }
+
+#[test]
+fn at_most_64_upstreams_are_accepted() {
+    let upstreams = |count: usize| {
+        (0..count)
+            .map(|i| format!("u{i}=http://127.0.0.1:9/"))
+            .collect::<Vec<_>>()
+            .join(",")
+    };
+    // 64 pass the check (the start then stops later, at the missing key file); 65 are refused.
+    let at_limit = greeter(
+        &["--port", "0", "--api-keys-file", "/nonexistent/keys"],
+        &[("GREETER_UPSTREAMS", &upstreams(64))],
+    );
+    let stderr = String::from_utf8_lossy(&at_limit.stderr);
+    assert_eq!(at_limit.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("cannot read --api-keys-file"), "{stderr}");
+    let over = greeter(&["--port", "0"], &[("GREETER_UPSTREAMS", &upstreams(65))]);
+    assert_one_line_error_naming(&over, "at most 64 upstreams");
+}

@@ -30,3 +30,4 @@ mod rate_limit;
 mod resilience;
 mod routing;
 mod shutdown;
+mod spec_lint;

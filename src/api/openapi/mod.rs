@@ -39,7 +39,8 @@ use crate::api::validation::{HttpValidationError, ValidationError};
 pub use crate::process::settings::SpecVersion;
 use v3_0::UnsupportedConstruct;
 
-/// Info (title, version, description, license from Cargo.toml), tags and shared schemas.
+/// Info (title, version, description, license and contact from Cargo.toml), tags, the server
+/// and shared schemas.
 #[derive(OpenApi)]
 #[openapi(
     tags(
@@ -48,6 +49,8 @@ use v3_0::UnsupportedConstruct;
         (name = "health", description = "Liveness and readiness of the service, answered at once."),
     ),
     components(schemas(ErrorBody, HttpValidationError, ValidationError)),
+    servers((url = "/", description = "The server that serves this document (behind a proxy \
+        that adds a path prefix, `--root-path` names it here)")),
 )]
 pub struct ApiDoc;
 
@@ -119,6 +122,13 @@ pub fn add_shared_refusals(api: &mut utoipa::openapi::OpenApi) {
             );
             add_refusal(
                 operation,
+                "500",
+                "A failure inside the service (a bug, or a panic contained): logged with the \
+                 request id; the cause is never sent.",
+                &ApiError::Internal(String::new()),
+            );
+            add_refusal(
+                operation,
                 "431",
                 "The request line and headers are larger than the server's limit \
                  (`--max-header-size`, 8 KiB by default).",
@@ -173,12 +183,13 @@ fn add_www_authenticate(operation: &mut Operation) {
 /// Documents the rate-limit headers on every answer of `operation`, and `Retry-After` on its
 /// `429`.
 fn add_rate_limit_headers(operation: &mut Operation) {
-    let string_header = |description: &str, example: &str| {
+    let string_header = |description: &str, pattern: &str, example: &str| {
         HeaderBuilder::new()
             .schema(Some(
                 ObjectBuilder::new()
                     .schema_type(Type::String)
                     .max_length(Some(128))
+                    .pattern(Some(pattern))
                     .examples([serde_json::json!(example)]),
             ))
             .description(Some(description))
@@ -194,6 +205,7 @@ fn add_rate_limit_headers(operation: &mut Operation) {
             string_header(
                 "With `--rate-limit`: the limit each client has (IETF draft \
                  ratelimit-headers): `q` requests at once, earned back over `w` seconds.",
+                r#"^"default";q=[0-9]+;w=[0-9]+$"#,
                 "\"default\";q=10;w=1",
             ),
         );
@@ -202,6 +214,7 @@ fn add_rate_limit_headers(operation: &mut Operation) {
             string_header(
                 "With `--rate-limit`: where the client stands: `r` requests left now, all of \
                  them again in `t` seconds.",
+                r#"^"default";r=[0-9]+;t=[0-9]+$"#,
                 "\"default\";r=9;t=1",
             ),
         );
@@ -225,7 +238,11 @@ fn add_rate_limit_headers(operation: &mut Operation) {
 
 /// Documents `error` as `operation`'s `status` answer, unless the operation documents its own.
 fn add_refusal(operation: &mut Operation, status: &str, description: &str, error: &ApiError) {
-    let example = serde_json::json!({"detail": error.to_string()});
+    let example = match error {
+        // Its cause is logged, never sent.
+        ApiError::Internal(_) => serde_json::json!({"detail": "Internal Server Error"}),
+        _ => serde_json::json!({"detail": error.to_string()}),
+    };
     let content = ContentBuilder::new()
         .schema(Some(Ref::from_schema_name("ErrorBody")))
         .example(Some(example))

@@ -21,9 +21,13 @@ use crate::api::validation::{
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 #[schema(example = json!({"Hello": "World"}))]
 pub struct Greeting {
-    /// Who is greeted.
+    /// Who is greeted: `World`, or a [`Name`].
     #[serde(rename = "Hello")]
-    #[schema(example = "World")]
+    #[schema(
+        example = "World",
+        max_length = 64,
+        pattern = r"^[^\u0000-\u001F\u007F-\u009F]*$"
+    )]
     pub hello: String,
 }
 
@@ -203,7 +207,8 @@ impl GreetingRequest {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 #[schema(example = json!({"message": "Bonjour, Ada!", "language": "fr"}))]
 pub struct GreetingMessage {
-    /// The greeting, e.g. "Bonjour, Ada!".
+    /// The greeting, e.g. "Bonjour, Ada!": a [`Name`] in the language's words.
+    #[schema(max_length = 96, pattern = r"^[^\u0000-\u001F\u007F-\u009F]*$")]
     pub message: String,
     /// The language it is in.
     pub language: Language,

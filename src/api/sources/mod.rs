@@ -31,9 +31,12 @@ pub const SIMULATED_SOURCES: [&str; 3] = ["simulated-1", "simulated-2", "simulat
     {"name": "users", "kind": "http", "ok": false, "elapsed_ms": 2001,
      "error": {"type": "timeout", "detail": "no answer within 2s"}}]}))]
 pub struct Aggregate {
-    /// How long the whole aggregate took, in milliseconds.
+    /// How long the whole aggregate took, in milliseconds (at most twice the longest
+    /// `--upstream-timeout`, 1 h).
+    #[schema(maximum = 7_200_000)]
     pub elapsed_ms: u64,
-    /// One result per source, in the order they are configured.
+    /// One result per source, in the order they are configured (at most 64 sources).
+    #[schema(max_items = 64)]
     pub sources: Vec<SourceResult>,
 }
 
@@ -44,12 +47,14 @@ pub struct Aggregate {
     "status": 200, "body": {"balance": 42}}))]
 pub struct SourceResult {
     /// The source's name (`--upstream NAME=URL`).
+    #[schema(max_length = 32, pattern = "^[a-z0-9_-]{1,32}$")]
     pub name: String,
     /// What kind of source it is.
     pub kind: SourceKind,
     /// Whether the call succeeded: a 2xx answer with a JSON body within the limits.
     pub ok: bool,
-    /// How long the call took, in milliseconds.
+    /// How long the call took, in milliseconds (at most twice `--upstream-timeout`).
+    #[schema(maximum = 7_200_000)]
     pub elapsed_ms: u64,
     /// The upstream's HTTP status, when it answered with one (100-599; any other is a
     /// `protocol` error).
@@ -82,7 +87,8 @@ pub struct SourceError {
     /// What kind of failure, for a program.
     #[serde(rename = "type")]
     pub kind: SourceErrorType,
-    /// What happened, for a person.
+    /// What happened, for a person (at most 512 characters).
+    #[schema(max_length = 512)]
     pub detail: String,
 }
 
@@ -168,7 +174,10 @@ impl Failure {
     pub(super) fn new(kind: SourceErrorType, detail: impl Into<String>) -> Self {
         Self {
             kind,
-            detail: detail.into(),
+            detail: crate::api::errors::at_most_chars(
+                detail.into(),
+                crate::api::errors::ErrorBody::MAX_DETAIL_CHARS,
+            ),
             status: None,
         }
     }
