@@ -2,12 +2,13 @@
 
 use std::io::Write;
 use std::net::SocketAddr;
+use std::panic::AssertUnwindSafe;
 use std::process::ExitCode;
 
 use clap::Parser;
 use greeter::process::serving::ServingState;
 use greeter::process::settings::{Cli, Command, ServeSettings, SpecVersion};
-use greeter::process::{logging, open_files, signals};
+use greeter::process::{healthcheck, logging, open_files, signals};
 use greeter::startup;
 
 /// The memory allocator: jemalloc, not glibc's malloc. An idle keep-alive connection costs about
@@ -22,10 +23,26 @@ static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 static MALLOC_CONF: &[u8; 10] = b"narenas:1\0";
 
 fn main() -> ExitCode {
+    // First, before anything reads the environment: it removes LISTEN_FDS and LISTEN_PID, so
+    // that no child process takes the socket for its own.
+    let mut inherited = listenfd::ListenFd::from_env();
     match parse_command_line().into_command() {
         Command::Openapi { spec_version } => print_openapi(spec_version),
+        Command::Healthcheck { url, port, timeout } => {
+            let url = url.unwrap_or_else(|| healthcheck::default_url(port));
+            match healthcheck::check(&url, timeout.into()) {
+                Ok(status) => {
+                    println!("healthy: {status}");
+                    ExitCode::SUCCESS
+                }
+                Err(why) => {
+                    eprintln!("unhealthy: {why}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
         Command::Serve(settings) => match settings.check() {
-            Ok(()) => serve(settings),
+            Ok(()) => serve(settings, &mut inherited),
             Err(message) => {
                 eprintln!("error: {message} (see greeter --help)");
                 ExitCode::from(2)
@@ -50,6 +67,36 @@ fn parse_command_line() -> Cli {
     })
 }
 
+/// The listening socket: the one systemd (or any socket activator) passed as `LISTEN_FDS`, or
+/// a new one on `--host` and `--port`.
+fn listener(
+    settings: &ServeSettings,
+    inherited: &mut listenfd::ListenFd,
+) -> std::io::Result<std::net::TcpListener> {
+    let cannot = |what: String| {
+        move |err: std::io::Error| std::io::Error::new(err.kind(), format!("{what}: {err}"))
+    };
+    if inherited.len() > 0 {
+        let listener = inherited
+            .take_tcp_listener(0)
+            .map_err(cannot(
+                "cannot use the inherited socket (LISTEN_FDS)".to_owned(),
+            ))?
+            .ok_or_else(|| {
+                std::io::Error::other("the inherited socket (LISTEN_FDS) is not a TCP listener")
+            })?;
+        listener.set_nonblocking(true)?;
+        log::info!(
+            "serving on the inherited socket (LISTEN_FDS): --host, --port and --backlog are \
+             the socket unit's"
+        );
+        return Ok(listener);
+    }
+    let address = SocketAddr::new(settings.host, settings.port);
+    startup::listen(address, settings.backlog)
+        .map_err(cannot(format!("cannot listen on {address}")))
+}
+
 fn print_openapi(spec_version: SpecVersion) -> ExitCode {
     let json = match spec_version.render(&greeter::api::document()) {
         Ok(json) => json,
@@ -67,13 +114,15 @@ fn print_openapi(spec_version: SpecVersion) -> ExitCode {
     }
 }
 
-fn serve(settings: ServeSettings) -> ExitCode {
+fn serve(settings: ServeSettings, inherited: &mut listenfd::ListenFd) -> ExitCode {
     if let Err(err) = logging::init_logging(settings.log_format) {
         eprintln!("error: cannot start logging: {err}");
         return ExitCode::FAILURE;
     }
     // A panic is logged by the hook; caught here, it is also written out before exiting.
-    let result = std::panic::catch_unwind(|| serve_until_stopped(&settings));
+    let result = std::panic::catch_unwind(AssertUnwindSafe(|| {
+        serve_until_stopped(&settings, inherited)
+    }));
     let code = match result {
         Ok(Ok(())) => {
             log::info!("stopped");
@@ -93,7 +142,10 @@ fn serve(settings: ServeSettings) -> ExitCode {
 }
 
 /// Serves until a signal has stopped the server.
-fn serve_until_stopped(settings: &ServeSettings) -> std::io::Result<()> {
+fn serve_until_stopped(
+    settings: &ServeSettings,
+    inherited: &mut listenfd::ListenFd,
+) -> std::io::Result<()> {
     let mut settings = settings.clone();
     if let Err(err) = open_files::raise_limit(&mut settings) {
         log::warn!("cannot raise the limit on open files: {err}");
@@ -101,10 +153,7 @@ fn serve_until_stopped(settings: &ServeSettings) -> std::io::Result<()> {
     let settings = &settings;
     actix_rt::System::new().block_on(async {
         let signals = signals::Signals::install()?;
-        let address = SocketAddr::new(settings.host, settings.port);
-        let listener = startup::listen(address, settings.backlog).map_err(|err| {
-            std::io::Error::new(err.kind(), format!("cannot listen on {address}: {err}"))
-        })?;
+        let listener = listener(settings, inherited)?;
         let serving = ServingState::new();
         let server = startup::run(listener, settings, serving.clone())?;
         actix_rt::spawn(signals::stop_on_signal(

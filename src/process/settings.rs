@@ -114,6 +114,19 @@ pub enum Command {
         #[arg(long, value_enum, default_value = "3.1")]
         spec_version: SpecVersion,
     },
+    /// Ask a running greeter whether it is up, for a container's HEALTHCHECK: exit 0 when
+    /// `GET /healthz` answers 200, 1 otherwise (one line says why).
+    Healthcheck {
+        /// The URL to ask (http:// only); by default `/healthz` on 127.0.0.1 at --port.
+        #[arg(long, value_name = "URL")]
+        url: Option<String>,
+        /// The port of the default URL: the server's own setting.
+        #[arg(long, env = "GREETER_PORT", default_value_t = DEFAULT_PORT)]
+        port: u16,
+        /// The longest the whole check may take.
+        #[arg(long, value_name = "DURATION", default_value = "2s")]
+        timeout: humantime::Duration,
+    },
 }
 
 /// Settings of a running server.

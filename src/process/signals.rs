@@ -54,6 +54,10 @@ impl Signals {
     }
 }
 
+/// Between pausing the accept thread and stopping the workers: time for the pause to reach the
+/// accept thread and for the workers to take the connections it handed them.
+pub const ACCEPT_SETTLE: Duration = Duration::from_millis(100);
+
 /// Waits for a signal, drains for `drain_delay` (a second signal ends it early), then stops
 /// `server` gracefully; a signal during the stop exits the process at once with status
 /// 128 + its number, dropping what is still in flight.
@@ -84,6 +88,13 @@ pub async fn stop_on_signal(
     } else {
         log::info!("{name} received: finishing in-flight requests, then stopping");
     }
+    // actix-server tells its accept thread and its workers to stop at the same time: a
+    // connection accepted in between reaches a stopping worker, which drops it unread (the
+    // client gets a reset). So accepting stops first; connections the kernel queues from then
+    // on stay in the socket's backlog (the next process takes them when the socket is
+    // inherited, as under systemd), and the workers take what was accepted before they stop.
+    server.pause().await;
+    actix_rt::time::sleep(ACCEPT_SETTLE).await;
     let graceful = server.stop(true);
     futures_util::pin_mut!(graceful);
     let next = signals.next();

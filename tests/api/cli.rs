@@ -484,3 +484,63 @@ fn at_most_64_upstreams_are_accepted() {
     let over = greeter(&["--port", "0"], &[("GREETER_UPSTREAMS", &upstreams(65))]);
     assert_one_line_error_naming(&over, "at most 64 upstreams");
 }
+
+#[test]
+fn healthcheck_exits_0_only_on_a_200() {
+    let (mut server, address) = crate::helpers::GreeterProcess::serve(&["--io-delay", "0s"]);
+    let port = address.rsplit(':').next().unwrap().to_owned();
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let silent_url = format!("http://{}/healthz", silent.local_addr().unwrap());
+    let closed = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        format!("http://{}/healthz", listener.local_addr().unwrap())
+    };
+
+    // By default it asks /healthz at GREETER_PORT, as the container image's HEALTHCHECK does.
+    let healthy = greeter(&["healthcheck"], &[("GREETER_PORT", &port)]);
+    assert_eq!(healthy.status.code(), Some(0), "{healthy:?}");
+    assert!(String::from_utf8_lossy(&healthy.stdout).contains("200 OK"));
+    for (args, expected) in [
+        (
+            vec!["--url".to_owned(), format!("{address}/nowhere")],
+            "404",
+        ),
+        (vec!["--url".to_owned(), closed], "cannot connect"),
+        (
+            vec![
+                "--url".to_owned(),
+                silent_url,
+                "--timeout".to_owned(),
+                "300ms".to_owned(),
+            ],
+            "no answer within 300ms",
+        ),
+        (
+            vec!["--url".to_owned(), "https://127.0.0.1/".to_owned()],
+            "only http://",
+        ),
+    ] {
+        let args: Vec<&str> = ["healthcheck"]
+            .into_iter()
+            .chain(args.iter().map(String::as_str))
+            .collect();
+        let started = std::time::Instant::now();
+        let output = greeter(&args, &[]);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(1), "{args:?}: {stderr}");
+        assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
+        assert!(
+            stderr.starts_with("unhealthy: ") && stderr.contains(expected),
+            "{args:?}: {stderr}"
+        );
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(3),
+            "{args:?}"
+        );
+    }
+    server.signal(nix::sys::signal::Signal::SIGTERM);
+    assert_eq!(
+        server.wait_for_exit(std::time::Duration::from_secs(30)),
+        Some(0)
+    );
+}

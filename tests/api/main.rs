@@ -30,4 +30,5 @@ mod rate_limit;
 mod resilience;
 mod routing;
 mod shutdown;
+mod socket_activation;
 mod spec_lint;

@@ -1,0 +1,124 @@
+//! `greeter healthcheck`: asks a running greeter whether it is up, for a container's
+//! `HEALTHCHECK` (a `FROM scratch` image has no curl). One plain HTTP/1.1 `GET` over a loopback
+//! TCP connection, bounded by a timeout; the answer is healthy when its status is 200.
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
+use std::time::{Duration, Instant};
+
+/// The URL asked by default: `/healthz` on this machine, at `port`.
+pub fn default_url(port: u16) -> String {
+    format!("http://127.0.0.1:{port}/healthz")
+}
+
+/// Asks `url` (`http://host[:port]/path`), waiting at most `timeout` in all; `Ok` with the
+/// status line when it answers 200, else why not, in one line.
+pub fn check(url: &str, timeout: Duration) -> Result<String, String> {
+    let deadline = Instant::now() + timeout;
+    let (authority, address, path) = parse(url)?;
+    let remaining = || {
+        deadline
+            .checked_duration_since(Instant::now())
+            .filter(|left| !left.is_zero())
+            .ok_or_else(|| {
+                format!(
+                    "{url}: no answer within {}",
+                    humantime::format_duration(timeout)
+                )
+            })
+    };
+    let mut stream = TcpStream::connect_timeout(&address, remaining()?)
+        .map_err(|e| format!("{url}: cannot connect: {e}"))?;
+    stream
+        .write_all(
+            format!(
+                "GET {path} HTTP/1.1\r\nHost: {authority}\r\nUser-Agent: greeter-healthcheck\r\n\
+                 Connection: close\r\n\r\n"
+            )
+            .as_bytes(),
+        )
+        .map_err(|e| format!("{url}: cannot send the request: {e}"))?;
+    let mut head = Vec::new();
+    let mut buffer = [0u8; 512];
+    while !head.windows(2).any(|w| w == b"\r\n") {
+        stream
+            .set_read_timeout(Some(remaining()?))
+            .map_err(|e| format!("{url}: {e}"))?;
+        match stream.read(&mut buffer) {
+            Ok(0) => return Err(format!("{url}: the connection closed before an answer")),
+            Ok(n) => head.extend_from_slice(&buffer[..n]),
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) =>
+            {
+                return Err(format!(
+                    "{url}: no answer within {}",
+                    humantime::format_duration(timeout)
+                ));
+            }
+            Err(e) => return Err(format!("{url}: cannot read the answer: {e}")),
+        }
+        if head.len() > 4096 {
+            break;
+        }
+    }
+    let status_line = String::from_utf8_lossy(&head)
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .to_owned();
+    match status_line.split(' ').nth(1) {
+        Some("200") if status_line.starts_with("HTTP/1.") => Ok(format!("{url}: {status_line}")),
+        _ => Err(format!("{url}: answered {status_line:?}")),
+    }
+}
+
+/// `(authority, address, path-and-query)` of an `http://` URL.
+fn parse(url: &str) -> Result<(String, SocketAddr, String), String> {
+    let uri: http::Uri = url.parse().map_err(|e| format!("{url}: not a URL ({e})"))?;
+    if uri.scheme_str() != Some("http") {
+        return Err(format!("{url}: only http:// URLs can be checked"));
+    }
+    let host = uri.host().ok_or_else(|| format!("{url}: no host"))?;
+    let port = uri.port_u16().unwrap_or(80);
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    let address = (host, port)
+        .to_socket_addrs()
+        .map_err(|e| format!("{url}: cannot resolve {host}: {e}"))?
+        .next()
+        .ok_or_else(|| format!("{url}: {host} has no address"))?;
+    let authority = uri
+        .authority()
+        .map(|a| a.as_str().to_owned())
+        .unwrap_or_default();
+    let path = uri
+        .path_and_query()
+        .map_or("/".to_owned(), |p| p.as_str().to_owned());
+    Ok((authority, address, path))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_http_urls_with_a_host_are_asked() {
+        for (url, expected) in [
+            ("https://127.0.0.1/healthz", "only http://"),
+            ("127.0.0.1:8000", "only http://"),
+            ("http:///healthz", "not a URL"),
+            ("not a url", "not a URL"),
+        ] {
+            let error = parse(url).unwrap_err();
+            assert!(error.contains(expected), "{url}: {error}");
+        }
+        let (authority, address, path) = parse("http://127.0.0.1:9/readyz?x=1").unwrap();
+        assert_eq!(
+            (authority.as_str(), address.port(), path.as_str()),
+            ("127.0.0.1:9", 9, "/readyz?x=1")
+        );
+        assert_eq!(parse("http://[::1]/").unwrap().1.port(), 80);
+    }
+}
