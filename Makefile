@@ -42,7 +42,7 @@ run: ## Build (release) and serve on http://127.0.0.1:8000 (ARGS="..." passes fl
 build: ## Build the release binary: target/release/greeter.
 	$(CARGO) build --release --locked
 
-test: $(PY_TOOLS) $(NODE_TOOLS) $(BROWSER_TOOLS) $(LINT_TOOLS) ## Run every test (installs the tools the tests use into the project).
+test: $(PY_TOOLS) $(NODE_TOOLS) $(BROWSER_TOOLS) $(LINT_TOOLS) $(OHA) ## Run every test (installs the tools the tests use into the project).
 	@mkdir -p target; rm -f $(SKIPPED)
 	@status=0; \
 	if $(CARGO) nextest --version >/dev/null 2>&1; then \

@@ -22,6 +22,7 @@ mod hello;
 mod helpers;
 mod hostile;
 mod limits;
+mod load_balancer;
 mod metrics;
 mod name_property;
 mod openapi;
