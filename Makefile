@@ -17,6 +17,11 @@ BROWSER_TOOLS := $(BROWSER_DIR)/node_modules/.installed
 # The OpenAPI linters (Spectral with the OWASP ruleset, Redocly), pinned in tests/lint.
 LINT_DIR      := tests/lint
 LINT_TOOLS    := $(LINT_DIR)/node_modules/.installed
+# The deployment linters (kubernetes-validate, checkov, yamllint) in their own venv.
+DEPLOY_VENV   := $(LINT_DIR)/.venv
+DEPLOY_TOOLS  := $(DEPLOY_VENV)/.installed
+# The Kubernetes version the manifests are validated against (kubernetes-validate's schemas).
+KUBERNETES_VERSION := 1.37.0
 SCREENSHOT    := openapi/swagger-ui.png
 # Benchmarks: oha (load), a bare actix-web reference, FastAPI and aiohttp in bench/.venv.
 OHA         := target/tools/bin/oha
@@ -56,10 +61,15 @@ test: $(PY_TOOLS) $(NODE_TOOLS) $(BROWSER_TOOLS) $(LINT_TOOLS) $(OHA) ## Run eve
 	echo "$$skipped tests skipped (each names its reason above; under CI=true a skip fails)"; \
 	exit $$status
 
-lint: ## Check formatting, clippy warnings and the doc comments' links.
+lint: $(DEPLOY_TOOLS) ## Check formatting, clippy, the doc comments' links and the deployment files.
 	$(CARGO) fmt --check
 	$(CARGO) clippy --locked --all-targets -- -D warnings
 	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --locked --no-deps --quiet
+	$(DEPLOY_VENV)/bin/yamllint --strict -d "{extends: default, rules: {line-length: {max: 120}, document-start: disable}}" deploy/kubernetes
+	$(DEPLOY_VENV)/bin/kubernetes-validate --strict --quiet -k $(KUBERNETES_VERSION) \
+		$$(ls deploy/kubernetes/*.yaml | grep -v kustomization.yaml)
+	$(DEPLOY_VENV)/bin/checkov --directory deploy/kubernetes --framework kubernetes \
+		--skip-download --compact --quiet
 
 openapi: ## Regenerate openapi/openapi.json (3.1) and openapi/openapi-3.0.json from the code.
 	$(CARGO) build --quiet --locked
@@ -119,6 +129,11 @@ $(NODE_TOOLS): $(NODE_DIR)/package.json $(NODE_DIR)/package-lock.json
 
 $(BROWSER_TOOLS): $(BROWSER_DIR)/package.json $(BROWSER_DIR)/package-lock.json
 	cd $(BROWSER_DIR) && npm ci --no-audit --no-fund
+	touch $@
+
+$(DEPLOY_TOOLS): $(LINT_DIR)/requirements.txt
+	$(PYTHON) -m venv $(DEPLOY_VENV)
+	$(DEPLOY_VENV)/bin/pip install --quiet --disable-pip-version-check -r $(LINT_DIR)/requirements.txt
 	touch $@
 
 $(LINT_TOOLS): $(LINT_DIR)/package.json $(LINT_DIR)/package-lock.json
