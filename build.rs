@@ -22,13 +22,17 @@ const SWAGGER_UI_FILES: [&str; 4] = [
     "swagger-ui-standalone-preset.js",
 ];
 
-/// greeter's own files: (name, path in the repository).
-const OWN_FILES: [(&str, &str); 2] = [
+/// greeter's own files: (name, path in the repository). The committed OpenAPI documents too:
+/// a server whose document is the committed one (no `--root-path`) serves these variants and
+/// compresses nothing at start-up.
+const OWN_FILES: [(&str, &str); 4] = [
     (
         "redoc.standalone.js",
         "src/api/assets/redoc/redoc.standalone.js",
     ),
     ("favicon.svg", "src/api/assets/favicon.svg"),
+    ("openapi.json", "openapi/openapi.json"),
+    ("openapi-3.0.json", "openapi/openapi-3.0.json"),
 ];
 
 fn main() {
@@ -119,6 +123,7 @@ fn content_type(name: &str) -> &'static str {
         Some("js") => "text/javascript; charset=utf-8",
         Some("css") => "text/css; charset=utf-8",
         Some("svg") => "image/svg+xml",
+        Some("json") => "application/json",
         other => panic!("no content type known for {name} ({other:?})"),
     }
 }

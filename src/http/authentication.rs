@@ -66,12 +66,7 @@ impl Authentication {
             &Method::HEAD => Method::GET,
             method => method.clone(),
         };
-        let Some(pattern) = req.match_pattern() else {
-            return Ok(());
-        };
-        // `/hello/{name:[^/]*}` is the document's `/hello/{name}`.
-        let template = route_template(&pattern).into_owned();
-        if !self.protected.contains(&(method, template)) {
+        if !self.protects(method, req) {
             return Ok(());
         }
         let mut values = req.headers().get_all(AUTHORIZATION);
@@ -82,6 +77,23 @@ impl Authentication {
             Some(token) if self.keys.accepts(token) => Ok(()),
             _ => Err(ApiError::Unauthorized),
         }
+    }
+}
+
+impl Authentication {
+    /// Whether the route `req` will reach needs a key. This runs before routing, so it resolves
+    /// the route as the router will: on the percent-decoded path (`/%68ello/x` is
+    /// `/hello/{name}`), not the raw one `HttpRequest::match_pattern` falls back to there. A
+    /// path that resolves to no resource at all (the fallback takes every other one) needs a
+    /// key: fail closed.
+    fn protects(&self, method: Method, req: &ServiceRequest) -> bool {
+        let decoded = req.match_info().as_str();
+        let Some(pattern) = req.request().resource_map().match_pattern(decoded) else {
+            return true;
+        };
+        // `/hello/{name:[^/]*}` is the document's `/hello/{name}`.
+        let template = route_template(&pattern).into_owned();
+        self.protected.contains(&(method, template))
     }
 }
 

@@ -21,7 +21,13 @@ pub const PREFLIGHT_MAX_AGE: usize = 600;
 
 /// The CORS middleware for `origins` (`*` for any, answered with a wildcard).
 pub fn cors(origins: &[String]) -> actix_cors::Cors {
-    let exposed: [HeaderName; 4] = [REQUEST_ID, RATELIMIT, RATELIMIT_POLICY, header::RETRY_AFTER];
+    let exposed: [HeaderName; 5] = [
+        REQUEST_ID,
+        RATELIMIT,
+        RATELIMIT_POLICY,
+        header::RETRY_AFTER,
+        header::WWW_AUTHENTICATE,
+    ];
     let cors = actix_cors::Cors::default()
         .allowed_methods([Method::GET, Method::HEAD, Method::POST, Method::OPTIONS])
         .allowed_headers([

@@ -15,19 +15,25 @@ pub const API_KEYS_ENV: &str = "GREETER_API_KEYS";
 /// The fewest characters a key may have: a guessable key is no key.
 pub const MIN_KEY_LENGTH: usize = 16;
 
-/// A value that must never be printed (the keys of `GREETER_API_KEYS`).
+/// A value that must never be printed (the keys of `GREETER_API_KEYS`); `None` inside when the
+/// variable is set to bytes that are not text, which [`ApiKeys::load`] refuses (rather than
+/// starting with no keys).
 #[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
+pub struct Secret(Option<String>);
 
 impl Secret {
     /// Wraps `value`.
     pub fn new(value: impl Into<String>) -> Self {
-        Self(value.into())
+        Self(Some(value.into()))
     }
 
     /// The variable `name`'s value, if set.
     pub fn from_env(name: &str) -> Option<Self> {
-        std::env::var(name).ok().map(Self)
+        match std::env::var(name) {
+            Ok(value) => Some(Self(Some(value))),
+            Err(std::env::VarError::NotPresent) => None,
+            Err(std::env::VarError::NotUnicode(_)) => Some(Self(None)),
+        }
     }
 }
 
@@ -62,6 +68,8 @@ impl ApiKeys {
                 let source = format!("--api-keys-file {}", path.display());
                 let text = std::fs::read_to_string(path)
                     .map_err(|cause| format!("cannot read {source}: {cause}"))?;
+                // Editors on Windows start a UTF-8 file with a byte-order mark.
+                let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
                 let keys = text.lines().enumerate().filter_map(|(index, line)| {
                     let key = line.split('#').next().unwrap_or_default().trim();
                     (!key.is_empty()).then(|| (format!("{source} line {}", index + 1), key))
@@ -69,10 +77,14 @@ impl ApiKeys {
                 Self::from_keys(&source, keys).map(Some)
             }
             (None, Some(secret)) => {
-                let keys =
-                    secret.0.split(',').enumerate().map(|(index, key)| {
-                        (format!("{API_KEYS_ENV} key {}", index + 1), key.trim())
-                    });
+                let text = secret
+                    .0
+                    .as_deref()
+                    .ok_or_else(|| format!("{API_KEYS_ENV} is not valid UTF-8"))?;
+                let keys = text
+                    .split(',')
+                    .enumerate()
+                    .map(|(index, key)| (format!("{API_KEYS_ENV} key {}", index + 1), key.trim()));
                 Self::from_keys(API_KEYS_ENV, keys).map(Some)
             }
         }
@@ -200,6 +212,21 @@ mod tests {
         std::fs::write(&file, "# none yet\n\n").unwrap();
         let error = ApiKeys::load(Some(&file), None).unwrap_err();
         assert!(error.ends_with("holds no key"), "{error}");
+        std::fs::remove_file(file).unwrap();
+    }
+
+    #[test]
+    fn a_variable_that_is_not_text_is_refused_not_ignored() {
+        let error = ApiKeys::load(None, Some(&Secret(None))).unwrap_err();
+        assert_eq!(error, "GREETER_API_KEYS is not valid UTF-8");
+    }
+
+    #[test]
+    fn a_byte_order_mark_before_the_first_key_is_skipped() {
+        let file = std::env::temp_dir().join(format!("greeter-bom-keys-{}", std::process::id()));
+        std::fs::write(&file, format!("\u{feff}{KEY}\r\n")).unwrap();
+        let keys = ApiKeys::load(Some(&file), None).unwrap().unwrap();
+        assert!(keys.accepts(KEY.as_bytes()));
         std::fs::remove_file(file).unwrap();
     }
 

@@ -81,7 +81,8 @@ pub enum SpecVersion {
     name = "greeter",
     version,
     about = "FastAPI's first example rebuilt in Rust: GET / answers {\"Hello\":\"World\"} after a \
-             simulated, non-blocking I/O wait; Swagger UI at /docs, the spec at /openapi.json.",
+             simulated, non-blocking I/O wait; Swagger UI at /docs, ReDoc at /redoc, the spec at \
+             /openapi.json.",
     args_conflicts_with_subcommands = true,
     after_help = "Logging: RUST_LOG sets the log filter (default: info), e.g. RUST_LOG=warn."
 )]
@@ -211,7 +212,7 @@ pub struct ServeSettings {
     pub redoc_path: Mount,
 
     /// Path of the OpenAPI 3.1 document (the 3.0 edition is served beside it, `-3.0` before
-    /// `.json`), or `off` to remove both documents and Swagger UI.
+    /// `.json`), or `off` to remove both documents, Swagger UI and ReDoc.
     #[arg(long, env = "GREETER_OPENAPI_PATH", value_name = "PATH|off",
           default_value = DEFAULT_OPENAPI_PATH)]
     pub openapi_path: Mount,

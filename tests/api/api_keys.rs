@@ -3,6 +3,7 @@
 //! request carries one of them, and the probes, metrics, docs and documents stay open.
 
 use std::io::Write as _;
+use std::os::unix::ffi::OsStrExt as _;
 use std::time::Duration;
 
 use awc::http::Method;
@@ -180,6 +181,34 @@ async fn head_is_checked_like_get_and_unknown_routes_stay_404_and_405() {
     assert_eq!(call(&app, &Method::DELETE, "/", None).await, 405);
 }
 
+/// The check runs before routing: it must resolve the route as the router does, on the
+/// percent-decoded path (a review found `/%68ello/x` reaching `/hello/{name}` without a key).
+#[actix_web::test]
+async fn percent_encoded_twins_of_protected_routes_need_a_key_too() {
+    let app = with_keys();
+    let key = format!("Bearer {KEY}");
+
+    for (method, path) in [
+        (Method::GET, "/%68ello/ada"),
+        (Method::GET, "/hell%6F/ada"),
+        (Method::GET, "/%61ggregate"),
+        (Method::GET, "/greeting%73?name=Ada"),
+        (Method::POST, "/greeting%73"),
+        (Method::HEAD, "/%68ello/ada"),
+        (Method::GET, "/%2561ggregate"),
+    ] {
+        let without = call(&app, &method, path, None).await;
+        let with = call(&app, &method, path, Some(&key)).await;
+        if path.contains("%25") {
+            // `%2561` decodes to `%61`, not `a`: no route, a 404 either way.
+            assert_eq!((without, with), (404, 404), "{method} {path}");
+        } else {
+            assert_eq!((without, with), (401, 200), "{method} {path}");
+        }
+    }
+    assert_eq!(call(&app, &Method::GET, "/heal%74hz", None).await, 200);
+}
+
 #[actix_web::test]
 async fn probes_metrics_docs_and_documents_need_no_key() {
     let app = with_keys();
@@ -300,10 +329,31 @@ fn unfit_keys_stop_the_start_with_one_line() {
         let output = command.output().unwrap();
         let stderr = String::from_utf8_lossy(&output.stderr);
         let errors: Vec<&str> = stderr.lines().filter(|l| l.contains("error")).collect();
-        assert_eq!(output.status.code(), Some(1), "{args:?} {envs:?}: {stderr}");
-        assert_eq!(errors.len(), 1, "{stderr}");
-        assert!(errors[0].contains(expected), "{args:?} {envs:?}: {stderr}");
-        assert!(!stderr.contains("listening on"), "{stderr}");
-        assert!(!stderr.contains("panicked"), "{stderr}");
+        assert_one_error(&output, &errors, expected, &format!("{args:?} {envs:?}"));
     }
+    // Bytes that are not text are refused, not taken as "no keys".
+    let mut command = GreeterProcess::command(&["--port", "0"]);
+    command.env(
+        "GREETER_API_KEYS",
+        std::ffi::OsStr::from_bytes(b"\xffk3y-0123456789abcdefXYZ"),
+    );
+    let output = command.output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let errors: Vec<&str> = stderr.lines().filter(|l| l.contains("error")).collect();
+    assert_one_error(
+        &output,
+        &errors,
+        "GREETER_API_KEYS is not valid UTF-8",
+        "not UTF-8",
+    );
+}
+
+/// The start stopped with exit 1 and one error line saying `expected`.
+fn assert_one_error(output: &std::process::Output, errors: &[&str], expected: &str, case: &str) {
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{case}: {stderr}");
+    assert_eq!(errors.len(), 1, "{stderr}");
+    assert!(errors[0].contains(expected), "{case}: {stderr}");
+    assert!(!stderr.contains("listening on"), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
 }

@@ -155,13 +155,27 @@ async fn the_pages_are_revalidated_and_answer_304_when_unchanged() {
     }
 }
 
-/// The documents are compressed once, on a thread of their own after start-up: until then they
-/// go as is; afterwards in the encoding the client prefers.
+/// The committed documents are compressed at build time; another (here: with a root path in
+/// its `servers`) is compressed once, on a thread of its own after start-up: until then it goes
+/// as is; afterwards in the encoding the client prefers.
 #[actix_web::test]
 async fn the_documents_go_compressed_once_ready_and_are_revalidated() {
-    let app = spawn_app();
+    let committed = spawn_app();
+    let moved = crate::helpers::spawn_app_with(greeter::process::settings::ServeSettings {
+        root_path: Some("/api/v1".parse().unwrap()),
+        ..crate::helpers::test_settings()
+    });
+    let first = committed
+        .get_with("/openapi.json", &[("accept-encoding", "br")])
+        .await;
+    assert_eq!(first.header("content-encoding"), Some("br"), "at once");
 
-    for path in ["/openapi.json", "/openapi-3.0.json"] {
+    for (app, path) in [
+        (&committed, "/openapi.json"),
+        (&committed, "/openapi-3.0.json"),
+        (&moved, "/openapi.json"),
+        (&moved, "/openapi-3.0.json"),
+    ] {
         let plain = app.get(path).await;
         assert_eq!(plain.header("cache-control"), Some("no-cache"), "{path}");
         assert_eq!(plain.header("vary"), Some("Accept-Encoding"), "{path}");

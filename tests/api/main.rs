@@ -11,6 +11,7 @@ mod clients;
 mod concurrency;
 mod conformance;
 mod cors;
+mod deploy_files;
 mod docs;
 mod docs_delivery;
 mod errors;

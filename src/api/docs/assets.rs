@@ -1,6 +1,7 @@
 //! The docs pages' files, compressed at build time by `build.rs`: Swagger UI's (Apache-2.0, from
 //! the release utoipa-swagger-ui-vendored packages), ReDoc's standalone bundle (MIT, vendored
-//! with its licences in `src/api/assets/redoc/`), and greeter's icon.
+//! with its licences in `src/api/assets/redoc/`), greeter's icon, and the committed OpenAPI
+//! documents.
 
 use actix_web::web::Bytes;
 
@@ -28,6 +29,19 @@ pub fn built(name: &str) -> Representation {
         .iter()
         .find(|file| file.name == name)
         .unwrap_or_else(|| panic!("build.rs prepares no docs file called {name}"));
+    representation(file)
+}
+
+/// The committed OpenAPI document `name` (`openapi.json`, `openapi-3.0.json`) compressed at
+/// build time, when `rendered` is byte for byte that document.
+pub fn committed_document(name: &str, rendered: &[u8]) -> Option<Representation> {
+    BUILT
+        .iter()
+        .find(|file| file.name == name && file.identity == rendered)
+        .map(representation)
+}
+
+fn representation(file: &BuiltFile) -> Representation {
     Representation::built(
         file.content_type,
         file.hash,

@@ -169,18 +169,20 @@ pub struct Docs {
 }
 
 impl Docs {
-    /// Renders each edition of `api`, prepares the pages for `layout`, and starts a thread that
-    /// compresses the documents (until it is done, they go uncompressed).
+    /// Renders each edition of `api`, prepares the pages for `layout`, and, unless the documents
+    /// are the committed ones (compressed at build time), starts a thread that compresses them
+    /// (until it is done, they go uncompressed).
     pub fn new(api: &OpenApi, layout: DocsLayout) -> Result<Self, UnsupportedConstruct> {
         let specs: Vec<Arc<Representation>> = layout
             .specs
             .iter()
             .map(|(version, _)| {
                 let json = version.render(api)?;
-                Ok(Arc::new(Representation::compressible(
-                    "application/json",
-                    json,
-                )))
+                // The committed document (the usual case) was compressed at build time.
+                let representation =
+                    assets::committed_document(version.file_name(), json.as_bytes())
+                        .unwrap_or_else(|| Representation::compressible("application/json", json));
+                Ok(Arc::new(representation))
             })
             .collect::<Result<_, UnsupportedConstruct>>()?;
         let favicon = Arc::new(assets::built("favicon.svg"));
@@ -256,7 +258,11 @@ impl Docs {
 /// Compresses the documents on a thread of their own (brotli's best level takes tens of
 /// milliseconds per document; start-up does not wait for it). Should the thread not start,
 /// the documents go uncompressed.
-fn compress_in_background(documents: Vec<Arc<Representation>>) {
+fn compress_in_background(mut documents: Vec<Arc<Representation>>) {
+    documents.retain(|document| document.needs_compression());
+    if documents.is_empty() {
+        return;
+    }
     let started = std::thread::Builder::new()
         .name("compress-docs".to_owned())
         .spawn(move || documents.iter().for_each(|d| d.compress()));

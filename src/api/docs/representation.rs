@@ -41,9 +41,12 @@ impl Compressed {
         gzip.write_all(body).expect("gzip into memory");
         let gzip = gzip.finish().expect("gzip into memory");
         let mut brotli = Vec::new();
+        // A window no larger than the body: brotli's memory grows with it (22, its largest,
+        // left about 8 MB of freed pages resident after compressing the two documents).
         let params = brotli::enc::BrotliEncoderParams {
             quality: 11,
-            lgwin: 22,
+            lgwin: window_bits(body.len()),
+            size_hint: body.len(),
             ..Default::default()
         };
         brotli::BrotliCompress(&mut &body[..], &mut brotli, &params).expect("brotli into memory");
@@ -102,6 +105,11 @@ impl Representation {
             compressible: true,
             ..Self::plain(content_type, body)
         }
+    }
+
+    /// Whether this body takes compressed variants and has none yet.
+    pub fn needs_compression(&self) -> bool {
+        self.compressible && self.compressed.get().is_none()
     }
 
     /// Makes the compressed variants, if this body takes them and has none yet.
@@ -172,6 +180,12 @@ impl Representation {
             _ => (None, self.identity.clone()),
         }
     }
+}
+
+/// The smallest brotli window (`lgwin`, 16 to 22) that holds `len` bytes.
+fn window_bits(len: usize) -> i32 {
+    let bits = usize::BITS - len.max(1).leading_zeros();
+    i32::try_from(bits).unwrap_or(22).clamp(16, 22)
 }
 
 /// The first 16 hex digits of the SHA-256 of `body`.

@@ -274,6 +274,14 @@ impl SpecVersion {
         }
     }
 
+    /// The edition's file under `openapi/`, e.g. `openapi.json`.
+    pub fn file_name(self) -> &'static str {
+        match self {
+            Self::V3_1 => "openapi.json",
+            Self::V3_0 => "openapi-3.0.json",
+        }
+    }
+
     /// A short label, e.g. `OpenAPI 3.1`.
     pub fn label(self) -> &'static str {
         match self {
