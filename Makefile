@@ -32,11 +32,18 @@ BARE        := bench/bare/Cargo.toml
 CARGO_FUZZ   := target/tools/bin/cargo-fuzz
 FUZZ_TARGETS := json_body name_in_path openapi30
 FUZZ_SECONDS ?= 60
+# The container image: a static binary (glibc linked in) on `scratch`, built by docker if
+# present, else podman
+VERSION        := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
+IMAGE          := greeter:$(VERSION)
+STATIC_TARGET  := x86_64-unknown-linux-gnu
+# (a docker whose daemon does not answer does not count).
+ENGINE         ?= $(shell docker info >/dev/null 2>&1 && command -v docker || command -v podman 2>/dev/null)
 # Tests that skip (a tool missing on a developer's machine) list themselves here.
 SKIPPED := target/skipped-tests.log
 
 .DEFAULT_GOAL := help
-.PHONY: help run build test lint openapi screenshot fuzz bench bench-smoke clean
+.PHONY: help run build test lint openapi screenshot fuzz bench bench-smoke image clean
 
 help: ## List the targets.
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -49,6 +56,9 @@ build: ## Build the release binary: target/release/greeter.
 
 test: $(PY_TOOLS) $(NODE_TOOLS) $(BROWSER_TOOLS) $(LINT_TOOLS) $(OHA) ## Run every test (installs the tools the tests use into the project).
 	@mkdir -p target; rm -f $(SKIPPED)
+	@# The container test runs the image; it is built first, where an engine is installed.
+	@if [ -n "$(ENGINE)" ]; then $(MAKE) --no-print-directory image; \
+	else echo "no docker or podman: the container image is not built (its test will say so)"; fi
 	@status=0; \
 	if $(CARGO) nextest --version >/dev/null 2>&1; then \
 		$(CARGO) nextest run --locked --no-fail-fast || status=$$?; \
@@ -70,6 +80,7 @@ lint: $(DEPLOY_TOOLS) ## Check formatting, clippy, the doc comments' links and t
 		$$(ls deploy/kubernetes/*.yaml | grep -v kustomization.yaml)
 	$(DEPLOY_VENV)/bin/checkov --directory deploy/kubernetes --framework kubernetes \
 		--skip-download --compact --quiet
+	$(DEPLOY_VENV)/bin/hadolint --failure-threshold style deploy/container/Containerfile
 
 openapi: ## Regenerate openapi/openapi.json (3.1) and openapi/openapi-3.0.json from the code.
 	$(CARGO) build --quiet --locked
@@ -111,6 +122,17 @@ bench-smoke: $(BENCH_TOOLS) $(OHA) ## The bench harness on small loads for a few
 	$(CARGO) build --locked --manifest-path $(BARE)
 	$(BENCH_VENV)/bin/python bench/run.py --smoke --greeter target/debug/greeter \
 		--bare bench/bare/target/debug/bare-actix --oha $(OHA) --out target/bench-smoke
+
+image: ## Build the container image greeter:VERSION (static binary on scratch; docker, else podman).
+	@test -n "$(ENGINE)" || { echo "make image needs docker or podman"; exit 1; }
+	RUSTFLAGS="-C target-feature=+crt-static" $(CARGO) build --release --locked \
+		--target $(STATIC_TARGET) --target-dir target/static
+	rm -rf target/image && mkdir -p target/image
+	cp target/static/$(STATIC_TARGET)/release/greeter target/image/greeter
+	strip target/image/greeter
+	printf 'greeter:x:10001:10001:greeter:/:/greeter\n' > target/image/passwd
+	$(ENGINE) build $(if $(findstring podman,$(ENGINE)),--format docker) \
+		--build-arg VERSION=$(VERSION) -f deploy/container/Containerfile -t $(IMAGE) target/image
 
 $(OHA):
 	$(CARGO) install oha --version 1.16.0 --locked --root target/tools

@@ -141,6 +141,14 @@ fn replica(port: u16) -> GreeterProcess {
     process
 }
 
+/// Three replicas on free ports, and HAProxy in front of them once it reaches all three.
+fn three_replicas_behind(haproxy: &Path) -> (Vec<GreeterProcess>, [u16; 3], HaProxy) {
+    let ports = [free_port(), free_port(), free_port()];
+    let replicas = ports.iter().map(|port| replica(*port)).collect();
+    let proxy = HaProxy::start(haproxy, &ports);
+    (replicas, ports, proxy)
+}
+
 /// HAProxy and oha, or why they cannot be used.
 fn tools() -> Result<(PathBuf, PathBuf), String> {
     let haproxy = ["/usr/sbin/haproxy", "/usr/bin/haproxy"]
@@ -210,9 +218,7 @@ fn a_replica_killed_mid_load_loses_no_request() {
         Ok(found) => found,
         Err(reason) => return skip(&reason),
     };
-    let ports = [free_port(), free_port(), free_port()];
-    let mut replicas: Vec<GreeterProcess> = ports.iter().map(|p| replica(*p)).collect();
-    let proxy = HaProxy::start(&haproxy, &ports);
+    let (mut replicas, _, proxy) = three_replicas_behind(&haproxy);
     let url = format!("http://127.0.0.1:{}/", proxy.port);
 
     let load = std::thread::spawn(move || oha(&oha_binary, &url, 300, 15));
@@ -233,9 +239,7 @@ fn a_rolling_restart_loses_no_request() {
         Ok(found) => found,
         Err(reason) => return skip(&reason),
     };
-    let ports = [free_port(), free_port(), free_port()];
-    let mut replicas: Vec<GreeterProcess> = ports.iter().map(|p| replica(*p)).collect();
-    let proxy = HaProxy::start(&haproxy, &ports);
+    let (mut replicas, ports, proxy) = three_replicas_behind(&haproxy);
     let url = format!("http://127.0.0.1:{}/", proxy.port);
 
     let load = std::thread::spawn(move || oha(&oha_binary, &url, 300, 20));
@@ -276,9 +280,7 @@ fn a_post_on_a_killed_replica_is_answered_502_not_sent_again() {
         Ok(found) => found,
         Err(reason) => return skip(&reason),
     };
-    let ports = [free_port(), free_port(), free_port()];
-    let mut replicas: Vec<GreeterProcess> = ports.iter().map(|p| replica(*p)).collect();
-    let proxy = HaProxy::start(&haproxy, &ports);
+    let (mut replicas, _, proxy) = three_replicas_behind(&haproxy);
     let address = format!("127.0.0.1:{}", proxy.port);
 
     let body = r#"{"name":"Ada"}"#;

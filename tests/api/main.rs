@@ -10,6 +10,7 @@ mod cli;
 mod clients;
 mod concurrency;
 mod conformance;
+mod container;
 mod cors;
 mod deploy_files;
 mod docs;

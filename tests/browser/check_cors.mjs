@@ -10,17 +10,14 @@
 // page's origin is exactly that URL's.
 import assert from "node:assert/strict";
 import { createServer } from "node:http";
-import { chromium } from "playwright-core";
+import { launchChromium } from "./chromium.mjs";
 
 const [apiUrl, allowedPage, otherPage] = process.argv.slice(2);
 if (!otherPage) {
   throw new Error("usage: node check_cors.mjs API_URL ALLOWED_PAGE_URL OTHER_PAGE_URL");
 }
 
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM_PATH ?? "/usr/bin/chromium",
-  args: ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"],
-});
+const browser = await launchChromium();
 let checks = 0;
 const pass = (what) => {
   checks++;

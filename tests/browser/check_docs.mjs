@@ -10,7 +10,7 @@
 // "Authorize", and the authorization must survive a reload (persistAuthorization).
 // --screenshot saves the page with GET / tried out, then stops. Prints one line per check.
 import assert from "node:assert/strict";
-import { chromium } from "playwright-core";
+import { LOOPBACK, launchChromium } from "./chromium.mjs";
 
 const args = process.argv.slice(2);
 const option = (name) => {
@@ -25,15 +25,8 @@ if (!docsUrl) {
   throw new Error("usage: node check_docs.mjs DOCS_URL [--prefix PATH] [--screenshot FILE]");
 }
 const origin = new URL(docsUrl).origin;
-const LOOPBACK = new Set(["127.0.0.1", "localhost", "[::1]"]);
 
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM_PATH ?? "/usr/bin/chromium",
-  args: [
-    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-  ],
-});
+const browser = await launchChromium();
 const checks = [];
 const pass = (what) => {
   checks.push(what);

@@ -7,7 +7,7 @@
 // --scheme: a security scheme the page must show (its name, as the document declares it).
 // Prints one line per check.
 import assert from "node:assert/strict";
-import { chromium } from "playwright-core";
+import { LOOPBACK, launchChromium } from "./chromium.mjs";
 
 const args = process.argv.slice(2);
 const option = (name) => {
@@ -19,15 +19,8 @@ const redocUrl = args[0];
 if (!redocUrl) {
   throw new Error("usage: node check_redoc.mjs REDOC_URL [--scheme NAME]");
 }
-const LOOPBACK = new Set(["127.0.0.1", "localhost", "[::1]"]);
 
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM_PATH ?? "/usr/bin/chromium",
-  args: [
-    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-  ],
-});
+const browser = await launchChromium();
 const checks = [];
 const pass = (what) => {
   checks.push(what);

@@ -7,7 +7,7 @@
 // READY_SELECTOR: an element that shows the page has rendered the document. Prints one JSON
 // line {url, cold, reload, requests}; exits non-zero when a --max-* target is exceeded.
 import assert from "node:assert/strict";
-import { chromium } from "playwright-core";
+import { launchChromium } from "./chromium.mjs";
 
 const args = process.argv.slice(2);
 const option = (name) => {
@@ -21,13 +21,7 @@ if (!url || !ready) {
   throw new Error("usage: node measure_docs_load.mjs URL READY_SELECTOR [--max-cold N] [--max-reload N]");
 }
 
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM_PATH ?? "/usr/bin/chromium",
-  args: [
-    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-  ],
-});
+const browser = await launchChromium();
 try {
   const context = await browser.newContext();
   const page = await context.newPage();

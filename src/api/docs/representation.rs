@@ -3,7 +3,7 @@
 //! `304 Not Modified` on a matching `If-None-Match`, and the caching its URL allows. Nothing is
 //! compressed while answering: the variants are made at build time, or once after start-up.
 
-use std::io::Write as _;
+use std::io::{Read as _, Write as _};
 use std::sync::OnceLock;
 
 use actix_web::http::header::{
@@ -62,7 +62,10 @@ impl Compressed {
 pub struct Representation {
     content_type: &'static str,
     hash: String,
-    identity: Bytes,
+    /// The body as is: set at start-up, or, for a large file compressed at build time (whose
+    /// own bytes are not in the binary, to keep it small), inflated from the gzip variant the
+    /// first time a client asks for it as is (once; most browsers never do).
+    identity: OnceLock<Bytes>,
     /// Set at build time, or by the thread compressing the documents after start-up (until
     /// then the body goes as is); never set for a body too small to gain from it.
     compressed: OnceLock<Compressed>,
@@ -71,17 +74,22 @@ pub struct Representation {
 }
 
 impl Representation {
-    /// A body compressed at build time; `hash` names its content.
+    /// A body compressed at build time; `hash` names its content, which is `body`, or (when
+    /// `None`) what the compressed variants hold.
     pub fn built(
         content_type: &'static str,
         hash: &str,
-        body: Bytes,
+        body: Option<Bytes>,
         compressed: Compressed,
     ) -> Self {
+        let identity = OnceLock::new();
+        if let Some(body) = body {
+            let _ = identity.set(body);
+        }
         Self {
             content_type,
             hash: hash.to_owned(),
-            identity: body,
+            identity,
             compressed: OnceLock::from(compressed),
             compressible: true,
         }
@@ -93,7 +101,7 @@ impl Representation {
         Self {
             content_type,
             hash: content_hash(&body),
-            identity: body,
+            identity: OnceLock::from(body),
             compressed: OnceLock::new(),
             compressible: false,
         }
@@ -116,7 +124,7 @@ impl Representation {
     pub fn compress(&self) {
         if self.compressible {
             self.compressed
-                .get_or_init(|| Compressed::best(&self.identity));
+                .get_or_init(|| Compressed::best(self.body()));
         }
     }
 
@@ -127,7 +135,17 @@ impl Representation {
 
     /// The body as is.
     pub fn body(&self) -> &Bytes {
-        &self.identity
+        self.identity.get_or_init(|| {
+            let compressed = self
+                .compressed
+                .get()
+                .expect("a body without its bytes has its compressed variants");
+            let mut body = Vec::new();
+            flate2::read::GzDecoder::new(&compressed.gzip[..])
+                .read_to_end(&mut body)
+                .expect("build.rs's gzip variant inflates");
+            body.into()
+        })
     }
 
     /// The answer to a `GET` (or `HEAD`) of this body at a URL cached as `caching` says.
@@ -163,11 +181,11 @@ impl Representation {
     /// (as is also when the client refuses every coding: a `406` would help no browser).
     fn negotiate(&self, request: &HttpRequest) -> (Option<ContentEncoding>, Bytes) {
         let Some(compressed) = self.compressed.get() else {
-            return (None, self.identity.clone());
+            return (None, self.body().clone());
         };
         // No (or an unreadable) `Accept-Encoding`: the body as is.
         let Ok(accepted) = AcceptEncoding::parse(request) else {
-            return (None, self.identity.clone());
+            return (None, self.body().clone());
         };
         let supported = [Encoding::brotli(), Encoding::gzip(), Encoding::identity()];
         match accepted.negotiate(supported.iter()) {
@@ -177,7 +195,7 @@ impl Representation {
             Some(chosen) if chosen == Encoding::gzip() => {
                 (Some(ContentEncoding::Gzip), compressed.gzip.clone())
             }
-            _ => (None, self.identity.clone()),
+            _ => (None, self.body().clone()),
         }
     }
 }
