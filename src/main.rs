@@ -25,7 +25,7 @@ static MALLOC_CONF: &[u8; 10] = b"narenas:1\0";
 fn main() -> ExitCode {
     // First, before anything reads the environment: it removes LISTEN_FDS and LISTEN_PID, so
     // that no child process takes the socket for its own.
-    let mut inherited = listenfd::ListenFd::from_env();
+    let inherited = inherited_sockets();
     match parse_command_line().into_command() {
         Command::Openapi { spec_version } => print_openapi(spec_version),
         Command::Healthcheck { url, port, timeout } => {
@@ -42,7 +42,13 @@ fn main() -> ExitCode {
             }
         }
         Command::Serve(settings) => match settings.check() {
-            Ok(()) => serve(settings, &mut inherited),
+            Ok(()) => match inherited {
+                Ok(mut inherited) => serve(settings, &mut inherited),
+                Err(message) => {
+                    eprintln!("error: {message}");
+                    ExitCode::from(2)
+                }
+            },
             Err(message) => {
                 eprintln!("error: {message} (see greeter --help)");
                 ExitCode::from(2)
@@ -67,6 +73,27 @@ fn parse_command_line() -> Cli {
     })
 }
 
+/// The sockets systemd (or any socket activator) passed: `LISTEN_FDS` of them from fd 3, when
+/// `LISTEN_PID` is this process. greeter serves one; more is an error (they would be left
+/// unserved, their connections hanging), checked before listenfd reads them (it would allocate
+/// for any count, however large).
+fn inherited_sockets() -> Result<listenfd::ListenFd, String> {
+    let for_us = std::env::var("LISTEN_PID")
+        .ok()
+        .and_then(|pid| pid.parse::<u32>().ok())
+        == Some(std::process::id());
+    let count = std::env::var("LISTEN_FDS")
+        .ok()
+        .and_then(|count| count.parse::<u64>().ok());
+    match count {
+        Some(count) if for_us && count > 1 => Err(format!(
+            "{count} sockets were passed (LISTEN_FDS); greeter serves one: give the socket unit \
+             one ListenStream"
+        )),
+        _ => Ok(listenfd::ListenFd::from_env()),
+    }
+}
+
 /// The listening socket: the one systemd (or any socket activator) passed as `LISTEN_FDS`, or
 /// a new one on `--host` and `--port`.
 fn listener(
@@ -85,6 +112,13 @@ fn listener(
             .ok_or_else(|| {
                 std::io::Error::other("the inherited socket (LISTEN_FDS) is not a TCP listener")
             })?;
+        // A bound socket that never listened, or a connected one (`Accept=yes`), is no listener.
+        if !socket2::SockRef::from(&listener).is_listener()? {
+            return Err(std::io::Error::other(
+                "the inherited socket (LISTEN_FDS) is not listening: pass a listening socket \
+                 (Accept=no)",
+            ));
+        }
         listener.set_nonblocking(true)?;
         log::info!(
             "serving on the inherited socket (LISTEN_FDS): --host, --port and --backlog are \

@@ -14,8 +14,10 @@ pub fn default_url(port: u16) -> String {
 /// Asks `url` (`http://host[:port]/path`), waiting at most `timeout` in all; `Ok` with the
 /// status line when it answers 200, else why not, in one line.
 pub fn check(url: &str, timeout: Duration) -> Result<String, String> {
+    // An hour is longer than any health check waits; it also keeps the deadline representable.
+    let timeout = timeout.min(MAX_TIMEOUT);
     let deadline = Instant::now() + timeout;
-    let (authority, address, path) = parse(url)?;
+    let (authority, addresses, path) = parse(url)?;
     let remaining = || {
         deadline
             .checked_duration_since(Instant::now())
@@ -27,8 +29,23 @@ pub fn check(url: &str, timeout: Duration) -> Result<String, String> {
                 )
             })
     };
-    let mut stream = TcpStream::connect_timeout(&address, remaining()?)
-        .map_err(|e| format!("{url}: cannot connect: {e}"))?;
+    // Every address the host resolves to, in turn (`localhost` may be ::1 first while greeter
+    // listens on IPv4 only).
+    let mut last_error = None;
+    let mut connected = None;
+    for address in &addresses {
+        match TcpStream::connect_timeout(address, remaining()?) {
+            Ok(stream) => {
+                connected = Some(stream);
+                break;
+            }
+            Err(e) => last_error = Some(e),
+        }
+    }
+    let mut stream = connected.ok_or_else(|| {
+        let cause = last_error.map_or("no address".to_owned(), |e| e.to_string());
+        format!("{url}: cannot connect: {cause}")
+    })?;
     stream
         .write_all(
             format!(
@@ -75,8 +92,11 @@ pub fn check(url: &str, timeout: Duration) -> Result<String, String> {
     }
 }
 
-/// `(authority, address, path-and-query)` of an `http://` URL.
-fn parse(url: &str) -> Result<(String, SocketAddr, String), String> {
+/// The longest a check may take, whatever `--timeout` says.
+pub const MAX_TIMEOUT: Duration = Duration::from_secs(3600);
+
+/// `(authority, addresses, path-and-query)` of an `http://` URL.
+fn parse(url: &str) -> Result<(String, Vec<SocketAddr>, String), String> {
     let uri: http::Uri = url.parse().map_err(|e| format!("{url}: not a URL ({e})"))?;
     if uri.scheme_str() != Some("http") {
         return Err(format!("{url}: only http:// URLs can be checked"));
@@ -84,11 +104,13 @@ fn parse(url: &str) -> Result<(String, SocketAddr, String), String> {
     let host = uri.host().ok_or_else(|| format!("{url}: no host"))?;
     let port = uri.port_u16().unwrap_or(80);
     let host = host.trim_start_matches('[').trim_end_matches(']');
-    let address = (host, port)
+    let addresses: Vec<SocketAddr> = (host, port)
         .to_socket_addrs()
         .map_err(|e| format!("{url}: cannot resolve {host}: {e}"))?
-        .next()
-        .ok_or_else(|| format!("{url}: {host} has no address"))?;
+        .collect();
+    if addresses.is_empty() {
+        return Err(format!("{url}: {host} has no address"));
+    }
     let authority = uri
         .authority()
         .map(|a| a.as_str().to_owned())
@@ -96,7 +118,7 @@ fn parse(url: &str) -> Result<(String, SocketAddr, String), String> {
     let path = uri
         .path_and_query()
         .map_or("/".to_owned(), |p| p.as_str().to_owned());
-    Ok((authority, address, path))
+    Ok((authority, addresses, path))
 }
 
 #[cfg(test)]
@@ -114,11 +136,11 @@ mod tests {
             let error = parse(url).unwrap_err();
             assert!(error.contains(expected), "{url}: {error}");
         }
-        let (authority, address, path) = parse("http://127.0.0.1:9/readyz?x=1").unwrap();
+        let (authority, addresses, path) = parse("http://127.0.0.1:9/readyz?x=1").unwrap();
         assert_eq!(
-            (authority.as_str(), address.port(), path.as_str()),
+            (authority.as_str(), addresses[0].port(), path.as_str()),
             ("127.0.0.1:9", 9, "/readyz?x=1")
         );
-        assert_eq!(parse("http://[::1]/").unwrap().1.port(), 80);
+        assert_eq!(parse("http://[::1]/").unwrap().1[0].port(), 80);
     }
 }

@@ -519,6 +519,16 @@ fn healthcheck_exits_0_only_on_a_200() {
             vec!["--url".to_owned(), "https://127.0.0.1/".to_owned()],
             "only http://",
         ),
+        // A timeout past what an Instant holds is capped (it once panicked).
+        (
+            vec![
+                "--url".to_owned(),
+                format!("{address}/nowhere"),
+                "--timeout".to_owned(),
+                "18446744073709551615s".to_owned(),
+            ],
+            "404",
+        ),
     ] {
         let args: Vec<&str> = ["healthcheck"]
             .into_iter()

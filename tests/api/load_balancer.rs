@@ -44,9 +44,11 @@ backend greeter
     # is sent again, to another replica (redispatch), up to 3 times...
     retries 3
     option redispatch 1
-    retry-on conn-failure empty-response response-timeout
-    # ...unless it may have changed something: a POST is answered 502 instead.
-    http-request disable-l7-retry if METH_POST
+    # (Not response-timeout: a slow request would be sent again and again.)
+    retry-on conn-failure empty-response
+    # ...unless it may have changed something: only GET and HEAD are sent again; a POST (or
+    # any other method) is answered 502 instead.
+    http-request disable-l7-retry unless METH_GET
     # Readiness: a draining replica answers 503 and is taken out after two checks (1 s).
     option httpchk GET /readyz
     http-check expect status 200
@@ -331,4 +333,20 @@ fn a_post_on_a_killed_replica_is_answered_502_not_sent_again() {
         .count();
     assert!(refused >= 1, "no POST was on the killed replica: {posts:?}");
     assert_eq!(refused + served, posts.len(), "{posts:?}");
+    // Never sent again: the surviving replicas handled exactly the POSTs answered 200.
+    std::thread::sleep(Duration::from_millis(300));
+    let handled: usize = replicas[1..]
+        .iter()
+        .map(|replica| {
+            let lines = replica.lines();
+            lines
+                .iter()
+                .filter(|l| l.contains("\"POST /greetings HTTP/1.1\" 200"))
+                .count()
+        })
+        .sum();
+    assert_eq!(
+        handled, served,
+        "POSTs handled by the survivors vs answered 200"
+    );
 }

@@ -92,6 +92,50 @@ impl Drop for Activated {
     }
 }
 
+/// What greeter cannot serve is refused at start, in one line: two sockets (the second would
+/// hang its clients), a socket that is not listening, and a count listenfd would allocate for.
+#[test]
+fn sockets_greeter_cannot_serve_are_refused_in_one_line() {
+    let greeter = env!("CARGO_BIN_EXE_greeter");
+    let python = "import os, socket, sys\n\
+        s = socket.socket(); s.bind(('127.0.0.1', 0))\n\
+        if sys.argv[1] == 'listening': s.listen()\n\
+        os.dup2(s.fileno(), 3); os.set_inheritable(3, True)\n\
+        os.environ.update(LISTEN_FDS=sys.argv[2], LISTEN_PID=str(os.getpid()))\n\
+        os.execv(sys.argv[3], [sys.argv[3], '--port', '0'])\n";
+    for (listening, count, expected, code) in [
+        (
+            "listening",
+            "2",
+            "2 sockets were passed (LISTEN_FDS); greeter serves one",
+            2,
+        ),
+        (
+            "listening",
+            "2147483647",
+            "2147483647 sockets were passed",
+            2,
+        ),
+        (
+            "bound",
+            "1",
+            "the inherited socket (LISTEN_FDS) is not listening",
+            1,
+        ),
+    ] {
+        let output = Command::new("python3")
+            .args(["-c", python, listening, count, greeter])
+            .output()
+            .expect("cannot run python3");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        let errors: Vec<&str> = stderr.lines().filter(|l| l.contains("error")).collect();
+        assert_eq!(output.status.code(), Some(code), "{count}: {stderr}");
+        assert_eq!(errors.len(), 1, "{stderr}");
+        assert!(errors[0].contains(expected), "{count}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{stderr}");
+    }
+}
+
 /// Restarts while the clients send: without the pause before the stop in
 /// `src/process/signals.rs`, about one run in three loses a request or two to a reset.
 const RESTARTS: usize = 6;
