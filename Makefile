@@ -1,7 +1,9 @@
 # greeter: `make run` serves it, `make test` tests it. Everything a target needs is installed by
 # make itself into the project's folders: .venv for Python tools, tests/clients/typescript/
 # node_modules for the TypeScript client's, tests/browser/node_modules for the browser driver,
-# tests/lint/node_modules for the OpenAPI linters, target/ for Rust. System packages (Chromium, nginx) are .ci/run's to install.
+# tests/lint/node_modules for the OpenAPI linters, target/ for Rust; and the system packages the
+# tests use (Chromium, nginx, HAProxy, Prometheus, podman: .ci/system-packages.txt) through apt-get,
+# as root or with `sudo -n`.
 
 CARGO  ?= cargo
 PYTHON ?= python3
@@ -54,7 +56,8 @@ run: ## Build (release) and serve on http://127.0.0.1:8000 (ARGS="..." passes fl
 build: ## Build the release binary: target/release/greeter.
 	$(CARGO) build --release --locked
 
-test: $(PY_TOOLS) $(NODE_TOOLS) $(BROWSER_TOOLS) $(LINT_TOOLS) $(OHA) ## Run every test (installs the tools the tests use into the project).
+test: $(PY_TOOLS) $(NODE_TOOLS) $(BROWSER_TOOLS) $(LINT_TOOLS) $(OHA) ## Run every test (installs what the tests use, system packages included).
+	@.ci/install-system-packages
 	@mkdir -p target; rm -f $(SKIPPED)
 	@# The container test runs the image; it is built first, where an engine is installed.
 	@if [ -n "$(ENGINE)" ]; then $(MAKE) --no-print-directory image; \
@@ -95,13 +98,19 @@ $(PY_TOOLS): tests/requirements.txt
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r tests/requirements.txt
 	touch $@
 
+# The picture shows a server with API keys, so that "Authorize" is on it (a server without keys
+# declares no scheme, and Swagger UI then shows no button).
+SCREENSHOT_KEY := screenshot-key-0123456789abcdef
+
 screenshot: $(BROWSER_TOOLS) ## Save a picture of /docs with GET / tried out (needs Chromium).
 	$(CARGO) build --quiet --locked
 	@mkdir -p target; rm -f target/screenshot.log
-	@target/debug/greeter --port 0 --io-delay 0s 2> target/screenshot.log & pid=$$!; \
+	@GREETER_API_KEYS=$(SCREENSHOT_KEY) target/debug/greeter --port 0 --io-delay 0s \
+		2> target/screenshot.log & pid=$$!; \
 	for _ in $$(seq 100); do grep -q 'listening on' target/screenshot.log && break; sleep 0.1; done; \
 	url=$$(grep -o 'listening on http://[^ ]*' target/screenshot.log | cut -d' ' -f3); \
-	cd $(BROWSER_DIR) && node check_docs.mjs "$$url/docs" --screenshot ../../$(SCREENSHOT); \
+	cd $(BROWSER_DIR) && node check_docs.mjs "$$url/docs" --api-key $(SCREENSHOT_KEY) \
+		--screenshot ../../$(SCREENSHOT); \
 	status=$$?; kill $$pid; exit $$status
 
 fuzz: $(CARGO_FUZZ) ## Fuzz the input parsing, FUZZ_SECONDS (60) per target (needs nightly).

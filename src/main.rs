@@ -141,6 +141,8 @@ fn print_openapi(spec_version: SpecVersion) -> ExitCode {
     };
     match std::io::stdout().lock().write_all(json.as_bytes()) {
         Ok(()) => ExitCode::SUCCESS,
+        // The reader has what it wanted (`greeter openapi | head`): not an error.
+        Err(err) if err.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("error: cannot write the OpenAPI document: {err}");
             ExitCode::FAILURE

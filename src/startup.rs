@@ -4,6 +4,7 @@
 
 use std::fmt;
 use std::net::{SocketAddr, TcpListener};
+use std::rc::Rc;
 use std::time::Duration;
 
 use socket2::{Domain, Protocol, Socket, Type};
@@ -20,6 +21,7 @@ use utoipa::openapi::server::Server as OpenApiServer;
 use crate::api::api_app;
 use crate::api::body::BodyLimit;
 use crate::api::docs;
+use crate::api::openapi::Deployment;
 use crate::api::openapi::v3_0::UnsupportedConstruct;
 use crate::api::routes::metrics;
 use crate::api::simulated_io::SimulatedIo;
@@ -27,7 +29,7 @@ use crate::api::sources::SourcesConfig;
 use crate::http::authentication::Authentication;
 use crate::http::client_ip::Forwarding;
 use crate::http::head_limits::HeadLimits;
-use crate::http::per_request::per_request;
+use crate::http::per_request::{PerRequest, admission_inside_cors, per_request};
 use crate::http::rate_limit::RateLimits;
 use crate::http::{cors, fallback};
 use crate::process::api_keys::ApiKeys;
@@ -92,7 +94,14 @@ impl AppState {
     /// Prepares the documents and Swagger UI for `settings`; refuses a layout whose paths an
     /// API route would take.
     pub fn new(settings: &ServeSettings) -> Result<Self, StartupError> {
-        let mut api = crate::api::document();
+        let keys = ApiKeys::load(
+            settings.api_keys_file.as_deref(),
+            settings.api_keys_env.as_ref(),
+        )
+        .map_err(StartupError::ApiKeys)?;
+        let mut api = crate::api::document_for(Deployment {
+            api_keys: keys.is_some(),
+        });
         if let Some(root) = &settings.root_path {
             api.servers = Some(vec![OpenApiServer::new(root.as_str())]);
         }
@@ -123,11 +132,6 @@ impl AppState {
             }
             None => None,
         };
-        let keys = ApiKeys::load(
-            settings.api_keys_file.as_deref(),
-            settings.api_keys_env.as_ref(),
-        )
-        .map_err(StartupError::ApiKeys)?;
         let authentication = keys.map(|keys| Authentication::new(keys, &api));
         let docs = docs::Docs::new(&api, layout).map_err(StartupError::Spec)?;
         Ok(Self {
@@ -234,31 +238,36 @@ pub fn app_with(
 > {
     let (app, _) = api_app().split_for_parts();
     let cors_on = !state.cors_origins.is_empty();
+    let steps = PerRequest {
+        forwarding: state.forwarding,
+        head_limits: state.head_limits,
+        rate_limits: state.rate_limits,
+        authentication: state.authentication,
+        metrics: state.metrics.clone(),
+        serving: state.serving.clone(),
+        admission_inside_cors: cors_on,
+    };
     let app = match state.metrics {
         Some(metrics) => app.app_data(ThinData(metrics)),
         None => app,
     };
-    let app = match state.rate_limits {
-        Some(limits) => app.app_data(limits),
-        None => app,
-    };
-    let app = match state.authentication {
-        Some(authentication) => app.app_data(authentication),
-        None => app,
-    };
+    // The layers, innermost first: admission inside CORS when CORS is on (so that its refusals
+    // carry the CORS headers), CORS with its refusals in JSON, and the per-request layer outside
+    // them all, so that every answer, a preflight included, has its id, access line and count
+    // (src/http/per_request.rs says why in this order).
     app.app_data(ThinData(state.io))
         .app_data(web::Data::new(state.sources.for_worker()))
         .app_data(state.body_limit)
-        .app_data(state.head_limits)
         .app_data(ThinData(state.serving))
-        .app_data(state.forwarding)
+        .app_data(Rc::new(steps))
         .configure(docs::configure(state.docs))
         .configure(metrics::configure(state.metrics_path))
         .configure(extra)
         .service(fallback::resource())
-        .wrap(from_fn(per_request))
+        .wrap(Condition::new(cors_on, from_fn(admission_inside_cors)))
         .wrap(Condition::new(cors_on, cors::cors(&state.cors_origins)))
         .wrap(Condition::new(cors_on, from_fn(cors::json_refusals)))
+        .wrap(from_fn(per_request))
 }
 
 /// Binds a listening socket on `address` whose accept queue holds `backlog` connections
@@ -308,10 +317,10 @@ pub fn run(
         .unwrap_or_default();
     log::info!(
         "greeter {} listening on http://{address} (docs: {docs}, redoc: {redoc}, spec: {spec}, \
-         workers: {}, \
-         I/O delay: {}{root})",
+         workers: {}, connections per worker: {}, I/O delay: {}{root})",
         env!("CARGO_PKG_VERSION"),
         settings.workers,
+        settings.max_connections(),
         settings.io_delay,
     );
     if let Some(authentication) = &state.authentication {

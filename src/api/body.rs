@@ -3,7 +3,8 @@
 //! request-smuggling attempts often look; it is decided on the route that matched, so a `GET` of
 //! a path without a `GET` route gets its `405` as usual.
 //!
-//! [`JsonBody`], the JSON request body, read with care: `415` unless it is declared JSON, `413` past the
+//! [`JsonBody`], the JSON request body, read with care: `415` unless it is declared JSON and sent
+//! as it is (no `Content-Encoding` but `identity`), `413` past the
 //! `--max-body` limit (from `Content-Length` before a byte is read, or as soon as a streamed body
 //! passes it, so an oversized body never sits in memory), `400` when it cannot be read (cut
 //! short, or its encoding broken), `422` when it does not parse. What it
@@ -78,6 +79,14 @@ fn check_head(req: &HttpRequest, limit: usize) -> Result<(), ApiError> {
     });
     if !is_json {
         return Err(ApiError::UnsupportedMediaType);
+    }
+    // A coding greeter does not decode (actix-web's decompression is not built in) would be
+    // read as if it were plain JSON.
+    if let Some(coding) = req.headers().get(header::CONTENT_ENCODING) {
+        let coding = String::from_utf8_lossy(coding.as_bytes());
+        if !coding.trim().eq_ignore_ascii_case("identity") {
+            return Err(ApiError::UnsupportedContentEncoding(coding.into_owned()));
+        }
     }
     let declared = req
         .headers()

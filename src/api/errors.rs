@@ -20,7 +20,7 @@ use utoipa::ToSchema;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 #[schema(example = json!({"detail": "Not Found"}))]
 pub struct ErrorBody {
-    /// What went wrong, for a person to read (at most [`ErrorBody::MAX_DETAIL_CHARS`]).
+    /// What went wrong, for a person to read (at most 512 characters, cut with `…`).
     #[schema(max_length = 512)]
     pub detail: String,
 }
@@ -59,6 +59,9 @@ pub enum ApiError {
     },
     /// The request body is not JSON (`Content-Type` missing or another type).
     UnsupportedMediaType,
+    /// The request body is in a content coding greeter does not decode (`Content-Encoding`,
+    /// as sent): it accepts bodies as they are (`identity`) only.
+    UnsupportedContentEncoding(String),
     /// The request body is larger than `limit` bytes.
     PayloadTooLarge {
         /// The limit in bytes (`--max-body`).
@@ -97,6 +100,10 @@ impl ApiError {
             Self::UnsupportedMediaType => "Unsupported Media Type: the request body must be JSON \
                  (Content-Type: application/json)"
                 .to_owned(),
+            Self::UnsupportedContentEncoding(coding) => format!(
+                "Unsupported Media Type: the request body's Content-Encoding {coding:?} is not \
+                 decoded here; send the body as it is (identity)"
+            ),
             Self::PayloadTooLarge { limit } => {
                 format!("Payload Too Large: the request body exceeds the limit of {limit} bytes")
             }
@@ -129,7 +136,9 @@ impl ResponseError for ApiError {
         match self {
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
-            Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::UnsupportedMediaType | Self::UnsupportedContentEncoding(_) => {
+                StatusCode::UNSUPPORTED_MEDIA_TYPE
+            }
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
             Self::UriTooLong { .. } => StatusCode::URI_TOO_LONG,
@@ -145,6 +154,9 @@ impl ResponseError for ApiError {
         let mut response = HttpResponse::build(status);
         if let Self::MethodNotAllowed { allow } = self {
             response.insert_header(header::Allow(allow.clone()));
+        }
+        if let Self::UnsupportedContentEncoding(_) = self {
+            response.insert_header((header::ACCEPT_ENCODING, "identity"));
         }
         if let Self::Unauthorized = self {
             response.insert_header((header::WWW_AUTHENTICATE, "Bearer"));

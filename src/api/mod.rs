@@ -40,10 +40,15 @@ pub fn api_app() -> UtoipaApp<
         .configure(routes::register)
 }
 
-/// The complete OpenAPI document of the API: what the routes generate, with the refusals every
-/// operation shares.
+/// The complete OpenAPI document of the API as the default settings serve it (the committed
+/// one): what the routes generate, with the refusals every operation shares.
 pub fn document() -> utoipa::openapi::OpenApi {
+    document_for(openapi::Deployment::default())
+}
+
+/// The complete OpenAPI document as a server of `deployment` serves it.
+pub fn document_for(deployment: openapi::Deployment) -> utoipa::openapi::OpenApi {
     let mut api = api_app().split_for_parts().1;
-    openapi::add_shared_refusals(&mut api);
+    openapi::add_shared_refusals(&mut api, deployment);
     api
 }

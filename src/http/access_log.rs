@@ -135,7 +135,7 @@ impl AccessLine {
             "{} \"{} {} {:?}\" {} {} {} {:.6}",
             client,
             request.method,
-            request.uri,
+            Target(&request.uri),
             request.version,
             outcome.status,
             bytes,
@@ -220,6 +220,42 @@ impl<B: MessageBody> MessageBody for LoggedBody<B> {
     }
 }
 
+/// The request target as the text line shows it, escaped as nginx escapes its log fields: `"`,
+/// `\`, control bytes and bytes past ASCII as `\xHH`, so that what a client sent can neither
+/// close the quoted request field nor start a new line. (JSON lines carry the target as it came:
+/// JSON escapes it.)
+struct Target<'a>(&'a Uri);
+
+impl fmt::Display for Target<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // An absolute-form target's scheme and authority hold none of those bytes.
+        if let (Some(scheme), Some(authority)) = (self.0.scheme_str(), self.0.authority()) {
+            write!(f, "{scheme}://{authority}")?;
+        }
+        let target = self.0.path_and_query().map_or("/", |pq| pq.as_str());
+        write_escaped(f, target)
+    }
+}
+
+/// Writes `text` with `"`, `\`, control bytes and bytes past ASCII as `\xHH`.
+fn write_escaped(f: &mut impl fmt::Write, text: &str) -> fmt::Result {
+    // Runs of the bytes kept as they are are ASCII, so each is text of its own.
+    let bytes = text.as_bytes();
+    let mut plain = 0;
+    for (at, &byte) in bytes.iter().enumerate() {
+        if matches!(byte, b'"' | b'\\' | 0..=0x1f | 0x7f..=0xff) {
+            f.write_str(ascii(&bytes[plain..at]))?;
+            write!(f, "\\x{byte:02X}")?;
+            plain = at + 1;
+        }
+    }
+    f.write_str(ascii(&bytes[plain..]))
+}
+
+fn ascii(run: &[u8]) -> &str {
+    std::str::from_utf8(run).unwrap_or_default()
+}
+
 /// The client's IP address, or `-` when unknown.
 struct Client(Option<IpAddr>);
 
@@ -229,5 +265,24 @@ impl fmt::Display for Client {
             Some(ip) => ip.fmt(f),
             None => f.write_str("-"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn escaped(text: &str) -> String {
+        let mut out = String::new();
+        write_escaped(&mut out, text).unwrap();
+        out
+    }
+
+    #[test]
+    fn the_target_is_escaped_as_nginx_escapes_it() {
+        assert_eq!(escaped("/a/b?c=d&e"), "/a/b?c=d&e");
+        assert_eq!(escaped("/a\"_forged_\"b"), "/a\\x22_forged_\\x22b");
+        assert_eq!(escaped("/back\\slash"), "/back\\x5Cslash");
+        assert_eq!(escaped("/\u{1}\u{7f}é"), "/\\x01\\x7F\\xC3\\xA9");
     }
 }

@@ -138,7 +138,8 @@ mod tests {
         )
         .unwrap()
         .unwrap();
-        let auth = Authentication::new(keys, &crate::api::document());
+        let deployment = crate::api::openapi::Deployment { api_keys: true };
+        let auth = Authentication::new(keys, &crate::api::document_for(deployment));
         assert!(auth.protected.contains(&(Method::GET, "/".to_owned())));
         assert!(
             auth.protected

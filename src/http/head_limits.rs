@@ -1,7 +1,7 @@
 //! Limits on the request head, checked before routing: a request target over `--max-uri-length`
 //! gets `414`, a head (request line and headers) over `--max-header-size` gets `431`.
 
-use actix_web::dev::{RequestHead, ServiceRequest};
+use actix_web::dev::RequestHead;
 
 use crate::api::errors::ApiError;
 
@@ -54,14 +54,6 @@ fn head_size(head: &RequestHead, target: usize) -> usize {
         .map(|(name, value)| name.as_str().len() + 2 + value.len() + 2)
         .sum();
     request_line + headers + 2
-}
-
-/// Checks `req` against the app's [`HeadLimits`].
-pub fn check_request(req: &ServiceRequest) -> Result<(), ApiError> {
-    match req.app_data::<HeadLimits>() {
-        Some(limits) => limits.check(req.head()),
-        None => Ok(()),
-    }
 }
 
 #[cfg(test)]

@@ -1,19 +1,36 @@
-//! The per-request layer: one middleware that gives each request its id, checks its head
-//! against the limits, the rate limit and the API keys, routes `HEAD` as `GET`, contains panics, turns any non-JSON error answer
-//! into JSON, adds the security header, closes the connection after the answer while the server
-//! drains, counts it in the metrics, and writes the access line once the answer is sent. One
-//! layer rather than one per concern (as actix-web's `Logger`, `DefaultHeaders`,
-//! `ErrorHandlers` and `from_fn` layers once were here), because every layer costs each
-//! in-flight request a future of its own (memory that 10,000 waiting connections multiply) and
-//! CPU time.
+//! The per-request layer: the steps every request goes through, in one middleware. One layer
+//! rather than one per concern (as actix-web's `Logger`, `DefaultHeaders`, `ErrorHandlers` and
+//! `from_fn` layers once were here), because every layer costs each in-flight request a future
+//! of its own (memory that 10,000 waiting connections multiply) and CPU time.
+//!
+//! The steps, in their order, and why it is this order:
+//! 1. `identify`: the client (behind trusted proxies), the request id, the access line, the
+//!    in-flight count. First, so that every answer, a refusal or a CORS preflight included, has
+//!    an id, an access line and a count.
+//! 2. `admit`: the head limits (cheapest, and before anything reads the head's contents), the
+//!    rate limit (before the API keys, so that a flood without keys is limited too), the API
+//!    keys. With CORS on, admission runs in a layer of its own inside the CORS layer
+//!    ([`admission_inside_cors`]), so that its refusals carry the CORS headers a browser needs to
+//!    read them (that layer contains a handler's panic too, for the same reason); with CORS off,
+//!    here, saving that layer.
+//! 3. `prepare`: `HEAD` routed as `GET`, a client's request id that is not sane replaced.
+//! 4. The handler (and CORS, when on), a panic or an error contained as a JSON answer.
+//! 5. `finish`: a JSON body for any error answer, the common headers (id, `nosniff`), the
+//!    rate-limit headers, `Connection: close` while draining, the metrics, and the access line
+//!    once the answer is sent.
+//!
+//! What the steps read is one [`PerRequest`] in each worker's app data: one look-up and one
+//! (non-atomic) reference count per request.
 
+use std::net::IpAddr;
 use std::panic::AssertUnwindSafe;
+use std::rc::Rc;
 
 use actix_web::body::{BoxBody, EitherBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::ConnectionType;
+use actix_web::http::header::HeaderValue;
 use actix_web::middleware::Next;
-use actix_web::web::ThinData;
 use actix_web::{Error, ResponseError};
 use futures_util::FutureExt;
 
@@ -23,103 +40,184 @@ use crate::http::access_log::{AccessLine, LoggedBody};
 use crate::http::authentication::Authentication;
 use crate::http::client_ip::Forwarding;
 use crate::http::head_as_get::route_head_as_get;
-use crate::http::head_limits::check_request;
+use crate::http::head_limits::HeadLimits;
 use crate::http::panics::Unanswered;
 use crate::http::rate_limit::{Decision, RATELIMIT, RATELIMIT_POLICY, RateLimits};
 use crate::http::request_id::{self, with_common_headers};
 use crate::process::metrics::{InFlight, Metrics, UNMATCHED, route_template};
 use crate::process::serving::ServingState;
-use actix_web::http::header::HeaderValue;
 
-/// Middleware: request id, head limits, rate limit, API keys, `HEAD` as `GET`, panics contained, JSON errors,
-/// `nosniff`, `Connection: close` while draining, metrics, access log.
+/// What the per-request steps need, from the settings; one per worker, in its app data as an
+/// `Rc<PerRequest>`.
+#[derive(Clone)]
+pub struct PerRequest {
+    /// How the client is found behind proxies.
+    pub forwarding: Forwarding,
+    /// The head limits.
+    pub head_limits: HeadLimits,
+    /// The rate limiter, when `--rate-limit` is set.
+    pub rate_limits: Option<RateLimits>,
+    /// The API keys, when set.
+    pub authentication: Option<Authentication>,
+    /// The metrics, unless `--metrics-path off`.
+    pub metrics: Option<Metrics>,
+    /// Serving or draining.
+    pub serving: ServingState,
+    /// Whether admission runs inside the CORS layer ([`admission_inside_cors`]) rather than here.
+    pub admission_inside_cors: bool,
+}
+
+/// The steps' settings, which startup registers with the layer.
+fn steps_of(req: &ServiceRequest) -> Rc<PerRequest> {
+    req.app_data::<Rc<PerRequest>>()
+        .cloned()
+        .expect("startup registers PerRequest with the per-request layer")
+}
+
+/// What [`identify`] notes of a request.
+struct Identity {
+    client: Option<IpAddr>,
+    line: AccessLine,
+    in_flight: Option<InFlight>,
+}
+
+/// What [`admit`] decided: a refusal, and the rate-limit headers `(policy, state)` for the
+/// answer when the route is limited.
+#[derive(Default)]
+struct Admission {
+    refusal: Option<ApiError>,
+    rate_headers: Option<(HeaderValue, HeaderValue)>,
+}
+
+/// The middleware: the steps above, in order.
 pub async fn per_request<B: MessageBody + 'static>(
     mut req: ServiceRequest,
     next: Next<B>,
 ) -> Result<ServiceResponse<LoggedBody<EitherBody<EitherBody<B, BoxBody>>>>, Error> {
-    let peer = req.peer_addr().map(|peer| peer.ip());
-    let client = match req.app_data::<Forwarding>() {
-        Some(forwarding) => forwarding.client(peer, req.headers()),
-        None => peer,
+    let steps = steps_of(&req);
+    let Identity {
+        client,
+        line,
+        in_flight,
+    } = identify(&steps, &req);
+    let admission = if steps.admission_inside_cors {
+        Admission::default()
+    } else {
+        admit(&steps, &req, client)
     };
-    let line = AccessLine::start(&req, request_id::for_request(req.headers()), client);
-    let in_flight = req
-        .app_data::<ThinData<Metrics>>()
-        .map(|metrics| metrics.0.request_started());
-    let metrics = in_flight.as_ref().map(InFlight::metrics);
-    // The rate-limit headers for the answer, `(policy, state)`, when the route is limited.
-    let mut rate_headers = None;
-    let refusal = match check_request(&req) {
-        Err(refusal) => Some(refusal),
-        Ok(()) => match rate_limit(&req, client) {
-            Some((
-                policy,
-                Decision::Refused {
-                    retry_after_secs,
-                    state,
-                },
-            )) => {
-                rate_headers = Some((policy, state));
-                if let Some(metrics) = metrics {
-                    metrics.request_rate_limited();
-                }
-                Some(ApiError::TooManyRequests { retry_after_secs })
-            }
-            limited => {
-                if let Some((policy, Decision::Allowed(state))) = limited {
-                    rate_headers = Some((policy, state));
-                }
-                authenticate(&req).err()
-            }
-        },
-    };
-    let res = match refusal {
+    let res = match admission.refusal {
         Some(refusal) => req
             .into_response(refusal.error_response())
             .map_into_right_body(),
         None => {
-            route_head_as_get(&mut req);
-            // Handlers pass the client's id on (upstream calls): one it sent that is not sane
-            // is replaced by the answer's. (Inserting every fresh id into the request cost about
-            // 10% of the throughput of `make bench`'s overhead scenario, so an id the client did
-            // not send is not passed on.)
-            if let Some(sent) = req.headers().get(&request_id::REQUEST_ID)
-                && !request_id::is_sane(sent.as_bytes())
-            {
-                req.headers_mut().insert(request_id::REQUEST_ID, line.id());
-            }
+            prepare(&mut req, &line);
             // An error or a panic leaves no request to ask: it closes the connection if the
             // drain had begun when the request came.
-            let draining = is_draining(req.request());
+            let draining = steps.serving.is_draining();
             match AssertUnwindSafe(next.call(req)).catch_unwind().await {
                 Ok(Ok(answer)) => answer.map_into_left_body(),
                 Ok(Err(error)) => {
                     let status = error.as_response_error().status_code();
-                    count_unanswered(metrics, &line, status);
+                    count_unanswered(in_flight.as_ref(), &line, status);
                     return Err(Unanswered::failed(error, line).closing(draining).into());
                 }
                 Err(_) => {
                     let status = actix_web::http::StatusCode::INTERNAL_SERVER_ERROR;
-                    count_unanswered(metrics, &line, status);
+                    count_unanswered(in_flight.as_ref(), &line, status);
                     return Err(Unanswered::panicked(line).closing(draining).into());
                 }
             }
         }
     };
+    Ok(finish(&steps, res, line, in_flight, admission.rate_headers))
+}
+
+/// Step 1: the client, the request id and access line, the in-flight count.
+fn identify(steps: &PerRequest, req: &ServiceRequest) -> Identity {
+    let peer = req.peer_addr().map(|peer| peer.ip());
+    let client = steps.forwarding.client(peer, req.headers());
+    let line = AccessLine::start(req, request_id::for_request(req.headers()), client);
+    let in_flight = steps.metrics.as_ref().map(Metrics::request_started);
+    Identity {
+        client,
+        line,
+        in_flight,
+    }
+}
+
+/// Step 2: the head limits, the rate limit, the API keys; the first that refuses decides.
+fn admit(steps: &PerRequest, req: &ServiceRequest, client: Option<IpAddr>) -> Admission {
+    if let Err(refusal) = steps.head_limits.check(req.head()) {
+        return Admission {
+            refusal: Some(refusal),
+            rate_headers: None,
+        };
+    }
+    let mut rate_headers = None;
+    if let Some(limits) = &steps.rate_limits {
+        match limits.check(req.method(), req.path(), client) {
+            Decision::Exempt => {}
+            Decision::Allowed(state) => rate_headers = Some((limits.policy(), state)),
+            Decision::Refused {
+                retry_after_secs,
+                state,
+            } => {
+                if let Some(metrics) = &steps.metrics {
+                    metrics.request_rate_limited();
+                }
+                return Admission {
+                    refusal: Some(ApiError::TooManyRequests { retry_after_secs }),
+                    rate_headers: Some((limits.policy(), state)),
+                };
+            }
+        }
+    }
+    let refusal = match &steps.authentication {
+        Some(authentication) => authentication.check(req).err(),
+        None => None,
+    };
+    Admission {
+        refusal,
+        rate_headers,
+    }
+}
+
+/// Step 3: `HEAD` routed as `GET`; the client's request id passed on to handlers (upstream calls)
+/// only when sane, else replaced by the answer's. (Inserting every fresh id into the request cost
+/// about 10% of the throughput of `make bench`'s overhead scenario, so an id the client did not
+/// send is not passed on.)
+fn prepare(req: &mut ServiceRequest, line: &AccessLine) {
+    route_head_as_get(req);
+    if let Some(sent) = req.headers().get(&request_id::REQUEST_ID)
+        && !request_id::is_sane(sent.as_bytes())
+    {
+        req.headers_mut().insert(request_id::REQUEST_ID, line.id());
+    }
+}
+
+/// Step 5: the JSON error body, the common and rate-limit headers, `Connection: close` while
+/// draining, the metrics, and the access line written once the body is sent.
+fn finish<B: MessageBody + 'static>(
+    steps: &PerRequest,
+    res: ServiceResponse<B>,
+    line: AccessLine,
+    in_flight: Option<InFlight>,
+    rate_headers: Option<(HeaderValue, HeaderValue)>,
+) -> ServiceResponse<LoggedBody<EitherBody<B>>> {
     let mut res = as_json_error(res);
     with_common_headers(res.headers_mut(), line.id());
     if let Some((policy, state)) = rate_headers {
         res.headers_mut().insert(RATELIMIT_POLICY, policy);
         res.headers_mut().insert(RATELIMIT, state);
     }
-    if is_draining(res.request()) {
+    if steps.serving.is_draining() {
         // The client should take its next request to another replica.
         res.response_mut()
             .head_mut()
             .set_connection_type(ConnectionType::Close);
     }
     let status = res.status();
-    if let Some(metrics) = metrics {
+    if let Some(in_flight) = &in_flight {
         let pattern = res.request().match_pattern();
         let template = pattern.as_deref().map(route_template);
         let route = match (pattern.as_deref(), template.as_deref()) {
@@ -127,9 +225,40 @@ pub async fn per_request<B: MessageBody + 'static>(
             (_, Some(template)) => template,
         };
         let (method, took) = line.method_and_elapsed();
-        metrics.request_answered(method, route, status.as_str(), took);
+        in_flight
+            .metrics()
+            .request_answered(method, route, status.as_str(), took);
     }
-    Ok(res.map_body(|_, body| line.sending(body, status)))
+    res.map_body(|_, body| line.sending(body, status))
+}
+
+/// Admission (step 2) as a layer of its own, inside the CORS layer when CORS is on: its
+/// refusals, and the 500 of a panic it contains, then pass through CORS on their way out and
+/// carry its headers.
+pub async fn admission_inside_cors<B: MessageBody + 'static>(
+    req: ServiceRequest,
+    next: Next<B>,
+) -> Result<ServiceResponse<EitherBody<B>>, Error> {
+    let steps = steps_of(&req);
+    let peer = req.peer_addr().map(|peer| peer.ip());
+    let client = steps.forwarding.client(peer, req.headers());
+    let admission = admit(&steps, &req, client);
+    let mut res = match admission.refusal {
+        Some(refusal) => req
+            .into_response(refusal.error_response())
+            .map_into_right_body(),
+        // A panic is contained here too, so that its 500 passes through CORS (which turns an
+        // error into an answer with its headers) rather than unwinding past it.
+        None => match AssertUnwindSafe(next.call(req)).catch_unwind().await {
+            Ok(answer) => answer?.map_into_left_body(),
+            Err(_) => return Err(ApiError::Internal("a handler panicked".to_owned()).into()),
+        },
+    };
+    if let Some((policy, state)) = admission.rate_headers {
+        res.headers_mut().insert(RATELIMIT_POLICY, policy);
+        res.headers_mut().insert(RATELIMIT, state);
+    }
+    Ok(res)
 }
 
 /// The pattern of the resource that takes what no route takes ([`crate::http::fallback`]).
@@ -138,39 +267,14 @@ const FALLBACK_PATTERN: &str = crate::http::fallback::PATTERN;
 /// Counts a request that failed or panicked before it had an answer. Its route cannot be asked
 /// of a request that is gone: it counts under `route="unknown"`.
 fn count_unanswered(
-    metrics: Option<&Metrics>,
+    in_flight: Option<&InFlight>,
     line: &AccessLine,
     status: actix_web::http::StatusCode,
 ) {
-    if let Some(metrics) = metrics {
+    if let Some(in_flight) = in_flight {
         let (method, took) = line.method_and_elapsed();
-        metrics.request_answered(method, "unknown", status.as_str(), took);
+        in_flight
+            .metrics()
+            .request_answered(method, "unknown", status.as_str(), took);
     }
-}
-
-/// The rate limiter's decision on `req` from `client`, with the policy header, when rate
-/// limiting is on and the route is limited.
-fn rate_limit(
-    req: &ServiceRequest,
-    client: Option<std::net::IpAddr>,
-) -> Option<(HeaderValue, Decision)> {
-    let limits = req.app_data::<RateLimits>()?;
-    match limits.check(req.method(), req.path(), client) {
-        Decision::Exempt => None,
-        decision => Some((limits.policy(), decision)),
-    }
-}
-
-/// The `401` for a request that needs an API key and carries none of them, when keys are on.
-fn authenticate(req: &ServiceRequest) -> Result<(), ApiError> {
-    match req.app_data::<Authentication>() {
-        Some(authentication) => authentication.check(req),
-        None => Ok(()),
-    }
-}
-
-/// Whether the server `req` came to is draining.
-fn is_draining(req: &actix_web::HttpRequest) -> bool {
-    req.app_data::<ThinData<ServingState>>()
-        .is_some_and(|serving| serving.0.is_draining())
 }

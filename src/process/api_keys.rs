@@ -43,6 +43,34 @@ impl fmt::Debug for Secret {
     }
 }
 
+/// The largest API keys file read: some 16,000 keys of 64 characters. A larger one is not a
+/// keys file (`/dev/zero` would fill the memory).
+pub const MAX_KEYS_FILE_BYTES: u64 = 1 << 20;
+
+/// The text of a keys file: a regular file (a FIFO or a device would hang or never end the
+/// start, deaf to SIGTERM) of at most [`MAX_KEYS_FILE_BYTES`], in UTF-8.
+fn read_keys_file(path: &Path) -> Result<String, String> {
+    use std::io::Read;
+    // `metadata` does not open the file, so a FIFO is refused before anything waits on it.
+    let metadata = std::fs::metadata(path).map_err(|cause| format!("cannot read it: {cause}"))?;
+    if !metadata.is_file() {
+        return Err("is not a regular file".to_owned());
+    }
+    let too_large = || format!("is larger than {MAX_KEYS_FILE_BYTES} bytes: not a keys file");
+    if metadata.len() > MAX_KEYS_FILE_BYTES {
+        return Err(too_large());
+    }
+    let file = std::fs::File::open(path).map_err(|cause| format!("cannot read it: {cause}"))?;
+    let mut bytes = Vec::new();
+    file.take(MAX_KEYS_FILE_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|cause| format!("cannot read it: {cause}"))?;
+    if bytes.len() as u64 > MAX_KEYS_FILE_BYTES {
+        return Err(too_large());
+    }
+    String::from_utf8(bytes).map_err(|_| "is not UTF-8 text".to_owned())
+}
+
 /// The accepted keys, by digest; clones share them.
 #[derive(Clone)]
 pub struct ApiKeys {
@@ -66,8 +94,7 @@ impl ApiKeys {
             )),
             (Some(path), None) => {
                 let source = format!("--api-keys-file {}", path.display());
-                let text = std::fs::read_to_string(path)
-                    .map_err(|cause| format!("cannot read {source}: {cause}"))?;
+                let text = read_keys_file(path).map_err(|why| format!("{source}: {why}"))?;
                 // Editors on Windows start a UTF-8 file with a byte-order mark.
                 let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
                 let keys = text.lines().enumerate().filter_map(|(index, line)| {
@@ -198,7 +225,7 @@ mod tests {
         }
         let missing = ApiKeys::load(Some(Path::new("/nonexistent/keys")), None).unwrap_err();
         assert!(
-            missing.starts_with("cannot read --api-keys-file /nonexistent/keys: "),
+            missing.starts_with("--api-keys-file /nonexistent/keys: cannot read it: "),
             "{missing}"
         );
         let both = ApiKeys::load(Some(Path::new("/k")), Some(&Secret::new(KEY))).unwrap_err();

@@ -102,7 +102,7 @@ fn parse(url: &str) -> Result<(String, Vec<SocketAddr>, String), String> {
         return Err(format!("{url}: only http:// URLs can be checked"));
     }
     let host = uri.host().ok_or_else(|| format!("{url}: no host"))?;
-    let port = uri.port_u16().unwrap_or(80);
+    let port = crate::process::settings::http_port(&uri).map_err(|e| format!("{url}: {e}"))?;
     let host = host.trim_start_matches('[').trim_end_matches(']');
     let addresses: Vec<SocketAddr> = (host, port)
         .to_socket_addrs()
@@ -142,5 +142,14 @@ mod tests {
             ("127.0.0.1:9", 9, "/readyz?x=1")
         );
         assert_eq!(parse("http://[::1]/").unwrap().1[0].port(), 80);
+        for url in [
+            "http://127.0.0.1:65616/healthz",
+            "http://127.0.0.1:0/",
+            "http://[::1]:99999/",
+        ] {
+            let error = parse(url).unwrap_err();
+            assert!(error.contains("a port is 1 to 65535"), "{url}: {error}");
+        }
+        assert_eq!(parse("http://[::1]:65535/").unwrap().1[0].port(), 65535);
     }
 }

@@ -200,7 +200,12 @@ pub fn init_logging(format: LogFormat) -> io::Result<()> {
     let _ = FORMAT.set(format);
     let buffer = BUFFER.get_or_init(|| LogBuffer::new(LOG_BUFFER_BYTES));
     let env = env_logger::Env::default().default_filter_or(DEFAULT_LOG_FILTER);
-    let filter = env_logger::Builder::from_env(env).build();
+    // actix-server's three start-up lines repeat greeter's own "listening on" line: they show
+    // only when RUST_LOG names actix_server (a directive of its own overrides this one).
+    let filter = env_logger::Builder::new()
+        .filter_module("actix_server", log::LevelFilter::Warn)
+        .parse_env(env)
+        .build();
     let max_level = filter.filter();
     let logger = BufferedLogger {
         filter,

@@ -48,7 +48,13 @@ pub fn raise_limit(settings: &mut ServeSettings) -> std::io::Result<u64> {
         (None, Some(fitted)) => {
             log::info!(
                 "open files are limited to {limit}: serving up to {fitted} connections per \
-                 worker (set --max-connections to choose)"
+                 worker, fitted to it: ({limit} - {SPARE_DESCRIPTORS} spare - {} workers x {} \
+                 upstreams x {} --upstream-max-connections) / {} workers (set --max-connections \
+                 to choose)",
+                settings.workers,
+                settings.upstreams.len(),
+                settings.upstream_max_connections,
+                settings.workers,
             );
             settings.max_connections = Some(fitted);
         }

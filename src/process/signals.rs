@@ -7,7 +7,8 @@
 //! load balancer moves its clients elsewhere before anything is refused; a second signal ends
 //! the drain early. Then the listener closes and every in-flight request finishes (within
 //! `--shutdown-timeout`); a signal during that wait ends the process at once, as a second
-//! Ctrl-C does in uvicorn. The handlers are installed by [`Signals::install`] before the
+//! Ctrl-C does in uvicorn. A repeat of the first signal within [`REPEAT_WINDOW`] is the same
+//! stop, not a second one (GNU `timeout` sends its signal twice). The handlers are installed by [`Signals::install`] before the
 //! listener is bound, so no signal finds the process without them.
 
 use std::task::Poll;
@@ -54,6 +55,31 @@ impl Signals {
     }
 }
 
+/// A repeat of the first signal within this long is the same request to stop, not a second
+/// one: GNU `timeout` (and some supervisors) signal the child and then its process group, so one
+/// stop arrives as two signals moments apart.
+pub const REPEAT_WINDOW: Duration = Duration::from_secs(1);
+
+/// The first signal: its name and when it came.
+struct First {
+    name: &'static str,
+    at: std::time::Instant,
+}
+
+impl Signals {
+    /// Waits for a signal that is not `first` repeated within [`REPEAT_WINDOW`].
+    async fn next_after(&mut self, first: &First) -> (&'static str, i32) {
+        loop {
+            let (name, number) = self.next().await;
+            if name == first.name && first.at.elapsed() < REPEAT_WINDOW {
+                log::debug!("{name} received again within {REPEAT_WINDOW:?}: the same stop");
+                continue;
+            }
+            return (name, number);
+        }
+    }
+}
+
 /// Between pausing the accept thread and stopping the workers: time for the pause to reach the
 /// accept thread and for the workers to take the connections it handed them.
 pub const ACCEPT_SETTLE: Duration = Duration::from_millis(100);
@@ -68,6 +94,10 @@ pub async fn stop_on_signal(
     drain_delay: Duration,
 ) {
     let (name, _) = signals.next().await;
+    let first = First {
+        name,
+        at: std::time::Instant::now(),
+    };
     serving.begin_draining();
     if !drain_delay.is_zero() {
         log::info!(
@@ -77,7 +107,7 @@ pub async fn stop_on_signal(
         );
         let drained = actix_rt::time::sleep(drain_delay);
         futures_util::pin_mut!(drained);
-        let second = signals.next();
+        let second = signals.next_after(&first);
         futures_util::pin_mut!(second);
         if let futures_util::future::Either::Right(((name, _), _)) =
             futures_util::future::select(drained, second).await
@@ -97,7 +127,7 @@ pub async fn stop_on_signal(
     actix_rt::time::sleep(ACCEPT_SETTLE).await;
     let graceful = server.stop(true);
     futures_util::pin_mut!(graceful);
-    let next = signals.next();
+    let next = signals.next_after(&first);
     futures_util::pin_mut!(next);
     if let futures_util::future::Either::Right(((name, number), _)) =
         futures_util::future::select(graceful, next).await

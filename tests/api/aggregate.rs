@@ -176,6 +176,15 @@ async fn serve(
         if stream.write_all(&answer).await.is_err() {
             return;
         }
+        if let Behaviour::JsonThenClose = behaviour {
+            // Closes its side, then waits for the caller to close its own: the moment the
+            // caller has seen the close (counted in `closed_by_caller`).
+            let _ = stream.shutdown().await;
+            let mut rest = [0; 1];
+            let _ = stream.read(&mut rest).await;
+            closed_by_caller.fetch_add(1, Ordering::SeqCst);
+            return;
+        }
         if !matches!(
             behaviour,
             Behaviour::Json | Behaviour::Slow(_) | Behaviour::DropsSecondRequest
@@ -452,9 +461,22 @@ async fn a_connection_the_upstream_closed_while_idle_is_replaced() {
         let result = source(&reply.json(), "closing").clone();
         assert_eq!(result["ok"], true, "call {n}: {result}");
         assert_eq!(result["body"], json!({"n": n}), "call {n}");
-        actix_rt::time::sleep(Duration::from_millis(100)).await; // the close reaches greeter
+        // greeter sees the upstream's close while the connection is idle, and closes its end.
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while closing.closed_by_caller.load(Ordering::SeqCst) < n + 1 {
+            assert!(
+                Instant::now() < deadline,
+                "call {n}: greeter kept the closed connection"
+            );
+            actix_rt::time::sleep(Duration::from_millis(5)).await;
+        }
     }
     assert_eq!(closing.accepted.load(Ordering::SeqCst), 3);
+    assert_eq!(
+        closing.request_lines.lock().unwrap().len(),
+        3,
+        "each sent once"
+    );
 }
 
 /// A kept connection the upstream closes as the next request arrives (its idle close crossing

@@ -299,11 +299,48 @@ fn keys_from_a_file_are_required_and_never_logged() {
 
 #[test]
 fn unfit_keys_stop_the_start_with_one_line() {
+    let dir = std::env::temp_dir().join(format!("greeter-unfit-keys-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = |name: &str| dir.join(name).to_str().unwrap().to_owned();
+    std::fs::write(path("empty"), "# no key yet\n").unwrap();
+    // One byte past the cap: a file of keys, but too large to be read.
+    let line = format!("{KEY}\n");
+    let lines = (greeter::process::api_keys::MAX_KEYS_FILE_BYTES as usize) / line.len() + 1;
+    std::fs::write(path("huge"), line.repeat(lines)).unwrap();
+    let fifo = path("fifo");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(made.success(), "mkfifo failed");
+    let (empty, huge) = (path("empty"), path("huge"));
+    let dir_path = dir.to_str().unwrap().to_owned();
     for (args, envs, expected) in [
+        // Nothing that hangs the start, or fills the memory, is read.
+        (
+            vec!["--api-keys-file", fifo.as_str()],
+            vec![],
+            "is not a regular file",
+        ),
+        (
+            vec!["--api-keys-file", "/dev/zero"],
+            vec![],
+            "is not a regular file",
+        ),
+        (
+            vec!["--api-keys-file", dir_path.as_str()],
+            vec![],
+            "is not a regular file",
+        ),
+        (
+            vec!["--api-keys-file", huge.as_str()],
+            vec![],
+            "is larger than 1048576 bytes",
+        ),
         (
             vec!["--api-keys-file", "/nonexistent/greeter-keys"],
             vec![],
-            "cannot read --api-keys-file /nonexistent/greeter-keys",
+            "--api-keys-file /nonexistent/greeter-keys: cannot read it",
         ),
         (
             vec![],
@@ -320,7 +357,11 @@ fn unfit_keys_stop_the_start_with_one_line() {
             vec![("GREETER_API_KEYS", KEY)],
             "choose one",
         ),
-        (vec!["--api-keys-file", "/dev/null"], vec![], "holds no key"),
+        (
+            vec!["--api-keys-file", empty.as_str()],
+            vec![],
+            "holds no key",
+        ),
     ] {
         let mut command = GreeterProcess::command(&[&["--port", "0"][..], &args].concat());
         for (key, value) in &envs {
@@ -346,6 +387,7 @@ fn unfit_keys_stop_the_start_with_one_line() {
         "GREETER_API_KEYS is not valid UTF-8",
         "not UTF-8",
     );
+    std::fs::remove_dir_all(dir).unwrap();
 }
 
 /// The start stopped with exit 1 and one error line saying `expected`.

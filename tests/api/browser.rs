@@ -222,7 +222,11 @@ fn redoc_works_in_a_real_browser_with_no_network() {
         Ok(found) => found,
         Err(reason) => return skip(&reason),
     };
-    let address = spawn_app_in_thread(test_settings());
+    // With API keys, so that the document declares the scheme ReDoc must show.
+    let address = spawn_app_in_thread(ServeSettings {
+        api_keys_env: Some(Secret::new(API_KEY)),
+        ..test_settings()
+    });
 
     let report = run_script(
         &chromium,

@@ -86,6 +86,13 @@ fn bad_flag_values_get_a_one_line_error_and_exit_code_2() {
         ("--io-delay", "-1s"),
         ("--host", "nowhere"),
         ("--backlog", "0"),
+        // Past actix-server's 512 workers (it panicked), and a duration that overflowed the
+        // clock of every connection.
+        ("--workers", "513"),
+        ("--head-timeout", "400000000000y"),
+        ("--keep-alive", "400000000000y"),
+        ("--shutdown-timeout", "2h"),
+        ("--max-uri-length", "64KiB"),
     ] {
         let output = greeter(&[flag, value], &[]);
         assert_one_line_error_naming(&output, flag);
@@ -110,6 +117,31 @@ fn bad_environment_values_name_their_flag() {
 fn unknown_arguments_get_a_one_line_error() {
     let output = greeter(&["--colour", "blue"], &[]);
     assert_one_line_error_naming(&output, "--colour");
+}
+
+/// `greeter openapi | head -c 200`: a reader that stops early is no error (exit 0, nothing on
+/// stderr). The document (over 64 KiB) is larger than the pipe holds, so the write meets the
+/// closed pipe.
+#[test]
+fn openapi_into_a_pipe_closed_early_is_no_error() {
+    use std::io::Read;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_greeter"))
+        .arg("openapi")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut start = [0u8; 200];
+    child.stdout.take().unwrap().read_exact(&mut start).unwrap();
+    assert!(start.starts_with(b"{"));
+    let output = child.wait_with_output().unwrap();
+    assert_eq!(
+        (
+            output.status.code(),
+            String::from_utf8_lossy(&output.stderr).as_ref()
+        ),
+        (Some(0), "")
+    );
 }
 
 #[test]
@@ -179,7 +211,8 @@ fn environment_variables_configure_the_server() {
         line.contains(&format!("http://127.0.0.1:{port} ")),
         "{line}"
     );
-    assert!(line.contains("workers: 1, I/O delay: 0s"), "{line}");
+    assert!(line.contains("workers: 1, "), "{line}");
+    assert!(line.contains("I/O delay: 0s"), "{line}");
 }
 
 #[test]
@@ -309,6 +342,8 @@ fn bad_upstreams_get_a_one_line_error_naming_the_flag() {
             "carries no user or password",
         ),
         ("a=http://127.0.0.1:0/", "has port 0"),
+        ("a=http://127.0.0.1:99999/", "a port is 1 to 65535"),
+        ("a=http://[::1]:65536/", "a port is 1 to 65535"),
         ("a=http://:80/", "is not an absolute http:// URL"),
     ] {
         let output = greeter(&["--upstream", value], &[]);
@@ -480,7 +515,10 @@ fn at_most_64_upstreams_are_accepted() {
     );
     let stderr = String::from_utf8_lossy(&at_limit.stderr);
     assert_eq!(at_limit.status.code(), Some(1), "{stderr}");
-    assert!(stderr.contains("cannot read --api-keys-file"), "{stderr}");
+    assert!(
+        stderr.contains("--api-keys-file /nonexistent/keys: cannot read it"),
+        "{stderr}"
+    );
     let over = greeter(&["--port", "0"], &[("GREETER_UPSTREAMS", &upstreams(65))]);
     assert_one_line_error_naming(&over, "at most 64 upstreams");
 }
@@ -519,15 +557,23 @@ fn healthcheck_exits_0_only_on_a_200() {
             vec!["--url".to_owned(), "https://127.0.0.1/".to_owned()],
             "only http://",
         ),
-        // A timeout past what an Instant holds is capped (it once panicked).
+        // The longest timeout (a longer one is refused as a bad flag value: it once panicked).
         (
             vec![
                 "--url".to_owned(),
                 format!("{address}/nowhere"),
                 "--timeout".to_owned(),
-                "18446744073709551615s".to_owned(),
+                "1h".to_owned(),
             ],
             "404",
+        ),
+        // A port past 65535 is no port 80 (it once asked port 80 instead).
+        (
+            vec![
+                "--url".to_owned(),
+                "http://127.0.0.1:65616/healthz".to_owned(),
+            ],
+            "a port is 1 to 65535",
         ),
     ] {
         let args: Vec<&str> = ["healthcheck"]
@@ -553,4 +599,90 @@ fn healthcheck_exits_0_only_on_a_200() {
         server.wait_for_exit(std::time::Duration::from_secs(30)),
         Some(0)
     );
+}
+
+/// Start-up says where greeter listens once: actix-server's own three lines stay quiet unless
+/// RUST_LOG names it, and a connection figure fitted to the open-files limit says how.
+#[test]
+fn start_up_says_where_it_listens_in_one_line() {
+    let (mut process, address) = GreeterProcess::serve(&["--upstream", "a=http://127.0.0.1:9/"]);
+    process.wait_for_line("listening on", std::time::Duration::from_secs(5));
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let lines = process.lines();
+    let listening: Vec<&String> = lines
+        .iter()
+        .filter(|l| l.contains("listening") || l.contains("starting"))
+        .collect();
+    assert_eq!(listening.len(), 1, "{lines:#?}");
+    assert!(listening[0].contains(&address), "{lines:#?}");
+    assert!(
+        listening[0].contains("connections per worker: "),
+        "{lines:#?}"
+    );
+    assert!(
+        !lines.iter().any(|l| l.contains("actix_server")),
+        "{lines:#?}"
+    );
+    if let Some(fitted) = lines.iter().find(|l| l.contains("open files are limited")) {
+        assert!(
+            fitted.contains("fitted to it") && fitted.contains("64 spare"),
+            "{fitted}"
+        );
+    }
+    let mut named = GreeterProcess::command(&["--port", "0"]);
+    named.env("RUST_LOG", "info,actix_server=info");
+    let mut named = GreeterProcess::spawn(named);
+    named.wait_for_line("actix_server", std::time::Duration::from_secs(5));
+}
+
+/// Every numeric setting at its largest value still starts a server that serves (a duration
+/// with no upper bound once started one whose every connection panicked).
+#[test]
+fn a_server_at_every_largest_value_serves() {
+    let mut args = Vec::new();
+    for bound in greeter::process::settings::bounds::BOUNDS {
+        match bound.flag {
+            // The port is 0 here; the workers and connections at their largest would take
+            // threads and descriptors a test should not, and an hour's I/O wait an hour;
+            // `--timeout` is the healthcheck's; the rate limit needs its period.
+            "--port" | "--workers" | "--max-connections" | "--io-delay" | "--timeout" => {}
+            "--rate-limit" => args.extend([bound.flag, "1000000/s"]),
+            _ => args.extend([bound.flag, bound.max]),
+        }
+    }
+    let (_process, address) = GreeterProcess::serve(&args);
+    let socket = address.trim_start_matches("http://");
+    let answer = raw_http_blocking(socket, &get_request("/healthz")).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    let answer = raw_http_blocking(socket, &get_request("/nowhere")).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 404"), "{answer}");
+}
+
+/// The README's table of settings states each numeric setting's range as the code's table does,
+/// lists every subcommand, and stays short enough to read (at most 200 lines).
+#[test]
+fn the_readme_agrees_with_the_code() {
+    let readme = std::fs::read_to_string(project_root().join("README.md")).unwrap();
+    for bound in greeter::process::settings::bounds::BOUNDS {
+        let flag = match bound.flag {
+            "--timeout" => "healthcheck --timeout",
+            flag => flag,
+        };
+        let row = readme
+            .lines()
+            .find(|line| line.starts_with(&format!("| `{flag}` |")))
+            .unwrap_or_else(|| panic!("the README has no row for {flag}"));
+        let range = format!("{} to {}", bound.min, bound.max);
+        let cells: Vec<&str> = row.split('|').map(str::trim).collect();
+        let column = cells.get(4).copied().unwrap_or_default();
+        assert!(
+            column == range || column == format!("N {range}"),
+            "the README says {column:?} for {flag}, the code {range}"
+        );
+    }
+    for subcommand in ["greeter [serve]", "greeter openapi", "greeter healthcheck"] {
+        assert!(readme.contains(subcommand), "the README lacks {subcommand}");
+    }
+    let lines = readme.lines().count();
+    assert!(lines <= 200, "the README has {lines} lines");
 }

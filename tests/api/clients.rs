@@ -1,6 +1,7 @@
-//! Clients generated from the committed spec, each calling every operation against a freshly
-//! started server: Python (openapi-python-client), TypeScript (openapi-typescript +
-//! openapi-fetch) and Rust (progenitor, from the OpenAPI 3.0 edition). The generators are pinned
+//! Clients generated from the document a server with API keys serves (it declares the bearer
+//! scheme; the committed, default one does not), each calling every operation against that
+//! server: Python (openapi-python-client), TypeScript (openapi-typescript + openapi-fetch) and
+//! Rust (progenitor, from the OpenAPI 3.0 edition). The generators are pinned
 //! and installed by `make test` into `.venv`, `tests/clients/typescript/node_modules` and
 //! `target/clients/rust`; what they generate is written under `target/` or git-ignored folders.
 
@@ -24,6 +25,22 @@ fn fresh_server() -> String {
         ..test_settings()
     };
     format!("http://{}", spawn_app_in_thread(settings))
+}
+
+/// The document `server` serves at `path`, saved as `target/clients/<file>` for a generator;
+/// returns its absolute path.
+fn served_document(server: &str, path: &str, file: &str) -> std::path::PathBuf {
+    let answer = crate::helpers::raw_http_blocking(
+        server.trim_start_matches("http://"),
+        &crate::helpers::get_request(path),
+    )
+    .expect("cannot fetch the document");
+    let (head, body) = answer.split_once("\r\n\r\n").expect("an HTTP answer");
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    let saved = project_root().join("target/clients").join(file);
+    std::fs::create_dir_all(saved.parent().unwrap()).unwrap();
+    std::fs::write(&saved, body).unwrap();
+    saved
 }
 
 /// Runs `command`, failing the test with its output unless it succeeds; returns its stdout.
@@ -62,21 +79,18 @@ fn python_client_calls_every_operation() {
         std::env::var("PATH").unwrap_or_default()
     );
 
+    let server = fresh_server();
+    let spec = served_document(&server, "/openapi.json", "python-openapi.json");
     run(Command::new(bin.join("openapi-python-client"))
-        .args([
-            "generate",
-            "--path",
-            "openapi/openapi.json",
-            "--meta",
-            "none",
-            "--output-path",
-        ])
+        .args(["generate", "--path"])
+        .arg(&spec)
+        .args(["--meta", "none", "--output-path"])
         .arg(out.join("greeter_client"))
         .current_dir(&root)
         .env("PATH", &path));
     let stdout = run(Command::new(bin.join("python"))
         .arg("tests/clients/python/check_client.py")
-        .arg(fresh_server())
+        .arg(&server)
         .arg(API_KEY)
         .current_dir(&root)
         .env("PYTHONPATH", &out));
@@ -97,12 +111,11 @@ fn typescript_client_calls_every_operation() {
     fresh_dir(&dir.join("generated"));
     fresh_dir(&dir.join("dist"));
 
+    let server = fresh_server();
+    let spec = served_document(&server, "/openapi.json", "typescript-openapi.json");
     run(Command::new(bin.join("openapi-typescript"))
-        .args([
-            "../../../openapi/openapi.json",
-            "--default-non-nullable",
-            "false",
-        ])
+        .arg(&spec)
+        .args(["--default-non-nullable", "false"])
         .args(["--output", "generated/schema.d.ts"])
         .current_dir(&dir));
     run(Command::new(bin.join("tsc"))
@@ -110,7 +123,7 @@ fn typescript_client_calls_every_operation() {
         .current_dir(&dir));
     let stdout = run(Command::new("node")
         .arg("dist/check_client.js")
-        .arg(fresh_server())
+        .arg(&server)
         .arg(API_KEY)
         .current_dir(&dir));
 
@@ -123,8 +136,11 @@ fn typescript_client_calls_every_operation() {
 #[test]
 fn rust_client_calls_every_operation() {
     let root = project_root();
+    let server = fresh_server();
+    let spec = served_document(&server, "/openapi-3.0.json", "rust-openapi-3.0.json");
     let mut cargo = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
     cargo
+        .env("GREETER_CLIENT_SPEC", &spec)
         .args([
             "run",
             "--quiet",
@@ -135,7 +151,7 @@ fn rust_client_calls_every_operation() {
         .arg("--target-dir")
         .arg(root.join("target/clients/rust"))
         .arg("--")
-        .arg(fresh_server())
+        .arg(&server)
         .arg(API_KEY)
         .current_dir(&root);
 

@@ -151,3 +151,46 @@ async fn without_allowed_origins_there_is_no_cors_at_all() {
     .await;
     assert!(preflight.starts_with("HTTP/1.1 405"), "{preflight}");
 }
+
+/// Preflights, answered or refused, go through the same steps as every other answer: a request
+/// id, `nosniff`, an access line and a count in the metrics (they once bypassed them all).
+#[test]
+fn preflights_get_an_id_an_access_line_and_a_count() {
+    use crate::helpers::{GreeterProcess, raw_http_blocking};
+    let (mut process, address) = GreeterProcess::serve(&["--cors-allow-origin", ALLOWED]);
+    let socket = address.trim_start_matches("http://").to_owned();
+    let preflight = |headers: &str| {
+        raw_http_blocking(
+            &socket,
+            &format!(
+                "OPTIONS /greetings HTTP/1.1\r\nHost: t\r\nConnection: close\r\n{headers}\r\n"
+            ),
+        )
+        .expect("request failed")
+    };
+    let allowed = preflight(&format!(
+        "Origin: {ALLOWED}\r\nAccess-Control-Request-Method: POST\r\n"
+    ));
+    let refused = preflight("Origin: http://other.test\r\nAccess-Control-Request-Method: POST\r\n");
+    for (answer, status) in [(&allowed, "200"), (&refused, "400")] {
+        assert!(
+            answer.starts_with(&format!("HTTP/1.1 {status}")),
+            "{answer}"
+        );
+        assert_eq!(header(answer, "x-content-type-options"), Some("nosniff"));
+        let id = header(answer, "x-request-id").unwrap_or_else(|| panic!("no id: {answer}"));
+        let line = process.wait_for_line(&format!(" {id} "), Duration::from_secs(5));
+        assert!(
+            line.contains("\"OPTIONS /greetings HTTP/1.1\"")
+                && line.contains(&format!(" {status} ")),
+            "{line}"
+        );
+    }
+    let metrics = raw_http_blocking(&socket, &crate::helpers::get_request("/metrics")).unwrap();
+    for status in ["200", "400"] {
+        let series = format!(
+            "http_requests_total{{method=\"OPTIONS\",route=\"/greetings\",status=\"{status}\"}} 1"
+        );
+        assert!(metrics.contains(&series), "no {series} in:\n{metrics}");
+    }
+}

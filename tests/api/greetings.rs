@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use crate::helpers::{TestApp, spawn_app, spawn_app_with, test_settings};
+use crate::helpers::{Reply, TestApp, spawn_app, spawn_app_with, test_settings};
 
 async fn expect_errors(app: &TestApp, body: &str) -> Vec<Value> {
     let reply = app.post_json("/greetings", body).await;
@@ -405,4 +405,68 @@ async fn the_query_twin_greets_by_the_same_rules() {
     assert_eq!(reply.status, 422, "a control character");
     let reply = app.get("/greetings?name=").await;
     assert_eq!(reply.json()["detail"][0]["type"], "string_too_short");
+}
+
+/// A query value that is not UTF-8 is refused as `/hello/{name}` refuses such a segment: a 422
+/// `string_unicode` with the value as sent, never a name of U+FFFD the client did not send.
+#[actix_web::test]
+async fn a_query_value_that_is_not_utf8_is_refused_as_sent() {
+    let app = spawn_app();
+    for (query, field, input) in [
+        ("name=%FF%FE", "name", "%FF%FE"),
+        ("name=Ada%C3", "name", "Ada%C3"),
+        ("name=Ada&language=%E9s", "language", "%E9s"),
+    ] {
+        let reply = app.get(&format!("/greetings?{query}")).await;
+        assert_eq!(reply.status, 422, "{query}");
+        let error = &reply.json()["detail"][0];
+        assert_eq!(error["type"], "string_unicode", "{query}");
+        assert_eq!(error["loc"], serde_json::json!(["query", field]), "{query}");
+        assert_eq!(error["input"], input, "{query}");
+    }
+    let reply = app.get("/hello/%FF").await;
+    assert_eq!(reply.json()["detail"][0]["type"], "string_unicode");
+}
+
+/// A body in a content coding greeter does not decode is `415` with a detail naming it and
+/// `Accept-Encoding: identity` (RFC 9110 §15.5.16), never parsed as if it were plain.
+#[actix_web::test]
+async fn a_compressed_body_is_415_naming_its_coding() {
+    let app = spawn_app();
+    for coding in ["gzip", "br", "deflate, gzip", "x-made-up"] {
+        let reply = Reply::from(
+            app.client
+                .post(app.url("/greetings"))
+                .insert_header(("content-type", "application/json"))
+                .insert_header(("content-encoding", coding))
+                .send_body(r#"{"name": "Ada"}"#)
+                .await
+                .expect("request failed"),
+        )
+        .await;
+        assert_eq!(reply.status, 415, "{coding}");
+        assert_eq!(
+            reply.header("accept-encoding"),
+            Some("identity"),
+            "{coding}"
+        );
+        let detail = reply.json()["detail"].as_str().unwrap().to_owned();
+        assert!(
+            detail.contains("Content-Encoding") && detail.contains(coding),
+            "{coding}: {detail}"
+        );
+    }
+    for coding in ["identity", "IDENTITY"] {
+        let reply = Reply::from(
+            app.client
+                .post(app.url("/greetings"))
+                .insert_header(("content-type", "application/json"))
+                .insert_header(("content-encoding", coding))
+                .send_body(r#"{"name": "Ada"}"#)
+                .await
+                .expect("request failed"),
+        )
+        .await;
+        assert_eq!(reply.status, 200, "{coding}");
+    }
 }

@@ -143,6 +143,34 @@ fn replica(port: u16) -> GreeterProcess {
     process
 }
 
+/// Waits until `replica` has logged `count` access lines that contain `what` (30 s at most).
+fn wait_for_lines(replica: &GreeterProcess, what: &str, count: usize) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while replica.lines().iter().filter(|l| l.contains(what)).count() < count {
+        assert!(
+            Instant::now() < deadline,
+            "fewer than {count} lines with {what:?}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// The requests each replica holds now: its `http_requests_in_flight` less the scrape itself.
+fn in_flight(ports: &[u16]) -> i64 {
+    ports
+        .iter()
+        .map(|port| {
+            let metrics = raw_http_blocking(&format!("127.0.0.1:{port}"), &get_request("/metrics"))
+                .unwrap_or_default();
+            metrics
+                .lines()
+                .find_map(|line| line.strip_prefix("http_requests_in_flight "))
+                .and_then(|value| value.trim().parse::<i64>().ok())
+                .map_or(0, |value| value - 1)
+        })
+        .sum()
+}
+
 /// Three replicas on free ports, and HAProxy in front of them once it reaches all three.
 fn three_replicas_behind(haproxy: &Path) -> (Vec<GreeterProcess>, [u16; 3], HaProxy) {
     let ports = [free_port(), free_port(), free_port()];
@@ -224,7 +252,8 @@ fn a_replica_killed_mid_load_loses_no_request() {
     let url = format!("http://127.0.0.1:{}/", proxy.port);
 
     let load = std::thread::spawn(move || oha(&oha_binary, &url, 300, 15));
-    std::thread::sleep(Duration::from_secs(5));
+    // Mid-load: once the replica has answered 400 requests (about 4 s in).
+    wait_for_lines(&replicas[1], "\"GET / HTTP/1.1\" 200", 400);
     replicas[1].child.kill().unwrap(); // SIGKILL: no drain, connections reset
     let load = load.join().unwrap();
 
@@ -245,7 +274,8 @@ fn a_rolling_restart_loses_no_request() {
     let url = format!("http://127.0.0.1:{}/", proxy.port);
 
     let load = std::thread::spawn(move || oha(&oha_binary, &url, 300, 20));
-    std::thread::sleep(Duration::from_secs(2));
+    // Under load: once the first replica has answered 100 requests.
+    wait_for_lines(&replicas[0], "\"GET / HTTP/1.1\" 200", 100);
     let mut drains = Vec::new();
     for (index, port) in ports.iter().enumerate() {
         let signalled = Instant::now();
@@ -258,8 +288,8 @@ fn a_rolling_restart_loses_no_request() {
         );
         drains.push(signalled.elapsed());
         replicas[index] = replica(*port);
-        // HAProxy takes it back after two good checks.
-        std::thread::sleep(Duration::from_millis(1500));
+        // HAProxy takes it back after two good checks (`rise 2`), which the replica logs.
+        wait_for_lines(&replicas[index], "\"GET /readyz HTTP/1.0\" 200", 2);
     }
     let load = load.join().unwrap();
 
@@ -282,7 +312,7 @@ fn a_post_on_a_killed_replica_is_answered_502_not_sent_again() {
         Ok(found) => found,
         Err(reason) => return skip(&reason),
     };
-    let (mut replicas, _, proxy) = three_replicas_behind(&haproxy);
+    let (mut replicas, ports, proxy) = three_replicas_behind(&haproxy);
     let address = format!("127.0.0.1:{}", proxy.port);
 
     let body = r#"{"name":"Ada"}"#;
@@ -308,7 +338,12 @@ fn a_post_on_a_killed_replica_is_answered_502_not_sent_again() {
             })
         })
         .collect();
-    std::thread::sleep(Duration::from_millis(400));
+    // Once all 30 are in flight (each waits its 1 s on a replica).
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while in_flight(&ports) < 30 {
+        assert!(Instant::now() < deadline, "the requests never all arrived");
+        std::thread::sleep(Duration::from_millis(20));
+    }
     replicas[0].child.kill().unwrap();
     let answers: Vec<(bool, String)> = requests.into_iter().map(|t| t.join().unwrap()).collect();
 
@@ -333,18 +368,25 @@ fn a_post_on_a_killed_replica_is_answered_502_not_sent_again() {
         .count();
     assert!(refused >= 1, "no POST was on the killed replica: {posts:?}");
     assert_eq!(refused + served, posts.len(), "{posts:?}");
-    // Never sent again: the surviving replicas handled exactly the POSTs answered 200.
-    std::thread::sleep(Duration::from_millis(300));
-    let handled: usize = replicas[1..]
-        .iter()
-        .map(|replica| {
-            let lines = replica.lines();
-            lines
-                .iter()
-                .filter(|l| l.contains("\"POST /greetings HTTP/1.1\" 200"))
-                .count()
-        })
-        .sum();
+    // Never sent again: the surviving replicas handled exactly the POSTs answered 200 (their
+    // access lines reach stderr within 100 ms; wait for as many, then count).
+    let handled = || -> usize {
+        replicas[1..]
+            .iter()
+            .map(|replica| {
+                let lines = replica.lines();
+                lines
+                    .iter()
+                    .filter(|l| l.contains("\"POST /greetings HTTP/1.1\" 200"))
+                    .count()
+            })
+            .sum()
+    };
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while handled() < served && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let handled = handled();
     assert_eq!(
         handled, served,
         "POSTs handled by the survivors vs answered 200"

@@ -35,3 +35,4 @@ mod routing;
 mod shutdown;
 mod socket_activation;
 mod spec_lint;
+mod truthful;

@@ -294,3 +294,86 @@ fn a_second_signal_ends_the_drain_early() {
         second.elapsed()
     );
 }
+
+/// Clients each sending one `GET /` (its wait 1 s), one every 25 ms for `during`; joined, their
+/// answers.
+fn load_during(socket: &str, during: Duration) -> Vec<String> {
+    let started = Instant::now();
+    let mut clients = Vec::new();
+    while started.elapsed() < during {
+        let socket = socket.to_owned();
+        clients.push(std::thread::spawn(move || {
+            crate::helpers::raw_http_blocking(&socket, &get_request("/"))
+        }));
+        std::thread::sleep(Duration::from_millis(25));
+    }
+    clients
+        .into_iter()
+        .map(|client| client.join().unwrap().expect("a request was lost"))
+        .collect()
+}
+
+/// Every answer a 200, greeter exited 0, and the repeated signal was no second stop.
+fn assert_one_graceful_stop(process: &mut GreeterProcess, answers: &[String]) {
+    assert_eq!(
+        process.wait_for_exit(Duration::from_secs(10)),
+        Some(0),
+        "{:#?}",
+        process.lines()
+    );
+    let answered = answers
+        .iter()
+        .filter(|answer| answer.starts_with("HTTP/1.1 200 OK"))
+        .count();
+    assert_eq!(answered, answers.len(), "lost: {answers:#?}");
+    assert!(answers.len() > 10, "only {} requests", answers.len());
+    let lines = process.lines();
+    assert!(
+        lines.iter().any(|l| l.contains("SIGTERM received")),
+        "{lines:#?}"
+    );
+    assert!(
+        !lines.iter().any(|l| l.contains("received again")),
+        "{lines:#?}"
+    );
+}
+
+/// GNU `timeout` signals greeter and then its own process group, so one stop arrives as two
+/// SIGTERMs moments apart: that is one stop. Under load (requests waiting their 1 s when the
+/// signals come), none is lost and greeter exits 0.
+#[test]
+fn one_stop_sent_twice_by_timeout_is_one_graceful_stop() {
+    let mut command = std::process::Command::new("timeout");
+    command
+        .args(["--preserve-status", "-s", "TERM", "3"])
+        .arg(env!("CARGO_BIN_EXE_greeter"))
+        .args(["--port", "0", "--workers", "2", "--io-delay", "1s"])
+        .env("RUST_LOG", "info")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped());
+    let mut process = GreeterProcess::spawn(command);
+    let address = process.address();
+    let answers = load_during(
+        address.trim_start_matches("http://"),
+        Duration::from_millis(2200),
+    );
+    assert_one_graceful_stop(&mut process, &answers);
+}
+
+/// The same, deterministically: the repeat comes after the first SIGTERM was handled (as it
+/// did under `timeout` when the two were not delivered together), 50 ms later.
+#[test]
+fn a_repeat_of_the_signal_within_a_second_is_the_same_stop() {
+    let (mut process, address) = GreeterProcess::serve(&["--io-delay", "1s"]);
+    let socket = address.trim_start_matches("http://").to_owned();
+    // Every request is sent, and waiting, before the signals come.
+    let load = std::thread::spawn(move || load_during(&socket, Duration::from_millis(500)));
+    std::thread::sleep(Duration::from_millis(600));
+    process.signal(Signal::SIGTERM);
+    process.wait_for_line("SIGTERM received", Duration::from_secs(5));
+    std::thread::sleep(Duration::from_millis(50));
+    process.signal(Signal::SIGTERM);
+    let answers = load.join().unwrap();
+    assert_one_graceful_stop(&mut process, &answers);
+}

@@ -1,6 +1,8 @@
-//! The linters API teams run in CI, on both committed editions: Spectral (`spectral:oas` and
-//! the OWASP API Security Top 10 ruleset, tests/lint/spectral.yaml) and Redocly (`recommended`,
-//! tests/lint/redocly.yaml), pinned in tests/lint/package.json and installed by `make test`.
+//! The linters API teams run in CI, on both editions, as committed (API keys off) and as a server
+//! with API keys serves them: Spectral (`spectral:oas` and the OWASP API Security Top 10
+//! ruleset, tests/lint/spectral.yaml) and Redocly (`recommended`, tests/lint/redocly.yaml; for
+//! the keys-off documents without `security-defined`, tests/lint/redocly-keys-off.yaml), pinned
+//! in tests/lint/package.json and installed by `make test`.
 //! 0 errors and 0 warnings; the rules turned off say why in the ruleset (and docs/spec.md). A
 //! copy of the document without `servers` must fail both, so a linter that ran nothing cannot
 //! pass.
@@ -38,9 +40,29 @@ fn spectral(dir: &Path, spec: &Path) -> Output {
         .expect("cannot run spectral")
 }
 
+/// Both editions as committed (keys off) and as a keyed server serves them (written to
+/// `target/lint/keyed/`), each with whether it is keyed.
+fn documents() -> Vec<(PathBuf, bool)> {
+    let keyed_dir = project_root().join("target/lint/keyed");
+    std::fs::create_dir_all(&keyed_dir).unwrap();
+    let keyed = greeter::api::document_for(greeter::api::openapi::Deployment { api_keys: true });
+    let mut found = Vec::new();
+    for (version, file, _) in EDITIONS {
+        found.push((project_root().join(file), false));
+        let copy = keyed_dir.join(version.file_name());
+        std::fs::write(&copy, version.render(&keyed).unwrap()).unwrap();
+        found.push((copy, true));
+    }
+    found
+}
+
 fn redocly(dir: &Path, spec: &Path) -> Output {
+    redocly_with(dir, spec, "redocly.yaml")
+}
+
+fn redocly_with(dir: &Path, spec: &Path, config: &str) -> Output {
     Command::new(dir.join("node_modules/.bin/redocly"))
-        .args(["lint", "--config", "redocly.yaml", "--format", "stylish"])
+        .args(["lint", "--config", config, "--format", "stylish"])
         .arg(spec)
         .current_dir(dir)
         // No telemetry, no update check: nothing leaves the machine.
@@ -59,15 +81,15 @@ fn report(output: &Output) -> String {
 }
 
 #[test]
-fn both_editions_pass_spectral_and_owasp_with_no_warning() {
+fn both_editions_keyed_or_not_pass_spectral_and_owasp_with_no_warning() {
     let dir = match linters() {
         Ok(dir) => dir,
         Err(reason) => return skip(&reason),
     };
-    for (_, file, _) in EDITIONS {
-        let output = spectral(&dir, &project_root().join(file));
+    for (file, _) in documents() {
+        let output = spectral(&dir, &file);
         let report = report(&output);
-        assert!(output.status.success(), "{file}:\n{report}");
+        assert!(output.status.success(), "{}:\n{report}", file.display());
         assert!(
             report.contains("No results with a severity of 'warn' or higher"),
             "{report}"
@@ -76,16 +98,22 @@ fn both_editions_pass_spectral_and_owasp_with_no_warning() {
 }
 
 #[test]
-fn both_editions_pass_redocly_recommended_with_no_warning() {
+fn both_editions_keyed_or_not_pass_redocly_recommended_with_no_warning() {
     let dir = match linters() {
         Ok(dir) => dir,
         Err(reason) => return skip(&reason),
     };
-    for (_, file, _) in EDITIONS {
-        let output = redocly(&dir, &project_root().join(file));
+    for (file, keyed) in documents() {
+        let config = if keyed {
+            "redocly.yaml"
+        } else {
+            "redocly-keys-off.yaml"
+        };
+        let output = redocly_with(&dir, &file, config);
         // Its findings go to stdout (stderr has a notice about Node.js 20's end of life).
         let findings = String::from_utf8_lossy(&output.stdout).into_owned();
         let report = report(&output);
+        let file = file.display();
         assert!(output.status.success(), "{file}:\n{report}");
         assert!(report.contains("Your API description is valid"), "{report}");
         assert!(!findings.contains("warning"), "{file}:\n{report}");

@@ -49,8 +49,7 @@ use v3_0::UnsupportedConstruct;
         (name = "health", description = "Liveness and readiness of the service, answered at once."),
     ),
     components(schemas(ErrorBody, HttpValidationError, ValidationError)),
-    servers((url = "/", description = "The server that serves this document (behind a proxy \
-        that adds a path prefix, `--root-path` names it here)")),
+    servers((url = "/", description = "The server that serves this document")),
 )]
 pub struct ApiDoc;
 
@@ -63,27 +62,25 @@ pub fn is_public(path: &str) -> bool {
     matches!(path, "/healthz" | "/readyz")
 }
 
+/// What a server's settings change in the document it serves, beyond the routes. The committed
+/// document is the default's ([`Deployment::default`]): no API keys.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Deployment {
+    /// Whether API keys are on: the bearer scheme, each operation's requirement and its `401`
+    /// are declared only then, so that the document never asks for a key the server does not
+    /// check (schemathesis, Dredd and the generated clients take it at its word).
+    pub api_keys: bool,
+}
+
 /// Adds the answers no handler writes but every operation can get: `414` and `431` from the head
 /// limits checked before routing (with the default limits in the examples), `400` for a body
-/// sent to a `GET` operation (every `GET` route takes [`crate::api::body::NoBody`]); and, on
-/// every operation but the public ones ([`is_public`]), `429` with the rate-limit headers and
-/// `401` with the bearer scheme as its `security` (the public ones say `security: []`).
-pub fn add_shared_refusals(api: &mut utoipa::openapi::OpenApi) {
-    api.components
-        .get_or_insert_with(Default::default)
-        .add_security_scheme(
-            BEARER_SCHEME,
-            SecurityScheme::Http(
-                HttpBuilder::new()
-                    .scheme(HttpAuthScheme::Bearer)
-                    .description(Some(
-                        "An API key, sent as `Authorization: Bearer <key>`: required when the \
-                         server has keys (`--api-keys-file` or `GREETER_API_KEYS`; off by \
-                         default).",
-                    ))
-                    .build(),
-            ),
-        );
+/// sent to a `GET` operation (every `GET` route takes [`crate::api::body::NoBody`]); on every
+/// operation but the public ones ([`is_public`]), `429` with the rate-limit headers; and with API
+/// keys on, `401` with the bearer scheme as its `security` (the public ones say `security: []`).
+pub fn add_shared_refusals(api: &mut utoipa::openapi::OpenApi, deployment: Deployment) {
+    if deployment.api_keys {
+        add_bearer_scheme(api);
+    }
     let defaults = crate::process::settings::ServeSettings::default();
     let uri_too_long = ApiError::UriTooLong {
         limit: defaults.max_uri_bytes(),
@@ -135,20 +132,24 @@ pub fn add_shared_refusals(api: &mut utoipa::openapi::OpenApi) {
                 &head_too_large,
             );
             if public {
-                operation.security = Some(Vec::new());
+                if deployment.api_keys {
+                    operation.security = Some(Vec::new());
+                }
             } else {
-                operation.security = Some(vec![SecurityRequirement::new(
-                    BEARER_SCHEME,
-                    Vec::<String>::new(),
-                )]);
-                add_refusal(
-                    operation,
-                    "401",
-                    "API keys are on and the request carries none of them as \
-                     `Authorization: Bearer <key>`; `WWW-Authenticate: Bearer` says how.",
-                    &ApiError::Unauthorized,
-                );
-                add_www_authenticate(operation);
+                if deployment.api_keys {
+                    operation.security = Some(vec![SecurityRequirement::new(
+                        BEARER_SCHEME,
+                        Vec::<String>::new(),
+                    )]);
+                    add_refusal(
+                        operation,
+                        "401",
+                        "The request carries none of the server's API keys as \
+                         `Authorization: Bearer <key>`; `WWW-Authenticate: Bearer` says how.",
+                        &ApiError::Unauthorized,
+                    );
+                    add_www_authenticate(operation);
+                }
                 add_refusal(
                     operation,
                     "429",
@@ -160,6 +161,23 @@ pub fn add_shared_refusals(api: &mut utoipa::openapi::OpenApi) {
             }
         }
     }
+}
+
+/// Declares the bearer scheme of the API keys.
+fn add_bearer_scheme(api: &mut utoipa::openapi::OpenApi) {
+    api.components
+        .get_or_insert_with(Default::default)
+        .add_security_scheme(
+            BEARER_SCHEME,
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some(
+                        "An API key of this server's, sent as `Authorization: Bearer <key>`.",
+                    ))
+                    .build(),
+            ),
+        );
 }
 
 /// Documents `WWW-Authenticate` on `operation`'s `401`.

@@ -21,7 +21,7 @@ use crate::api::validation::{
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 #[schema(example = json!({"Hello": "World"}))]
 pub struct Greeting {
-    /// Who is greeted: `World`, or a [`Name`].
+    /// Who is greeted: `World`, or the name the client gave.
     #[serde(rename = "Hello")]
     #[schema(
         example = "World",
@@ -117,6 +117,30 @@ pub fn decode_name(raw: &str) -> Result<Name, HttpValidationError> {
     Name::parse(&decoded).map_err(|violation| violation.at(path_loc("name"), json!(decoded)).into())
 }
 
+/// Each parameter of `query` as `(raw value, decoded bytes)`, in the order and number that
+/// `form_urlencoded::parse` yields them (it decodes lossily; these bytes are what was sent).
+fn query_values(query: &str) -> impl Iterator<Item = (&str, Vec<u8>)> {
+    query
+        .split('&')
+        .filter(|pair| !pair.is_empty())
+        .map(|pair| {
+            let raw = pair.split_once('=').map_or("", |(_, value)| value);
+            let spaced = raw.replace('+', " ");
+            (raw, percent_decode_str(&spaced).collect())
+        })
+}
+
+/// A query parameter's value as text, or the same `string_unicode` violation as a path segment
+/// that does not decode to UTF-8 (rather than a name made of U+FFFD the client never sent).
+fn query_text(bytes: Vec<u8>) -> Result<String, Violation> {
+    String::from_utf8(bytes).map_err(|_| {
+        Violation::new(
+            "string_unicode",
+            "Input should be a valid string, unable to parse raw data as a unicode string",
+        )
+    })
+}
+
 /// Whether every `%` in `raw` starts an escape of two hexadecimal digits.
 fn is_well_percent_encoded(raw: &str) -> bool {
     let bytes = raw.as_bytes();
@@ -169,8 +193,8 @@ impl GreetingRequest {
     /// parameters are ignored.
     pub fn from_query(query: &str) -> Result<Self, HttpValidationError> {
         let (mut name, mut language) = (None, None);
-        for (key, value) in form_urlencoded::parse(query.as_bytes()) {
-            match &*key {
+        for (key, value) in form_urlencoded::parse(query.as_bytes()).zip(query_values(query)) {
+            match &*key.0 {
                 "name" => name = Some(value),
                 "language" => language = Some(value),
                 _ => {}
@@ -178,13 +202,19 @@ impl GreetingRequest {
         }
         let name = match name {
             None => Err(Violation::missing().at(query_loc("name"), Value::Null)),
-            Some(value) => Name::parse(&value)
-                .map_err(|violation| violation.at(query_loc("name"), json!(value))),
+            Some((raw, bytes)) => match query_text(bytes) {
+                Ok(value) => Name::parse(&value)
+                    .map_err(|violation| violation.at(query_loc("name"), json!(value))),
+                Err(violation) => Err(violation.at(query_loc("name"), json!(raw))),
+            },
         };
         let language = match language {
             None => Ok(Language::default()),
-            Some(value) => Language::from_json(&json!(value))
-                .map_err(|violation| violation.at(query_loc("language"), json!(value))),
+            Some((raw, bytes)) => match query_text(bytes) {
+                Ok(value) => Language::from_json(&json!(value))
+                    .map_err(|violation| violation.at(query_loc("language"), json!(value))),
+                Err(violation) => Err(violation.at(query_loc("language"), json!(raw))),
+            },
         };
         Self::from_fields(name, language)
     }
@@ -207,7 +237,7 @@ impl GreetingRequest {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 #[schema(example = json!({"message": "Bonjour, Ada!", "language": "fr"}))]
 pub struct GreetingMessage {
-    /// The greeting, e.g. "Bonjour, Ada!": a [`Name`] in the language's words.
+    /// The greeting, e.g. "Bonjour, Ada!": the name in the language's words.
     #[schema(max_length = 96, pattern = r"^[^\u0000-\u001F\u007F-\u009F]*$")]
     pub message: String,
     /// The language it is in.
@@ -232,7 +262,8 @@ pub struct GreetingMessage {
         (status = 413, description = "The request body is larger than the server's limit \
           (`--max-body`, 64 KiB by default).", body = ErrorBody,
          example = json!({"detail": "Payload Too Large: the request body exceeds the limit of 65536 bytes"})),
-        (status = 415, description = "The request body is not declared as JSON.", body = ErrorBody,
+        (status = 415, description = "The request body is not declared as JSON, or is sent in a \
+          content coding (`Content-Encoding`) other than `identity`.", body = ErrorBody,
          example = json!({"detail": "Unsupported Media Type: the request body must be JSON (Content-Type: application/json)"})),
         (status = 422, description = "The body is not valid JSON, or a field breaks a rule; every \
           invalid field is listed.", body = HttpValidationError,
@@ -306,6 +337,14 @@ mod tests {
         let request = GreetingRequest::from_query("name=Ada+L%C3%B6&language=fr&x=1").unwrap();
         assert_eq!(request.name.as_str(), "Ada Lö");
         assert_eq!(request.language, Language::Fr);
+        let error = GreetingRequest::from_query("name=%FF%FE").unwrap_err();
+        let json = serde_json::to_value(&error).unwrap();
+        assert_eq!(json["detail"][0]["type"], "string_unicode");
+        assert_eq!(json["detail"][0]["loc"], json!(["query", "name"]));
+        assert_eq!(json["detail"][0]["input"], "%FF%FE");
+        let error = GreetingRequest::from_query("name=Ada&language=%C3").unwrap_err();
+        let json = serde_json::to_value(&error).unwrap();
+        assert_eq!(json["detail"][0]["loc"], json!(["query", "language"]));
         let request = GreetingRequest::from_query("name=A&name=B").unwrap();
         assert_eq!(request.name.as_str(), "B", "the last one counts");
         assert_eq!(request.language, Language::default());

@@ -12,6 +12,8 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::process::api_keys::{API_KEYS_ENV, Secret};
 
+pub mod bounds;
+
 /// Address the server listens on unless told otherwise (uvicorn's default).
 pub const DEFAULT_HOST: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
 /// Port the server listens on unless told otherwise (uvicorn's default).
@@ -122,10 +124,11 @@ pub enum Command {
         #[arg(long, value_name = "URL")]
         url: Option<String>,
         /// The port of the default URL: the server's own setting.
-        #[arg(long, env = "GREETER_PORT", default_value_t = DEFAULT_PORT)]
+        #[arg(long, env = "GREETER_PORT", default_value_t = DEFAULT_PORT, value_parser = parse_port)]
         port: u16,
-        /// The longest the whole check may take.
-        #[arg(long, value_name = "DURATION", default_value = "2s")]
+        /// The longest the whole check may take, 1ms to 1h.
+        #[arg(long, value_name = "DURATION", default_value = "2s",
+              value_parser = |s: &str| bounds::of("--timeout").duration(s))]
         timeout: humantime::Duration,
     },
 }
@@ -137,68 +140,84 @@ pub struct ServeSettings {
     #[arg(long, env = "GREETER_HOST", default_value_t = DEFAULT_HOST)]
     pub host: IpAddr,
 
-    /// TCP port to listen on (0 picks a free one).
-    #[arg(long, env = "GREETER_PORT", default_value_t = DEFAULT_PORT, allow_negative_numbers = true)]
+    /// TCP port to listen on, 0 to 65535 (0 picks a free one).
+    #[arg(long, env = "GREETER_PORT", default_value_t = DEFAULT_PORT, value_parser = parse_port,
+          allow_negative_numbers = true)]
     pub port: u16,
 
-    /// Worker threads, each running its own event loop (default: the number of CPUs).
+    /// Worker threads, each running its own event loop, 1 to 512 (default: the number of
+    /// CPUs, at most 512).
     #[arg(long, env = "GREETER_WORKERS", default_value_t = default_workers(),
-          allow_negative_numbers = true)]
+          value_parser = parse_workers, allow_negative_numbers = true)]
     pub workers: NonZeroUsize,
 
-    /// Accept queue length: connections the kernel holds until the server accepts them.
+    /// Accept queue length, 1 to 65535: connections the kernel holds until the server accepts
+    /// them.
     #[arg(long, env = "GREETER_BACKLOG", default_value_t = DEFAULT_BACKLOG,
-          value_parser = clap::value_parser!(u32).range(1..=65535), allow_negative_numbers = true)]
+          value_parser = |s: &str| bounds::of("--backlog").count(s).map(|n| n as u32),
+          allow_negative_numbers = true)]
     pub backlog: u32,
 
-    /// Largest request body accepted, e.g. 64KiB, 1MiB or 512 (bytes); larger ones get 413.
+    /// Largest request body accepted, 1 to 1GiB, e.g. 64KiB, 1MiB or 512 (bytes); larger ones
+    /// get 413.
     #[arg(long, env = "GREETER_MAX_BODY", value_name = "SIZE", default_value_t = DEFAULT_MAX_BODY,
-          value_parser = |s: &str| parse_size(s, 1, u64::MAX))]
+          value_parser = |s: &str| bounds::of("--max-body").size(s))]
     pub max_body: ByteSize,
 
     /// Largest request head (request line and headers), 1KiB to 96KiB; larger ones get 431.
     #[arg(long, env = "GREETER_MAX_HEADER_SIZE", value_name = "SIZE",
           default_value_t = DEFAULT_MAX_HEADER_SIZE,
-          value_parser = |s: &str| parse_size(s, 1024, 96 * 1024))]
+          value_parser = |s: &str| bounds::of("--max-header-size").size(s))]
     pub max_header_size: ByteSize,
 
-    /// Longest request target (path and query), 256 to 65536 bytes; longer ones get 414.
+    /// Longest request target (path and query), 256 to 32KiB; longer ones get 414.
     #[arg(long, env = "GREETER_MAX_URI_LENGTH", value_name = "SIZE",
           default_value_t = DEFAULT_MAX_URI_LENGTH,
-          value_parser = |s: &str| parse_size(s, 256, 64 * 1024))]
+          value_parser = |s: &str| bounds::of("--max-uri-length").size(s))]
     pub max_uri_length: ByteSize,
 
-    /// Time a client has to send a request's head before it gets 408 and is disconnected.
+    /// Time a client has to send a request's head, 1ms to 1h, before it gets 408 and is
+    /// disconnected.
     #[arg(long, env = "GREETER_HEAD_TIMEOUT", value_name = "DURATION",
-          default_value_t = DEFAULT_HEAD_TIMEOUT.into(), value_parser = parse_positive_duration,
+          default_value_t = DEFAULT_HEAD_TIMEOUT.into(),
+          value_parser = |s: &str| bounds::of("--head-timeout").duration(s),
           allow_hyphen_values = true)]
     pub head_timeout: humantime::Duration,
 
-    /// Time an idle keep-alive connection stays open; 0s turns keep-alive off.
+    /// Time an idle keep-alive connection stays open, 0s to 1h; 0s turns keep-alive off.
     #[arg(long, env = "GREETER_KEEP_ALIVE", value_name = "DURATION",
-          default_value_t = DEFAULT_KEEP_ALIVE.into(), allow_hyphen_values = true)]
+          default_value_t = DEFAULT_KEEP_ALIVE.into(),
+          value_parser = |s: &str| bounds::of("--keep-alive").duration(s),
+          allow_hyphen_values = true)]
     pub keep_alive: humantime::Duration,
 
-    /// Open connections per worker; past it the worker stops accepting until one closes
-    /// [default: 25000, or as many as the open-files limit allows]
-    #[arg(long, env = "GREETER_MAX_CONNECTIONS", allow_negative_numbers = true)]
+    /// Open connections per worker, 1 to 1000000; past it the worker stops accepting until one
+    /// closes [default: 25000, or as many as the open-files limit allows]
+    #[arg(long, env = "GREETER_MAX_CONNECTIONS", allow_negative_numbers = true,
+          value_parser = |s: &str| bounds::of("--max-connections").count(s).map(non_zero))]
     pub max_connections: Option<NonZeroUsize>,
 
-    /// Time a graceful shutdown lets in-flight requests finish (whole seconds, rounded up).
+    /// Time a graceful shutdown lets in-flight requests finish, 0s to 1h (whole seconds,
+    /// rounded up).
     #[arg(long, env = "GREETER_SHUTDOWN_TIMEOUT", value_name = "DURATION",
-          default_value_t = DEFAULT_SHUTDOWN_TIMEOUT.into(), allow_hyphen_values = true)]
+          default_value_t = DEFAULT_SHUTDOWN_TIMEOUT.into(),
+          value_parser = |s: &str| bounds::of("--shutdown-timeout").duration(s),
+          allow_hyphen_values = true)]
     pub shutdown_timeout: humantime::Duration,
 
     /// On SIGTERM or SIGINT, time to keep serving with /readyz at 503 and every answer closing
-    /// its connection, before the listener closes and in-flight requests finish (at most 1h).
+    /// its connection, before the listener closes and in-flight requests finish: 0s to 1h.
     #[arg(long, env = "GREETER_DRAIN_DELAY", value_name = "DURATION",
-          default_value_t = DEFAULT_DRAIN_DELAY.into(), value_parser = parse_drain_delay,
+          default_value_t = DEFAULT_DRAIN_DELAY.into(),
+          value_parser = |s: &str| bounds::of("--drain-delay").duration(s),
           allow_hyphen_values = true)]
     pub drain_delay: humantime::Duration,
 
-    /// Simulated I/O wait of the greeting, a human duration such as 1s, 250ms or 0s.
+    /// Simulated I/O wait of the greeting, 0s to 1h, a human duration such as 1s or 250ms.
     #[arg(long, env = "GREETER_IO_DELAY", value_name = "DURATION",
-          default_value_t = DEFAULT_IO_DELAY.into(), allow_hyphen_values = true)]
+          default_value_t = DEFAULT_IO_DELAY.into(),
+          value_parser = |s: &str| bounds::of("--io-delay").duration(s),
+          allow_hyphen_values = true)]
     pub io_delay: humantime::Duration,
 
     /// Path of Swagger UI, or `off` to remove it (the spec stays).
@@ -239,14 +258,16 @@ pub struct ServeSettings {
     )]
     pub forwarded_header: ForwardedHeader,
 
-    /// Requests each client may make, `N/s` or `N/min` (off unless set): past it, 429 with
+    /// Requests each client may make, `N/s` or `N/min` with N 1 to 1000000 (off unless set):
+    /// past it, 429 with
     /// `Retry-After`. Health, readiness, metrics, docs, spec and OPTIONS are never limited.
     #[arg(long, env = "GREETER_RATE_LIMIT", value_name = "N/s|N/min")]
     pub rate_limit: Option<Rate>,
 
-    /// Requests a client may make at once before `--rate-limit` spaces them (default: N).
+    /// Requests a client may make at once before `--rate-limit` spaces them, 1 to 1000000
+    /// (default: N).
     #[arg(long, env = "GREETER_RATE_LIMIT_BURST", value_name = "B",
-          value_parser = parse_rate_limit_burst)]
+          value_parser = |s: &str| bounds::of("--rate-limit-burst").count(s).map(non_zero_u32))]
     pub rate_limit_burst: Option<std::num::NonZeroU32>,
 
     /// An origin whose pages may call the API from a browser (CORS), e.g.
@@ -285,23 +306,26 @@ pub struct ServeSettings {
           value_delimiter = ',', value_parser = Upstream::parse)]
     pub upstreams: Vec<Upstream>,
 
-    /// The most one upstream call may take once sent (up to 1h); waiting for a free connection
+    /// The most one upstream call may take once sent, 1ms to 1h; waiting for a free connection
     /// has a budget of its own, as long, so an aggregate takes at most twice this.
     #[arg(long, env = "GREETER_UPSTREAM_TIMEOUT", value_name = "DURATION",
-          default_value_t = DEFAULT_UPSTREAM_TIMEOUT.into(), value_parser = parse_upstream_timeout,
+          default_value_t = DEFAULT_UPSTREAM_TIMEOUT.into(),
+          value_parser = |s: &str| bounds::of("--upstream-timeout").duration(s),
           allow_hyphen_values = true)]
     pub upstream_timeout: humantime::Duration,
 
-    /// Largest upstream answer body read (e.g. 1MiB); a larger one fails the call as too_large.
+    /// Largest upstream answer body read, 1 to 1GiB (e.g. 1MiB); a larger one fails the call
+    /// as too_large.
     #[arg(long, env = "GREETER_UPSTREAM_MAX_BODY", value_name = "SIZE",
           default_value_t = DEFAULT_UPSTREAM_MAX_BODY,
-          value_parser = |s: &str| parse_size(s, 1, 1 << 30))]
+          value_parser = |s: &str| bounds::of("--upstream-max-body").size(s))]
     pub upstream_max_body: ByteSize,
 
-    /// Connections each worker keeps to each upstream at most (1-65535); calls past it wait.
+    /// Connections each worker keeps to each upstream at most, 1 to 65535; calls past it wait.
     #[arg(long, env = "GREETER_UPSTREAM_MAX_CONNECTIONS", default_value_t =
           NonZeroUsize::new(DEFAULT_UPSTREAM_MAX_CONNECTIONS).unwrap(),
-          value_parser = parse_upstream_max_connections, allow_negative_numbers = true)]
+          value_parser = |s: &str| bounds::of("--upstream-max-connections").count(s).map(non_zero),
+          allow_negative_numbers = true)]
     pub upstream_max_connections: NonZeroUsize,
 }
 
@@ -408,15 +432,6 @@ fn bytes(size: ByteSize) -> usize {
     usize::try_from(size.as_u64()).unwrap_or(usize::MAX)
 }
 
-/// A size from `min` to `max` bytes, in bytesize's notation (`64KiB`, `1MB`, `512`).
-fn parse_size(input: &str, min: u64, max: u64) -> Result<ByteSize, String> {
-    let size: ByteSize = input.parse()?;
-    if !(min..=max).contains(&size.as_u64()) {
-        return Err(format!("must be from {min} to {max} bytes"));
-    }
-    Ok(size)
-}
-
 /// An upstream service of `GET /aggregate`: its name in the answer, and its URL.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Upstream {
@@ -450,9 +465,7 @@ impl Upstream {
         if authority.contains('@') {
             return Err("an upstream URL carries no user or password".to_owned());
         }
-        if url.port_u16() == Some(0) {
-            return Err(format!("{url} has port 0"));
-        }
+        http_port(&url)?;
         match url.scheme_str() {
             Some("http") if url.host().is_some_and(|host| !host.is_empty()) => {}
             Some("https") => {
@@ -467,45 +480,52 @@ impl Upstream {
     }
 }
 
+/// The port of an `http://` URL: the one it names, 1 to 65535, or 80 when it names none. (`http`
+/// reads a port past 65535 as none at all, which would call port 80 instead.)
+pub fn http_port(url: &http::Uri) -> Result<u16, String> {
+    let authority = url.authority().map(|a| a.as_str()).unwrap_or_default();
+    let host_and_port = authority.rsplit('@').next().unwrap_or_default();
+    // An IPv6 host is bracketed and holds colons of its own.
+    let after_host = match host_and_port.rfind(']') {
+        Some(end) => &host_and_port[end + 1..],
+        None => host_and_port,
+    };
+    match after_host.rsplit_once(':') {
+        None | Some((_, "")) => Ok(80),
+        Some((_, digits)) => match digits.parse::<u16>() {
+            Ok(port) if port > 0 => Ok(port),
+            _ => Err(format!("{url} has port {digits}: a port is 1 to 65535")),
+        },
+    }
+}
+
 impl fmt::Display for Upstream {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}={}", self.name, self.url)
     }
 }
 
-/// The drain delay: zero or more, at most an hour.
-fn parse_drain_delay(input: &str) -> Result<humantime::Duration, String> {
-    let delay: humantime::Duration = input.parse().map_err(|e| format!("{e}"))?;
-    if Duration::from(delay) > Duration::from_secs(3600) {
-        return Err("must be at most 1h".to_owned());
-    }
-    Ok(delay)
+/// A port: 0 to 65535.
+fn parse_port(input: &str) -> Result<u16, String> {
+    bounds::of("--port")
+        .count(input)
+        .map(|n| u16::try_from(n).unwrap_or(u16::MAX))
 }
 
-/// The upstream timeout: longer than zero, at most an hour.
-fn parse_upstream_timeout(input: &str) -> Result<humantime::Duration, String> {
-    let duration = parse_positive_duration(input)?;
-    if Duration::from(duration) > Duration::from_secs(3600) {
-        return Err("must be at most 1h".to_owned());
-    }
-    Ok(duration)
+/// Worker threads: 1 to 512, actix-server's limit (past it, it panics).
+fn parse_workers(input: &str) -> Result<NonZeroUsize, String> {
+    bounds::of("--workers").count(input).map(non_zero)
 }
 
-/// Connections per worker and upstream: 1 to 65535.
-fn parse_upstream_max_connections(input: &str) -> Result<NonZeroUsize, String> {
-    match input.parse::<usize>() {
-        Ok(n @ 1..=65535) => Ok(NonZeroUsize::new(n).expect("not zero")),
-        _ => Err("must be a whole number from 1 to 65535".to_owned()),
-    }
+/// `n`, which a bound of 1 or more has checked, as a `NonZeroUsize`.
+fn non_zero(n: u64) -> NonZeroUsize {
+    NonZeroUsize::new(usize::try_from(n).unwrap_or(usize::MAX)).unwrap_or(NonZeroUsize::MIN)
 }
 
-/// A duration longer than zero.
-fn parse_positive_duration(input: &str) -> Result<humantime::Duration, String> {
-    let duration: humantime::Duration = input.parse().map_err(|e| format!("{e}"))?;
-    if Duration::from(duration).is_zero() {
-        return Err("must be longer than 0s".to_owned());
-    }
-    Ok(duration)
+/// `n`, which a bound of 1 to 1000000 has checked, as a `NonZeroU32`.
+fn non_zero_u32(n: u64) -> std::num::NonZeroU32 {
+    std::num::NonZeroU32::new(u32::try_from(n).unwrap_or(u32::MAX))
+        .unwrap_or(std::num::NonZeroU32::MIN)
 }
 
 /// An absolute URL path such as `/docs` or `/api/v1`: no trailing slash, no empty, `.` or `..`
@@ -590,9 +610,14 @@ impl fmt::Display for Mount {
     }
 }
 
-/// One worker per CPU the process may use.
+/// The most workers actix-server runs (past it, it panics).
+pub const MAX_WORKERS: usize = 512;
+
+/// One worker per CPU the process may use, at most [`MAX_WORKERS`].
 pub fn default_workers() -> NonZeroUsize {
-    std::thread::available_parallelism().unwrap_or(NonZeroUsize::MIN)
+    std::thread::available_parallelism()
+        .unwrap_or(NonZeroUsize::MIN)
+        .min(NonZeroUsize::new(MAX_WORKERS).unwrap_or(NonZeroUsize::MIN))
 }
 
 #[cfg(test)]
@@ -685,7 +710,7 @@ mod tests {
             "--max-header-size",
             "1KiB",
             "--max-uri-length",
-            "64KiB",
+            "32KiB",
             "--head-timeout",
             "100ms",
             "--keep-alive",
@@ -699,7 +724,7 @@ mod tests {
             panic!("expected serve")
         };
         assert_eq!(s.max_header_bytes(), 1024);
-        assert_eq!(s.max_uri_bytes(), 65536);
+        assert_eq!(s.max_uri_bytes(), 32768);
         assert_eq!(Duration::from(s.head_timeout), Duration::from_millis(100));
         assert!(Duration::from(s.keep_alive).is_zero());
         assert_eq!(s.max_connections().get(), 1);
@@ -708,6 +733,83 @@ mod tests {
             panic!("expected serve")
         };
         assert_eq!(s.max_header_bytes(), 96 * 1024);
+    }
+
+    /// The arguments that give `bound`'s flag `value`, with what else it needs.
+    fn args_for(bound: &bounds::Bound, value: &str) -> Vec<String> {
+        let mut args = Vec::new();
+        if bound.flag == "--timeout" {
+            args.push("healthcheck".to_owned());
+        }
+        if bound.flag == "--rate-limit-burst" {
+            args.extend(["--rate-limit".to_owned(), "1/s".to_owned()]);
+        }
+        args.extend([bound.flag.to_owned(), value.to_owned()]);
+        args
+    }
+
+    #[test]
+    fn every_numeric_setting_holds_at_and_past_both_edges() {
+        for bound in bounds::BOUNDS {
+            let (inside, outside) = bound.edges();
+            for value in &inside {
+                let args = args_for(bound, value);
+                let args: Vec<&str> = args.iter().map(String::as_str).collect();
+                assert!(parse(&args).is_ok(), "{args:?} is refused");
+            }
+            assert!(!outside.is_empty() || bound.min == "0", "{}", bound.flag);
+            for value in &outside {
+                let args = args_for(bound, value);
+                let args: Vec<&str> = args.iter().map(String::as_str).collect();
+                let err = parse(&args).expect_err(&format!("{args:?} is accepted"));
+                assert_eq!(err.kind(), clap::error::ErrorKind::ValueValidation);
+                let message = err.to_string();
+                assert!(
+                    message.contains(&format!("from {} to {}", bound.min, bound.max))
+                        || message.contains("not a whole number"),
+                    "{args:?}: {message}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn help_states_every_numeric_settings_range() {
+        let mut serve = Cli::command();
+        let serve_help = serve.render_long_help().to_string();
+        let mut healthcheck = Cli::command();
+        let healthcheck_help = healthcheck
+            .find_subcommand_mut("healthcheck")
+            .unwrap()
+            .render_long_help()
+            .to_string();
+        for bound in bounds::BOUNDS {
+            let help = if bound.flag == "--timeout" {
+                &healthcheck_help
+            } else {
+                &serve_help
+            };
+            // The flag's paragraph: from its line to the next flag's.
+            let start = help
+                .find(&format!("      {} ", bound.flag))
+                .or_else(|| help.find(&format!("      {}\n", bound.flag)))
+                .unwrap_or_else(|| panic!("{} is not in --help", bound.flag));
+            let rest = &help[start + 6..];
+            let paragraph = &rest[..rest.find("\n  -").unwrap_or(rest.len())];
+            let paragraph = paragraph.split_whitespace().collect::<Vec<_>>().join(" ");
+            let range = format!("{} to {}", bound.min, bound.max);
+            assert!(
+                paragraph.contains(&range),
+                "the help of {} does not say {range}: {paragraph}",
+                bound.flag
+            );
+        }
+    }
+
+    #[test]
+    fn the_default_workers_stay_within_actix_servers_limit() {
+        assert!(default_workers().get() <= MAX_WORKERS);
+        assert_eq!(bounds::of("--workers").max, MAX_WORKERS.to_string());
     }
 
     #[test]
@@ -858,25 +960,12 @@ impl FromStr for Rate {
             "m" | "min" | "minute" => Duration::from_secs(60),
             other => return Err(format!("{other:?} is not a period: use s or min")),
         };
-        let count: u32 = count
-            .trim()
-            .parse()
-            .map_err(|_| format!("{count:?} is not a whole number"))?;
-        match std::num::NonZeroU32::new(count).filter(|c| c.get() <= 1_000_000) {
-            Some(count) => Ok(Self { count, period }),
-            None => Err("the count must be 1 to 1000000".to_owned()),
-        }
+        let count = bounds::of("--rate-limit").count(count)?;
+        Ok(Self {
+            count: non_zero_u32(count),
+            period,
+        })
     }
-}
-
-/// A burst: 1 to 1,000,000 requests.
-fn parse_rate_limit_burst(input: &str) -> Result<std::num::NonZeroU32, String> {
-    input
-        .parse::<u32>()
-        .ok()
-        .and_then(std::num::NonZeroU32::new)
-        .filter(|burst| burst.get() <= 1_000_000)
-        .ok_or_else(|| "must be 1 to 1000000".to_owned())
 }
 
 /// A CORS origin: `*`, or `http(s)://host[:port]` with nothing after it.
