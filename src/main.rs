@@ -6,10 +6,12 @@ use std::panic::AssertUnwindSafe;
 use std::process::ExitCode;
 
 use clap::Parser;
-use greeter::process::serving::ServingState;
-use greeter::process::settings::{Cli, Command, ServeSettings, SpecVersion};
-use greeter::process::{healthcheck, logging, open_files, signals};
+use greeter::api::openapi::SpecVersion;
+use greeter::config::{Cli, Command, ServeSettings};
+use greeter::lifecycle::serving::ServingState;
+use greeter::lifecycle::{healthcheck, open_files, signals};
 use greeter::startup;
+use greeter::telemetry::logging;
 
 /// The memory allocator: jemalloc, not glibc's malloc. An idle keep-alive connection costs about
 /// 2.5 KiB instead of 10 KiB (jemalloc leaves the untouched pages of actix-http's 8 KiB buffers
@@ -27,7 +29,13 @@ fn main() -> ExitCode {
     // that no child process takes the socket for its own.
     let inherited = inherited_sockets();
     match parse_command_line().into_command() {
-        Command::Openapi { spec_version } => print_openapi(spec_version),
+        Command::Openapi { spec_version } => match spec_version.parse() {
+            Ok(spec_version) => print_openapi(spec_version),
+            Err(why) => {
+                eprintln!("error: {why}");
+                ExitCode::from(2)
+            }
+        },
         Command::Healthcheck { url, port, timeout } => {
             let url = url.unwrap_or_else(|| healthcheck::default_url(port));
             match healthcheck::check(&url, timeout.into()) {

@@ -26,16 +26,16 @@ use crate::api::openapi::v3_0::UnsupportedConstruct;
 use crate::api::routes::metrics;
 use crate::api::simulated_io::SimulatedIo;
 use crate::api::sources::SourcesConfig;
+use crate::config::ServeSettings;
+use crate::config::api_keys::ApiKeys;
 use crate::http::authentication::Authentication;
 use crate::http::client_ip::Forwarding;
 use crate::http::head_limits::HeadLimits;
 use crate::http::per_request::{PerRequest, admission_inside_cors, per_request};
 use crate::http::rate_limit::RateLimits;
 use crate::http::{cors, fallback};
-use crate::process::api_keys::ApiKeys;
-use crate::process::metrics::Metrics;
-use crate::process::serving::ServingState;
-use crate::process::settings::ServeSettings;
+use crate::lifecycle::serving::ServingState;
+use crate::telemetry::metrics::Metrics;
 
 /// Why the server cannot start with the settings it was given.
 #[derive(Debug)]
@@ -287,7 +287,7 @@ pub fn listen(address: SocketAddr, backlog: u32) -> std::io::Result<TcpListener>
 /// Serves the app on `listener` with `settings`, draining once `serving` says so; the returned
 /// server runs when awaited.
 ///
-/// Signals are not handled here (see [`crate::process::signals`]); stop it through its handle.
+/// Signals are not handled here (see [`crate::lifecycle::signals`]); stop it through its handle.
 pub fn run(
     listener: TcpListener,
     settings: &ServeSettings,

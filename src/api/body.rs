@@ -30,7 +30,7 @@ pub struct BodyLimit(pub usize);
 
 impl Default for BodyLimit {
     fn default() -> Self {
-        Self(crate::process::settings::ServeSettings::default().max_body_bytes())
+        Self(crate::config::ServeSettings::default().max_body_bytes())
     }
 }
 

@@ -6,8 +6,10 @@
 //! its 3.0 edition ([`openapi`]), and the I/O the routes wait on ([`simulated_io`], and the
 //! upstream services `GET /aggregate` calls, [`sources`]). Not here:
 //! anything every request passes through regardless of its route (that is [`crate::http`]),
-//! and the process around the server ([`crate::process`]). Code here may use the settings, and
-//! nothing else outside this folder.
+//! and the process around the server. Code here may use the configuration ([`crate::config`]),
+//! telemetry ([`crate::telemetry`]: upstream calls are counted, `/metrics` is a route) and the
+//! lifecycle ([`crate::lifecycle`]: `/readyz` answers by the serving state), and nothing else
+//! outside this folder (`tests/api/architecture.rs`).
 
 pub mod body;
 pub mod docs;

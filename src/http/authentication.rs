@@ -1,4 +1,4 @@
-//! API keys at the door (off by default; [`crate::process::api_keys`] loads them): a request to
+//! API keys at the door (off by default; [`crate::config::api_keys`] loads them): a request to
 //! an operation the OpenAPI document marks with the bearer scheme must carry one of the keys as
 //! `Authorization: Bearer <key>`, or it gets `401 {"detail":"Not authenticated"}` with
 //! `WWW-Authenticate: Bearer` before its handler runs. Which operations are protected is read
@@ -14,8 +14,8 @@ use utoipa::openapi::OpenApi;
 
 use crate::api::errors::ApiError;
 use crate::api::openapi::BEARER_SCHEME;
-use crate::process::api_keys::ApiKeys;
-use crate::process::metrics::route_template;
+use crate::config::api_keys::ApiKeys;
+use crate::http::route::route_template;
 
 /// The keys, and the operations (method, path template) that require one; clones share them.
 #[derive(Clone, Debug)]
@@ -132,7 +132,7 @@ mod tests {
     fn the_protected_operations_are_those_the_document_marks() {
         let keys = ApiKeys::load(
             None,
-            Some(&crate::process::api_keys::Secret::new(
+            Some(&crate::config::api_keys::Secret::new(
                 "k3y-0123456789abcdef",
             )),
         )

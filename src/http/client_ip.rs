@@ -10,7 +10,7 @@ use std::net::IpAddr;
 
 use actix_web::http::header::{self, HeaderMap, HeaderName};
 
-use crate::process::settings::{ForwardedHeader, TrustedProxies};
+use crate::config::{ForwardedHeader, TrustedProxies};
 
 /// How clients are found behind proxies, from the settings.
 #[derive(Debug, Clone)]

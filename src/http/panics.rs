@@ -2,7 +2,7 @@
 //! with it: `500 {"detail": "Internal Server Error"}` for a panic, the error's own status
 //! otherwise; the worker keeps serving. The per-request layer ([`crate::http::per_request`]) catches
 //! the panic; the panic's message and place are logged by the hook that
-//! [`crate::process::logging::init_logging`] installs.
+//! [`crate::telemetry::logging::init_logging`] installs.
 //!
 //! Such a request is gone (routing needs it unshared, so no copy is kept), and an answer to the
 //! client needs one. So the answer travels as an error ([`Unanswered`]), which actix-http turns

@@ -44,8 +44,9 @@ use crate::http::head_limits::HeadLimits;
 use crate::http::panics::Unanswered;
 use crate::http::rate_limit::{Decision, RATELIMIT, RATELIMIT_POLICY, RateLimits};
 use crate::http::request_id::{self, with_common_headers};
-use crate::process::metrics::{InFlight, Metrics, UNMATCHED, route_template};
-use crate::process::serving::ServingState;
+use crate::http::route::route_template;
+use crate::lifecycle::serving::ServingState;
+use crate::telemetry::metrics::{InFlight, Metrics, UNMATCHED};
 
 /// What the per-request steps need, from the settings; one per worker, in its app data as an
 /// `Rc<PerRequest>`.

@@ -23,7 +23,7 @@ use governor::middleware::StateInformationMiddleware;
 use governor::state::keyed::DashMapStateStore;
 use governor::{Quota, RateLimiter};
 
-use crate::process::settings::Rate;
+use crate::config::Rate;
 
 /// `RateLimit-Policy`, the limit each client has.
 pub const RATELIMIT_POLICY: HeaderName = HeaderName::from_static("ratelimit-policy");

@@ -7,8 +7,8 @@ use std::os::unix::ffi::OsStrExt as _;
 use std::time::Duration;
 
 use awc::http::Method;
-use greeter::process::api_keys::Secret;
-use greeter::process::settings::ServeSettings;
+use greeter::config::ServeSettings;
+use greeter::config::api_keys::Secret;
 
 use crate::helpers::{
     GreeterProcess, TestApp, header_of, raw_http, spawn_app, spawn_app_with, test_settings,
@@ -305,7 +305,7 @@ fn unfit_keys_stop_the_start_with_one_line() {
     std::fs::write(path("empty"), "# no key yet\n").unwrap();
     // One byte past the cap: a file of keys, but too large to be read.
     let line = format!("{KEY}\n");
-    let lines = (greeter::process::api_keys::MAX_KEYS_FILE_BYTES as usize) / line.len() + 1;
+    let lines = (greeter::config::api_keys::MAX_KEYS_FILE_BYTES as usize) / line.len() + 1;
     std::fs::write(path("huge"), line.repeat(lines)).unwrap();
     let fifo = path("fifo");
     let made = std::process::Command::new("mkfifo")

@@ -9,8 +9,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use greeter::process::api_keys::Secret;
-use greeter::process::settings::ServeSettings;
+use greeter::config::ServeSettings;
+use greeter::config::api_keys::Secret;
 
 use crate::helpers::{
     header_of, project_root, raw_http_blocking, skip, spawn_app_in_thread, test_settings,

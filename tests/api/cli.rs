@@ -640,7 +640,7 @@ fn start_up_says_where_it_listens_in_one_line() {
 #[test]
 fn a_server_at_every_largest_value_serves() {
     let mut args = Vec::new();
-    for bound in greeter::process::settings::bounds::BOUNDS {
+    for bound in greeter::config::bounds::BOUNDS {
         match bound.flag {
             // The port is 0 here; the workers and connections at their largest would take
             // threads and descriptors a test should not, and an hour's I/O wait an hour;
@@ -663,7 +663,7 @@ fn a_server_at_every_largest_value_serves() {
 #[test]
 fn the_readme_agrees_with_the_code() {
     let readme = std::fs::read_to_string(project_root().join("README.md")).unwrap();
-    for bound in greeter::process::settings::bounds::BOUNDS {
+    for bound in greeter::config::bounds::BOUNDS {
         let flag = match bound.flag {
             "--timeout" => "healthcheck --timeout",
             flag => flag,

@@ -9,8 +9,8 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use greeter::process::api_keys::Secret;
-use greeter::process::settings::ServeSettings;
+use greeter::config::ServeSettings;
+use greeter::config::api_keys::Secret;
 
 use crate::helpers::{project_root, skip, spawn_app_in_thread, test_settings};
 

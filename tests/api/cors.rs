@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use greeter::process::settings::ServeSettings;
+use greeter::config::ServeSettings;
 
 use crate::helpers::{TestApp, header_of as header, raw_http, spawn_app_with, test_settings};
 

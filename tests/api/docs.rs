@@ -83,12 +83,12 @@ async fn swagger_ui_loads_the_spec_by_a_relative_url_and_calls_no_validator() {
     );
 }
 
-fn with_paths(docs: &str, openapi: &str) -> greeter::process::settings::ServeSettings {
+fn with_paths(docs: &str, openapi: &str) -> greeter::config::ServeSettings {
     with_pages(docs, "/redoc", openapi)
 }
 
-fn with_pages(docs: &str, redoc: &str, openapi: &str) -> greeter::process::settings::ServeSettings {
-    greeter::process::settings::ServeSettings {
+fn with_pages(docs: &str, redoc: &str, openapi: &str) -> greeter::config::ServeSettings {
+    greeter::config::ServeSettings {
         docs_path: docs.parse().unwrap(),
         redoc_path: redoc.parse().unwrap(),
         openapi_path: openapi.parse().unwrap(),
@@ -173,7 +173,7 @@ async fn openapi_off_removes_both_documents_and_the_ui() {
 
 #[actix_web::test]
 async fn a_root_path_is_named_in_both_editions_servers() {
-    let app = crate::helpers::spawn_app_with(greeter::process::settings::ServeSettings {
+    let app = crate::helpers::spawn_app_with(greeter::config::ServeSettings {
         root_path: Some("/api/v1".parse().unwrap()),
         ..crate::helpers::test_settings()
     });

@@ -161,7 +161,7 @@ async fn the_pages_are_revalidated_and_answer_304_when_unchanged() {
 #[actix_web::test]
 async fn the_documents_go_compressed_once_ready_and_are_revalidated() {
     let committed = spawn_app();
-    let moved = crate::helpers::spawn_app_with(greeter::process::settings::ServeSettings {
+    let moved = crate::helpers::spawn_app_with(greeter::config::ServeSettings {
         root_path: Some("/api/v1".parse().unwrap()),
         ..crate::helpers::test_settings()
     });

@@ -1,8 +1,8 @@
 use actix_web::{HttpResponse, HttpServer, web};
 use awc::http::Method;
 use greeter::api::errors::ApiError;
-use greeter::process::serving::ServingState;
-use greeter::process::settings::ServeSettings;
+use greeter::config::ServeSettings;
+use greeter::lifecycle::serving::ServingState;
 use greeter::startup::{self, AppState};
 use serde_json::json;
 

@@ -16,7 +16,7 @@ async fn root_answers_hello_world_as_json() {
 #[actix_web::test]
 async fn root_waits_for_the_simulated_io() {
     // Longer than the default, so a setting that is ignored shows.
-    let delay = greeter::process::settings::DEFAULT_IO_DELAY + Duration::from_millis(300);
+    let delay = greeter::config::DEFAULT_IO_DELAY + Duration::from_millis(300);
     let app = spawn_app_with_delay(delay);
 
     let started = Instant::now();
@@ -40,7 +40,7 @@ async fn a_zero_delay_answers_at_once() {
     let reply = app.get("/").await;
 
     assert_eq!(reply.status, 200);
-    let limit = greeter::process::settings::DEFAULT_IO_DELAY / 4;
+    let limit = greeter::config::DEFAULT_IO_DELAY / 4;
     assert!(
         started.elapsed() < limit,
         "took {:?}: the default wait was not turned off",

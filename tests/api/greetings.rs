@@ -233,7 +233,7 @@ fn body_of_size(size: usize) -> String {
 #[actix_web::test]
 async fn the_body_limit_is_a_setting_enforced_at_its_edge() {
     let settings = test_settings();
-    let app = spawn_app_with(greeter::process::settings::ServeSettings {
+    let app = spawn_app_with(greeter::config::ServeSettings {
         max_body: bytesize::ByteSize::b(1024),
         ..settings
     });

@@ -9,8 +9,8 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use greeter::process::serving::ServingState;
-use greeter::process::settings::ServeSettings;
+use greeter::config::ServeSettings;
+use greeter::lifecycle::serving::ServingState;
 use greeter::startup;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -461,14 +461,14 @@ pub fn read_to_close(mut stream: std::net::TcpStream) -> std::io::Result<String>
 }
 
 /// The editions of the document: the version, where it is committed and where it is served.
-pub const EDITIONS: [(greeter::process::settings::SpecVersion, &str, &str); 2] = [
+pub const EDITIONS: [(greeter::api::openapi::SpecVersion, &str, &str); 2] = [
     (
-        greeter::process::settings::SpecVersion::V3_1,
+        greeter::api::openapi::SpecVersion::V3_1,
         "openapi/openapi.json",
         "/openapi.json",
     ),
     (
-        greeter::process::settings::SpecVersion::V3_0,
+        greeter::api::openapi::SpecVersion::V3_0,
         "openapi/openapi-3.0.json",
         "/openapi-3.0.json",
     ),

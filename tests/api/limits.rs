@@ -3,7 +3,7 @@
 use std::time::{Duration, Instant};
 
 use bytesize::ByteSize;
-use greeter::process::settings::ServeSettings;
+use greeter::config::ServeSettings;
 use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;

@@ -6,7 +6,7 @@ use std::io::Write;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use greeter::process::settings::{Mount, ServeSettings, Upstream};
+use greeter::config::{Mount, ServeSettings, Upstream};
 use serde_json::Value;
 
 use crate::helpers::{

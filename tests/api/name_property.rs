@@ -23,7 +23,7 @@ fn names() -> impl Strategy<Value = String> {
 
 #[test]
 fn hello_answers_the_exact_name_or_422_as_the_rule_says() {
-    let address = spawn_app_in_thread(greeter::process::settings::ServeSettings {
+    let address = spawn_app_in_thread(greeter::config::ServeSettings {
         io_delay: std::time::Duration::ZERO.into(),
         ..test_settings()
     });

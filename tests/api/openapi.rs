@@ -2,8 +2,9 @@ use std::collections::HashSet;
 use std::process::Command;
 
 use greeter::api::document as openapi;
-use greeter::process::serving::ServingState;
-use greeter::process::settings::{ServeSettings, SpecVersion};
+use greeter::api::openapi::SpecVersion;
+use greeter::config::ServeSettings;
+use greeter::lifecycle::serving::ServingState;
 use serde_json::Value;
 use similar::TextDiff;
 
@@ -441,7 +442,7 @@ async fn every_operation_documents_exactly_the_statuses_it_answers() {
     .await;
     assert!(spent.starts_with("HTTP/1.1 200"), "{spent}");
     let keyed_app = spawn_app_with(ServeSettings {
-        api_keys_env: Some(greeter::process::api_keys::Secret::new(
+        api_keys_env: Some(greeter::config::api_keys::Secret::new(
             "a-key-the-test-never-sends",
         )),
         ..test_settings()

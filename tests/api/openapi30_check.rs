@@ -2,8 +2,8 @@
 //! OpenAPI 3.1 has.
 
 use greeter::api::document as openapi;
+use greeter::api::openapi::SpecVersion;
 use greeter::api::openapi::check::check_3_0;
-use greeter::process::settings::SpecVersion;
 use serde_json::Value;
 
 use crate::helpers::project_root;

@@ -5,7 +5,7 @@
 use std::io::{Read, Write};
 use std::time::Duration;
 
-use greeter::process::settings::ServeSettings;
+use greeter::config::ServeSettings;
 
 use crate::helpers::{
     GreeterProcess, TestApp, header_of as header, raw_http, spawn_app_with, test_settings,

@@ -137,7 +137,7 @@ fn sockets_greeter_cannot_serve_are_refused_in_one_line() {
 }
 
 /// Restarts while the clients send: without the pause before the stop in
-/// `src/process/signals.rs`, about one run in three loses a request or two to a reset.
+/// `src/lifecycle/signals.rs`, about one run in three loses a request or two to a reset.
 const RESTARTS: usize = 6;
 
 #[test]

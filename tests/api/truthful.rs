@@ -3,8 +3,8 @@
 
 use std::time::Duration;
 
-use greeter::process::api_keys::Secret;
-use greeter::process::settings::ServeSettings;
+use greeter::config::ServeSettings;
+use greeter::config::api_keys::Secret;
 use serde_json::Value;
 
 use crate::helpers::{EDITIONS, TestApp, spawn_app_with, test_settings};

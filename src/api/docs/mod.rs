@@ -24,8 +24,9 @@ use utoipa::openapi::OpenApi;
 
 use crate::api::body::NoBody;
 use crate::api::errors::ApiError;
+use crate::api::openapi::SpecVersion;
 use crate::api::openapi::v3_0::UnsupportedConstruct;
-use crate::process::settings::{Mount, SpecVersion};
+use crate::config::Mount;
 use pages::Linked;
 use representation::{Caching, Representation};
 

@@ -36,7 +36,6 @@ mod test_documents {
 
 use crate::api::errors::{ApiError, ErrorBody};
 use crate::api::validation::{HttpValidationError, ValidationError};
-pub use crate::process::settings::SpecVersion;
 use v3_0::UnsupportedConstruct;
 
 /// Info (title, version, description, license and contact from Cargo.toml), tags, the server
@@ -81,7 +80,7 @@ pub fn add_shared_refusals(api: &mut utoipa::openapi::OpenApi, deployment: Deplo
     if deployment.api_keys {
         add_bearer_scheme(api);
     }
-    let defaults = crate::process::settings::ServeSettings::default();
+    let defaults = crate::config::ServeSettings::default();
     let uri_too_long = ApiError::UriTooLong {
         limit: defaults.max_uri_bytes(),
     };
@@ -276,6 +275,28 @@ fn add_refusal(operation: &mut Operation, status: &str, description: &str, error
         .or_insert(response.into());
 }
 
+/// The editions of the OpenAPI document greeter publishes: `3.1` and `3.0` on the command line
+/// (`greeter openapi --spec-version`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SpecVersion {
+    /// OpenAPI 3.1, as utoipa generates it.
+    V3_1,
+    /// OpenAPI 3.0.3, converted from the 3.1 document.
+    V3_0,
+}
+
+impl std::str::FromStr for SpecVersion {
+    type Err = String;
+
+    fn from_str(input: &str) -> Result<Self, Self::Err> {
+        match input {
+            "3.1" => Ok(Self::V3_1),
+            "3.0" => Ok(Self::V3_0),
+            other => Err(format!("{other:?} is not an edition: 3.1 or 3.0")),
+        }
+    }
+}
+
 impl SpecVersion {
     /// Both editions, the primary one first.
     pub const ALL: [SpecVersion; 2] = [Self::V3_1, Self::V3_0];
@@ -325,6 +346,17 @@ impl SpecVersion {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_command_lines_editions_are_the_documents() {
+        for name in crate::config::cli::SPEC_VERSIONS {
+            assert!(name.parse::<SpecVersion>().is_ok(), "{name}");
+        }
+        assert_eq!(
+            crate::config::cli::SPEC_VERSIONS.len(),
+            SpecVersion::ALL.len()
+        );
+    }
 
     #[test]
     fn the_3_0_edition_sits_beside_the_3_1_document() {

@@ -7,7 +7,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::api::body::NoBody;
-use crate::process::serving::ServingState;
+use crate::lifecycle::serving::ServingState;
 
 /// The service's health.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]

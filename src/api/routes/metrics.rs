@@ -1,4 +1,4 @@
-//! `GET /metrics`: the server's Prometheus metrics ([`crate::process::metrics`]) in Prometheus'
+//! `GET /metrics`: the server's Prometheus metrics ([`crate::telemetry::metrics`]) in Prometheus'
 //! text format, at `--metrics-path` (`off` removes it). Like the docs, not an API operation: it
 //! stays out of the OpenAPI document (docs/operations.md lists the metrics).
 
@@ -6,7 +6,7 @@ use actix_web::web::{self, ThinData};
 use actix_web::{HttpResponse, http::header::ContentType};
 
 use crate::api::body::NoBody;
-use crate::process::metrics::{CONTENT_TYPE, Metrics};
+use crate::telemetry::metrics::{CONTENT_TYPE, Metrics};
 
 /// Registers the metrics route at `path`, if any.
 pub fn configure(path: Option<String>) -> impl FnOnce(&mut web::ServiceConfig) {

@@ -30,8 +30,8 @@ use tokio::net::TcpStream;
 use tokio::sync::Semaphore;
 
 use super::{Failure, SourceErrorType, SourceKind, SourceResult};
-use crate::process::metrics::Metrics;
-use crate::process::settings::Upstream;
+use crate::config::Upstream;
+use crate::telemetry::metrics::Metrics;
 
 /// The header the caller's request id is forwarded in.
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");

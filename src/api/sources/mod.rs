@@ -17,8 +17,8 @@ use serde_json::value::RawValue;
 use utoipa::ToSchema;
 
 use crate::api::simulated_io::SimulatedIo;
-use crate::process::metrics::Metrics;
-use crate::process::settings::{ServeSettings, Upstream};
+use crate::config::{ServeSettings, Upstream};
+use crate::telemetry::metrics::Metrics;
 
 /// The names of the simulated sources that stand in when no upstream is configured.
 pub const SIMULATED_SOURCES: [&str; 3] = ["simulated-1", "simulated-2", "simulated-3"];

@@ -24,7 +24,7 @@ use std::time::{Duration, SystemTime};
 
 use log::{Level, Log, Metadata, Record};
 
-use crate::process::settings::LogFormat;
+use crate::config::LogFormat;
 
 /// Filter used when `RUST_LOG` is not set.
 pub const DEFAULT_LOG_FILTER: &str = "info";
@@ -463,7 +463,7 @@ mod tests {
             .find(|l| l.contains("the disco"))
             .expect("no panic line");
         assert!(
-            line.contains(" ERROR greeter::panic] panic at src/process/logging.rs:"),
+            line.contains(" ERROR greeter::panic] panic at src/telemetry/logging.rs:"),
             "{line}"
         );
         assert!(line.ends_with(": the disco"), "{line}");

@@ -4,7 +4,7 @@
 //! connections per worker is fitted to the limit (one line at info level); a warning is only for
 //! a value the user chose that cannot be honoured.
 
-use crate::process::settings::ServeSettings;
+use crate::config::ServeSettings;
 
 /// Descriptors besides connections: listeners, event loops and their wakers, stdio, the log.
 pub const SPARE_DESCRIPTORS: u64 = 64;
@@ -93,8 +93,8 @@ mod tests {
             workers: NonZeroUsize::new(2).unwrap(),
             max_connections: NonZeroUsize::new(1000),
             upstreams: vec![
-                crate::process::settings::Upstream::parse("a=http://127.0.0.1:1/").unwrap(),
-                crate::process::settings::Upstream::parse("b=http://127.0.0.1:2/").unwrap(),
+                crate::config::Upstream::parse("a=http://127.0.0.1:1/").unwrap(),
+                crate::config::Upstream::parse("b=http://127.0.0.1:2/").unwrap(),
             ],
             upstream_max_connections: NonZeroUsize::new(10).unwrap(),
             ..ServeSettings::default()

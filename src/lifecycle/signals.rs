@@ -17,8 +17,8 @@ use std::time::Duration;
 use actix_rt::signal::unix::{Signal, SignalKind, signal};
 use actix_web::dev::ServerHandle;
 
-use crate::process::logging;
-use crate::process::serving::ServingState;
+use crate::lifecycle::serving::ServingState;
+use crate::telemetry::logging;
 
 /// SIGTERM and SIGINT, caught from the moment they are installed.
 pub struct Signals {

@@ -6,6 +6,8 @@
 
 use std::time::Duration;
 
+use std::num::{NonZeroU32, NonZeroUsize};
+
 use bytesize::ByteSize;
 
 /// What kind of number a setting takes, and so how its bounds read.
@@ -183,4 +185,21 @@ impl Bound {
             _ => (inside, outside),
         }
     }
+}
+
+/// A port: 0 to 65535.
+pub fn parse_port(input: &str) -> Result<u16, String> {
+    of("--port")
+        .count(input)
+        .map(|n| u16::try_from(n).unwrap_or(u16::MAX))
+}
+
+/// `n`, which a bound of 1 or more has checked, as a `NonZeroUsize`.
+pub fn non_zero(n: u64) -> NonZeroUsize {
+    NonZeroUsize::new(usize::try_from(n).unwrap_or(usize::MAX)).unwrap_or(NonZeroUsize::MIN)
+}
+
+/// `n`, which a bound of 1 to 1000000 has checked, as a `NonZeroU32`.
+pub fn non_zero_u32(n: u64) -> NonZeroU32 {
+    NonZeroU32::new(u32::try_from(n).unwrap_or(u32::MAX)).unwrap_or(NonZeroU32::MIN)
 }

@@ -1,5 +1,5 @@
 //! Whether the server is serving or draining: shared by every worker, turned once by the first
-//! shutdown signal ([`crate::process::signals`]), read by `GET /readyz` and by the HTTP layer,
+//! shutdown signal ([`crate::lifecycle::signals`]), read by `GET /readyz` and by the HTTP layer,
 //! which closes each connection after its answer while draining.
 
 use std::sync::Arc;

@@ -1,0 +1,313 @@
+//! The command line: `greeter [serve] [OPTIONS]`, `greeter openapi`, `greeter healthcheck`.
+
+use clap::{Parser, Subcommand};
+
+use crate::config::bounds::{self, parse_port};
+use crate::config::serve::{DEFAULT_PORT, ServeSettings};
+
+/// The editions `greeter openapi --spec-version` takes (the API's `SpecVersion` parses each).
+pub const SPEC_VERSIONS: [&str; 2] = ["3.1", "3.0"];
+
+/// The command line: `greeter [serve] [OPTIONS]` or `greeter openapi`.
+#[derive(Debug, Parser)]
+#[command(
+    name = "greeter",
+    version,
+    about = "FastAPI's first example rebuilt in Rust: GET / answers {\"Hello\":\"World\"} after a \
+             simulated, non-blocking I/O wait; Swagger UI at /docs, ReDoc at /redoc, the spec at \
+             /openapi.json.",
+    args_conflicts_with_subcommands = true,
+    after_help = "Logging: RUST_LOG sets the log filter (default: info), e.g. RUST_LOG=warn."
+)]
+pub struct Cli {
+    /// What to do; serving is the default.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    /// Server settings when no subcommand is given.
+    #[command(flatten)]
+    pub serve: ServeSettings,
+}
+
+impl Cli {
+    /// The command to run, `serve` with the top-level settings when none was named.
+    pub fn into_command(self) -> Command {
+        self.command.unwrap_or(Command::Serve(self.serve))
+    }
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+// Made once per process, so the size of its largest variant does not matter.
+#[allow(clippy::large_enum_variant)]
+pub enum Command {
+    /// Serve the API (the default).
+    Serve(ServeSettings),
+    /// Print the OpenAPI document to stdout and exit, without binding a port.
+    Openapi {
+        /// Which edition: 3.1 as generated, or 3.0.3 for generators that read only 3.0
+        /// (`crate::api::openapi::SpecVersion` reads it).
+        #[arg(long, default_value = "3.1", value_parser = SPEC_VERSIONS)]
+        spec_version: String,
+    },
+    /// Ask a running greeter whether it is up, for a container's HEALTHCHECK: exit 0 when
+    /// `GET /healthz` answers 200, 1 otherwise (one line says why).
+    Healthcheck {
+        /// The URL to ask (http:// only); by default `/healthz` on 127.0.0.1 at --port.
+        #[arg(long, value_name = "URL")]
+        url: Option<String>,
+        /// The port of the default URL: the server's own setting.
+        #[arg(long, env = "GREETER_PORT", default_value_t = DEFAULT_PORT, value_parser = parse_port)]
+        port: u16,
+        /// The longest the whole check may take, 1ms to 1h.
+        #[arg(long, value_name = "DURATION", default_value = "2s",
+              value_parser = |s: &str| bounds::of("--timeout").duration(s))]
+        timeout: humantime::Duration,
+    },
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::IpAddr;
+    use std::time::Duration;
+
+    use super::*;
+    use crate::config::{MAX_WORKERS, Mount, default_workers};
+    use clap::CommandFactory;
+
+    fn parse(args: &[&str]) -> Result<Command, clap::Error> {
+        Cli::try_parse_from(std::iter::once("greeter").chain(args.iter().copied()))
+            .map(Cli::into_command)
+    }
+
+    #[test]
+    fn the_command_line_is_well_formed() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn no_subcommand_means_serve_with_top_level_flags() {
+        let Command::Serve(s) = parse(&["--port", "9001", "--io-delay", "250ms"]).unwrap() else {
+            panic!("expected serve");
+        };
+        assert_eq!(s.port, 9001);
+        assert_eq!(Duration::from(s.io_delay), Duration::from_millis(250));
+    }
+
+    #[test]
+    fn serve_subcommand_takes_the_same_flags() {
+        let Command::Serve(s) = parse(&["serve", "--workers", "3", "--host", "::1"]).unwrap()
+        else {
+            panic!("expected serve");
+        };
+        assert_eq!(s.workers.get(), 3);
+        assert_eq!(s.host, "::1".parse::<IpAddr>().unwrap());
+    }
+
+    #[test]
+    fn backlog_accepts_its_whole_range() {
+        for backlog in ["1", "65535"] {
+            let Command::Serve(s) = parse(&["--backlog", backlog]).unwrap() else {
+                panic!("expected serve");
+            };
+            assert_eq!(s.backlog.to_string(), backlog);
+        }
+    }
+
+    #[test]
+    fn max_body_reads_human_sizes() {
+        for (input, bytes) in [
+            ("64KiB", 65536),
+            ("1 MiB", 1 << 20),
+            ("512", 512),
+            ("2kb", 2000),
+        ] {
+            let Command::Serve(s) = parse(&["--max-body", input]).unwrap() else {
+                panic!("expected serve");
+            };
+            assert_eq!(s.max_body_bytes(), bytes, "{input}");
+        }
+    }
+
+    #[test]
+    fn docs_and_spec_paths_take_a_path_or_off() {
+        let Command::Serve(s) = parse(&[]).unwrap() else {
+            panic!("expected serve")
+        };
+        assert_eq!(s.docs_path.to_string(), "/docs");
+        assert_eq!(s.openapi_path.to_string(), "/openapi.json");
+        assert_eq!(s.root_path, None);
+
+        let args = [
+            "--docs-path",
+            "off",
+            "--openapi-path",
+            "/api/spec.json",
+            "--root-path",
+            "/api/v1",
+        ];
+        let Command::Serve(s) = parse(&args).unwrap() else {
+            panic!("expected serve")
+        };
+        assert_eq!(s.docs_path, Mount::Off);
+        assert_eq!(s.openapi_path.path().unwrap().as_str(), "/api/spec.json");
+        assert_eq!(s.root_path.unwrap().as_str(), "/api/v1");
+    }
+
+    #[test]
+    fn limits_accept_their_edges() {
+        let args = [
+            "--max-header-size",
+            "1KiB",
+            "--max-uri-length",
+            "32KiB",
+            "--head-timeout",
+            "100ms",
+            "--keep-alive",
+            "0s",
+            "--max-connections",
+            "1",
+            "--shutdown-timeout",
+            "1500ms",
+        ];
+        let Command::Serve(s) = parse(&args).unwrap() else {
+            panic!("expected serve")
+        };
+        assert_eq!(s.max_header_bytes(), 1024);
+        assert_eq!(s.max_uri_bytes(), 32768);
+        assert_eq!(Duration::from(s.head_timeout), Duration::from_millis(100));
+        assert!(Duration::from(s.keep_alive).is_zero());
+        assert_eq!(s.max_connections().get(), 1);
+        assert_eq!(s.shutdown_timeout_secs(), 2, "rounded up");
+        let Command::Serve(s) = parse(&["--max-header-size", "96KiB"]).unwrap() else {
+            panic!("expected serve")
+        };
+        assert_eq!(s.max_header_bytes(), 96 * 1024);
+    }
+
+    /// The arguments that give `bound`'s flag `value`, with what else it needs.
+    fn args_for(bound: &bounds::Bound, value: &str) -> Vec<String> {
+        let mut args = Vec::new();
+        if bound.flag == "--timeout" {
+            args.push("healthcheck".to_owned());
+        }
+        if bound.flag == "--rate-limit-burst" {
+            args.extend(["--rate-limit".to_owned(), "1/s".to_owned()]);
+        }
+        args.extend([bound.flag.to_owned(), value.to_owned()]);
+        args
+    }
+
+    #[test]
+    fn every_numeric_setting_holds_at_and_past_both_edges() {
+        for bound in bounds::BOUNDS {
+            let (inside, outside) = bound.edges();
+            for value in &inside {
+                let args = args_for(bound, value);
+                let args: Vec<&str> = args.iter().map(String::as_str).collect();
+                assert!(parse(&args).is_ok(), "{args:?} is refused");
+            }
+            assert!(!outside.is_empty() || bound.min == "0", "{}", bound.flag);
+            for value in &outside {
+                let args = args_for(bound, value);
+                let args: Vec<&str> = args.iter().map(String::as_str).collect();
+                let err = parse(&args).expect_err(&format!("{args:?} is accepted"));
+                assert_eq!(err.kind(), clap::error::ErrorKind::ValueValidation);
+                let message = err.to_string();
+                assert!(
+                    message.contains(&format!("from {} to {}", bound.min, bound.max))
+                        || message.contains("not a whole number"),
+                    "{args:?}: {message}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn help_states_every_numeric_settings_range() {
+        let mut serve = Cli::command();
+        let serve_help = serve.render_long_help().to_string();
+        let mut healthcheck = Cli::command();
+        let healthcheck_help = healthcheck
+            .find_subcommand_mut("healthcheck")
+            .unwrap()
+            .render_long_help()
+            .to_string();
+        for bound in bounds::BOUNDS {
+            let help = if bound.flag == "--timeout" {
+                &healthcheck_help
+            } else {
+                &serve_help
+            };
+            // The flag's paragraph: from its line to the next flag's.
+            let start = help
+                .find(&format!("      {} ", bound.flag))
+                .or_else(|| help.find(&format!("      {}\n", bound.flag)))
+                .unwrap_or_else(|| panic!("{} is not in --help", bound.flag));
+            let rest = &help[start + 6..];
+            let paragraph = &rest[..rest.find("\n  -").unwrap_or(rest.len())];
+            let paragraph = paragraph.split_whitespace().collect::<Vec<_>>().join(" ");
+            let range = format!("{} to {}", bound.min, bound.max);
+            assert!(
+                paragraph.contains(&range),
+                "the help of {} does not say {range}: {paragraph}",
+                bound.flag
+            );
+        }
+    }
+
+    #[test]
+    fn the_default_workers_stay_within_actix_servers_limit() {
+        assert!(default_workers().get() <= MAX_WORKERS);
+        assert_eq!(bounds::of("--workers").max, MAX_WORKERS.to_string());
+    }
+
+    #[test]
+    fn openapi_subcommand_parses() {
+        for (args, edition) in [
+            (&["openapi"][..], "3.1"),
+            (&["openapi", "--spec-version", "3.0"], "3.0"),
+        ] {
+            let Command::Openapi { spec_version } = parse(args).unwrap() else {
+                panic!("expected openapi");
+            };
+            assert_eq!(spec_version, edition);
+        }
+        assert!(parse(&["openapi", "--spec-version", "2.0"]).is_err());
+    }
+
+    #[test]
+    fn bad_values_are_rejected_by_name() {
+        for (args, flag) in [
+            (&["--port", "70000"][..], "--port"),
+            (&["--workers", "0"][..], "--workers"),
+            (&["--io-delay", "soon"][..], "--io-delay"),
+            (&["--host", "not-an-ip"][..], "--host"),
+            (&["--backlog", "0"][..], "--backlog"),
+            (&["--backlog", "65536"][..], "--backlog"),
+            (&["--max-body", "0"][..], "--max-body"),
+            (&["--max-body", "lots"][..], "--max-body"),
+            (&["--max-header-size", "1023"][..], "--max-header-size"),
+            (&["--max-header-size", "97KiB"][..], "--max-header-size"),
+            (&["--max-uri-length", "255"][..], "--max-uri-length"),
+            (&["--head-timeout", "0s"][..], "--head-timeout"),
+            (&["--keep-alive", "forever"][..], "--keep-alive"),
+            (&["--max-connections", "0"][..], "--max-connections"),
+            (&["--shutdown-timeout", "-1s"][..], "--shutdown-timeout"),
+            (&["--docs-path", "docs"][..], "--docs-path"),
+            (&["--docs-path", "/docs/"][..], "--docs-path"),
+            (&["--docs-path", "/"][..], "--docs-path"),
+            (&["--openapi-path", "/a//b"][..], "--openapi-path"),
+            (&["--openapi-path", "/a/../b"][..], "--openapi-path"),
+            (&["--root-path", "/api/{v}"][..], "--root-path"),
+            (&["--root-path", "/api v1"][..], "--root-path"),
+        ] {
+            let err = parse(args).unwrap_err();
+            assert_eq!(
+                err.kind(),
+                clap::error::ErrorKind::ValueValidation,
+                "{args:?}"
+            );
+            assert!(err.to_string().contains(flag), "{args:?}: {err}");
+        }
+    }
+}

@@ -1,0 +1,79 @@
+//! The upstream services of `GET /aggregate` (`--upstream NAME=URL`).
+
+use std::fmt;
+
+/// The most upstreams `GET /aggregate` calls (the document bounds its `sources` by it).
+pub const MAX_UPSTREAMS: usize = 64;
+
+/// An upstream service of `GET /aggregate`: its name in the answer, and its URL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Upstream {
+    /// 1 to 32 of `[a-z0-9_-]`.
+    pub name: String,
+    /// An absolute `http://` URL.
+    pub url: http::Uri,
+}
+
+impl Upstream {
+    /// Longest name.
+    pub const MAX_NAME_CHARS: usize = 32;
+
+    /// Reads `NAME=URL`.
+    pub fn parse(input: &str) -> Result<Self, String> {
+        let Some((name, url)) = input.split_once('=') else {
+            return Err("expected NAME=URL".to_owned());
+        };
+        let name_ok = (1..=Self::MAX_NAME_CHARS).contains(&name.len())
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-');
+        if !name_ok {
+            return Err(format!(
+                "the name {name:?} must be 1 to {} of a-z, 0-9, _ and -",
+                Self::MAX_NAME_CHARS
+            ));
+        }
+        let url: http::Uri = url.parse().map_err(|_| format!("{url:?} is not a URL"))?;
+        let authority = url.authority().map(|a| a.as_str()).unwrap_or_default();
+        if authority.contains('@') {
+            return Err("an upstream URL carries no user or password".to_owned());
+        }
+        http_port(&url)?;
+        match url.scheme_str() {
+            Some("http") if url.host().is_some_and(|host| !host.is_empty()) => {}
+            Some("https") => {
+                return Err("https:// upstreams are not supported yet; use http://".to_owned());
+            }
+            _ => return Err(format!("{url} is not an absolute http:// URL")),
+        }
+        Ok(Self {
+            name: name.to_owned(),
+            url,
+        })
+    }
+}
+
+/// The port of an `http://` URL: the one it names, 1 to 65535, or 80 when it names none. (`http`
+/// reads a port past 65535 as none at all, which would call port 80 instead.)
+pub fn http_port(url: &http::Uri) -> Result<u16, String> {
+    let authority = url.authority().map(|a| a.as_str()).unwrap_or_default();
+    let host_and_port = authority.rsplit('@').next().unwrap_or_default();
+    // An IPv6 host is bracketed and holds colons of its own.
+    let after_host = match host_and_port.rfind(']') {
+        Some(end) => &host_and_port[end + 1..],
+        None => host_and_port,
+    };
+    match after_host.rsplit_once(':') {
+        None | Some((_, "")) => Ok(80),
+        Some((_, digits)) => match digits.parse::<u16>() {
+            Ok(port) if port > 0 => Ok(port),
+            _ => Err(format!("{url} has port {digits}: a port is 1 to 65535")),
+        },
+    }
+}
+
+impl fmt::Display for Upstream {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}={}", self.name, self.url)
+    }
+}
