@@ -9,7 +9,7 @@ use clap::Parser;
 use greeter::api::openapi::SpecVersion;
 use greeter::config::{Cli, Command, ServeSettings};
 use greeter::lifecycle::serving::ServingState;
-use greeter::lifecycle::{healthcheck, open_files, signals};
+use greeter::lifecycle::{healthcheck, memory, open_files, signals};
 use greeter::startup;
 use greeter::telemetry::logging;
 
@@ -200,6 +200,7 @@ fn serve_until_stopped(
         let listener = listener(settings, inherited)?;
         let serving = ServingState::new();
         let server = startup::run(listener, settings, serving.clone())?;
+        actix_rt::spawn(memory::release_after_start_up());
         actix_rt::spawn(signals::stop_on_signal(
             signals,
             server.handle(),

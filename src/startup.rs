@@ -34,6 +34,7 @@ use crate::http::head_limits::HeadLimits;
 use crate::http::per_request::{PerRequest, admission_inside_cors, per_request};
 use crate::http::rate_limit::RateLimits;
 use crate::http::{cors, fallback};
+use crate::lifecycle::memory;
 use crate::lifecycle::serving::ServingState;
 use crate::telemetry::metrics::Metrics;
 
@@ -345,17 +346,22 @@ pub fn run(
         idle if idle.is_zero() => KeepAlive::Disabled,
         idle => KeepAlive::Timeout(idle),
     };
-    let server = HttpServer::new(move || app(state.clone()))
-        .workers(settings.workers.get())
-        .max_connections(settings.max_connections().get())
-        .client_request_timeout(settings.head_timeout.into())
-        .keep_alive(keep_alive)
-        // A client that closes its side of the connection is gone: its request is dropped (and
-        // logged as 499) rather than answered into a closed socket.
-        .h1_allow_half_closed(false)
-        .shutdown_timeout(settings.shutdown_timeout_secs())
-        .disable_signals()
-        .listen(listener)?
-        .run();
+    let server = HttpServer::new(move || {
+        // Each worker builds its app on its own thread: what that leaves freed in the thread's
+        // cache goes back once serving.
+        actix_rt::spawn(memory::release_after_start_up());
+        app(state.clone())
+    })
+    .workers(settings.workers.get())
+    .max_connections(settings.max_connections().get())
+    .client_request_timeout(settings.head_timeout.into())
+    .keep_alive(keep_alive)
+    // A client that closes its side of the connection is gone: its request is dropped (and
+    // logged as 499) rather than answered into a closed socket.
+    .h1_allow_half_closed(false)
+    .shutdown_timeout(settings.shutdown_timeout_secs())
+    .disable_signals()
+    .listen(listener)?
+    .run();
     Ok(server)
 }

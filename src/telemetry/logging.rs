@@ -185,13 +185,45 @@ fn write_line(line: &mut Vec<u8>, record: &Record<'_>, now: SystemTime, colour: 
         (true, Level::Debug) => ("\x1b[34m", "\x1b[0m"),
         (true, Level::Trace) => ("\x1b[36m", "\x1b[0m"),
     };
+    line.push(b'[');
+    write_rfc3339_seconds(line, now);
     let _ = writeln!(
         line,
-        "[{} {on}{level:<5}{off} {}] {}",
-        humantime::format_rfc3339_seconds(now),
+        " {on}{level:<5}{off} {}] {}",
         record.target(),
         record.args()
     );
+}
+
+thread_local! {
+    /// The last second this thread wrote a timestamp for, and its RFC 3339 text: formatting a
+    /// date costs more than the rest of an access line, and one second has many lines.
+    static SECOND: RefCell<(u64, String)> = const { RefCell::new((u64::MAX, String::new())) };
+}
+
+/// Appends `now` as `2026-11-26T08:00:00Z`, formatted once per second per thread.
+fn write_rfc3339_seconds(line: &mut Vec<u8>, now: SystemTime) {
+    let second = now
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |since| since.as_secs());
+    let cached = SECOND.try_with(|cache| {
+        let Ok(mut cache) = cache.try_borrow_mut() else {
+            return false;
+        };
+        if cache.0 != second {
+            cache.1.clear();
+            let _ = std::fmt::Write::write_fmt(
+                &mut cache.1,
+                format_args!("{}", humantime::format_rfc3339_seconds(now)),
+            );
+            cache.0 = second;
+        }
+        line.extend_from_slice(cache.1.as_bytes());
+        true
+    });
+    if cached != Ok(true) {
+        let _ = write!(line, "{}", humantime::format_rfc3339_seconds(now));
+    }
 }
 
 /// Installs the logger (filter from `RUST_LOG`, else [`DEFAULT_LOG_FILTER`]; lines in `format`)
@@ -361,6 +393,28 @@ fn log_panics(buffer: &'static LogBuffer) {
         );
         buffer.append_always(&line);
     }));
+}
+
+#[cfg(test)]
+mod timestamp_tests {
+    use super::*;
+
+    #[test]
+    fn the_cached_timestamp_is_the_seconds_own() {
+        for seconds in [
+            0,
+            1_764_140_400,
+            1_764_140_401,
+            1_764_140_401,
+            1_764_140_460,
+        ] {
+            let now = SystemTime::UNIX_EPOCH + Duration::from_secs(seconds);
+            let mut line = Vec::new();
+            write_rfc3339_seconds(&mut line, now);
+            let expected = humantime::format_rfc3339_seconds(now).to_string();
+            assert_eq!(String::from_utf8(line).unwrap(), expected);
+        }
+    }
 }
 
 #[cfg(test)]
