@@ -316,9 +316,18 @@ pub fn run(
         .as_ref()
         .map(|r| format!(", root path: {r}"))
         .unwrap_or_default();
+    let fitted = settings
+        .fitted_to_open_files
+        .map(|limit| {
+            format!(
+                " (fitted to the limit of {limit} open files; RUST_LOG=debug shows the \
+                 arithmetic)"
+            )
+        })
+        .unwrap_or_default();
     log::info!(
         "greeter {} listening on http://{address} (docs: {docs}, redoc: {redoc}, spec: {spec}, \
-         workers: {}, connections per worker: {}, I/O delay: {}{root})",
+         workers: {}, connections per worker: {}{fitted}, I/O delay: {}{root})",
         env!("CARGO_PKG_VERSION"),
         settings.workers,
         settings.max_connections(),

@@ -82,10 +82,17 @@ fn check_head(req: &HttpRequest, limit: usize) -> Result<(), ApiError> {
     }
     // A coding greeter does not decode (actix-web's decompression is not built in) would be
     // read as if it were plain JSON.
-    if let Some(coding) = req.headers().get(header::CONTENT_ENCODING) {
-        let coding = String::from_utf8_lossy(coding.as_bytes());
-        if !coding.trim().eq_ignore_ascii_case("identity") {
-            return Err(ApiError::UnsupportedContentEncoding(coding.into_owned()));
+    // Every coding of every `Content-Encoding` line counts (the last one applied is outermost).
+    for value in req.headers().get_all(header::CONTENT_ENCODING) {
+        let codings = String::from_utf8_lossy(value.as_bytes());
+        let decoded_here = codings
+            .split(',')
+            .map(str::trim)
+            .all(|coding| coding.is_empty() || coding.eq_ignore_ascii_case("identity"));
+        if !decoded_here {
+            return Err(ApiError::UnsupportedContentEncoding(
+                codings.trim().to_owned(),
+            ));
         }
     }
     let declared = req

@@ -51,8 +51,16 @@ pub const MAX_KEYS_FILE_BYTES: u64 = 1 << 20;
 /// start, deaf to SIGTERM) of at most [`MAX_KEYS_FILE_BYTES`], in UTF-8.
 fn read_keys_file(path: &Path) -> Result<String, String> {
     use std::io::Read;
-    // `metadata` does not open the file, so a FIFO is refused before anything waits on it.
-    let metadata = std::fs::metadata(path).map_err(|cause| format!("cannot read it: {cause}"))?;
+    use std::os::unix::fs::OpenOptionsExt;
+    let cannot = |cause: std::io::Error| format!("cannot read it: {cause}");
+    // Opened without waiting (a FIFO with no writer would block the open), then judged by what
+    // was opened, not by the path, which could change in between.
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)
+        .map_err(cannot)?;
+    let metadata = file.metadata().map_err(cannot)?;
     if !metadata.is_file() {
         return Err("is not a regular file".to_owned());
     }
@@ -60,11 +68,10 @@ fn read_keys_file(path: &Path) -> Result<String, String> {
     if metadata.len() > MAX_KEYS_FILE_BYTES {
         return Err(too_large());
     }
-    let file = std::fs::File::open(path).map_err(|cause| format!("cannot read it: {cause}"))?;
     let mut bytes = Vec::new();
     file.take(MAX_KEYS_FILE_BYTES + 1)
         .read_to_end(&mut bytes)
-        .map_err(|cause| format!("cannot read it: {cause}"))?;
+        .map_err(cannot)?;
     if bytes.len() as u64 > MAX_KEYS_FILE_BYTES {
         return Err(too_large());
     }

@@ -66,7 +66,8 @@ pub const BOUNDS: &[Bound] = &[
     bound("--upstream-timeout", Kind::Duration, "1ms", "1h"),
     bound("--upstream-max-body", Kind::Size, "1", "1GiB"),
     bound("--upstream-max-connections", Kind::Count, "1", "65535"),
-    bound("--timeout", Kind::Duration, "1ms", "1h"),
+    bound("healthcheck --port", Kind::Count, "1", "65535"),
+    bound("healthcheck --timeout", Kind::Duration, "1ms", "1h"),
 ];
 
 /// The bounds of `flag`.
@@ -103,6 +104,14 @@ impl Bound {
     fn duration_range(&self) -> (Duration, Duration) {
         let parse = |text: &str| humantime::parse_duration(text).expect("a duration in the table");
         (parse(self.min), parse(self.max))
+    }
+
+    /// The largest whole number a count's bounds take.
+    ///
+    /// # Panics
+    /// When the bound is not a count's (a unit test checks every use).
+    pub fn largest(&self) -> u64 {
+        self.count_range().1
     }
 
     /// A whole number within the bounds.

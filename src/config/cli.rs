@@ -2,7 +2,7 @@
 
 use clap::{Parser, Subcommand};
 
-use crate::config::bounds::{self, parse_port};
+use crate::config::bounds;
 use crate::config::serve::{DEFAULT_PORT, ServeSettings};
 
 /// The editions `greeter openapi --spec-version` takes (the API's `SpecVersion` parses each).
@@ -17,7 +17,9 @@ pub const SPEC_VERSIONS: [&str; 2] = ["3.1", "3.0"];
              simulated, non-blocking I/O wait; Swagger UI at /docs, ReDoc at /redoc, the spec at \
              /openapi.json.",
     args_conflicts_with_subcommands = true,
-    after_help = "Logging: RUST_LOG sets the log filter (default: info), e.g. RUST_LOG=warn."
+    after_help = "Logging: RUST_LOG sets the log filter (default: info), e.g. RUST_LOG=warn; \
+                  actix_server's own lines show only where it names them \
+                  (RUST_LOG=info,actix_server=info)."
 )]
 pub struct Cli {
     /// What to do; serving is the default.
@@ -55,12 +57,13 @@ pub enum Command {
         /// The URL to ask (http:// only); by default `/healthz` on 127.0.0.1 at --port.
         #[arg(long, value_name = "URL")]
         url: Option<String>,
-        /// The port of the default URL: the server's own setting.
-        #[arg(long, env = "GREETER_PORT", default_value_t = DEFAULT_PORT, value_parser = parse_port)]
+        /// The port of the default URL, 1 to 65535: the server's own setting.
+        #[arg(long, env = "GREETER_PORT", default_value_t = DEFAULT_PORT,
+              value_parser = |s: &str| bounds::of("healthcheck --port").count(s).map(|n| n as u16))]
         port: u16,
         /// The longest the whole check may take, 1ms to 1h.
         #[arg(long, value_name = "DURATION", default_value = "2s",
-              value_parser = |s: &str| bounds::of("--timeout").duration(s))]
+              value_parser = |s: &str| bounds::of("healthcheck --timeout").duration(s))]
         timeout: humantime::Duration,
     },
 }
@@ -71,7 +74,7 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
-    use crate::config::{MAX_WORKERS, Mount, default_workers};
+    use crate::config::{Mount, default_workers};
     use clap::CommandFactory;
 
     fn parse(args: &[&str]) -> Result<Command, clap::Error> {
@@ -187,13 +190,17 @@ mod tests {
     /// The arguments that give `bound`'s flag `value`, with what else it needs.
     fn args_for(bound: &bounds::Bound, value: &str) -> Vec<String> {
         let mut args = Vec::new();
-        if bound.flag == "--timeout" {
-            args.push("healthcheck".to_owned());
-        }
-        if bound.flag == "--rate-limit-burst" {
+        let flag = match bound.flag.strip_prefix("healthcheck ") {
+            Some(flag) => {
+                args.push("healthcheck".to_owned());
+                flag
+            }
+            None => bound.flag,
+        };
+        if flag == "--rate-limit-burst" {
             args.extend(["--rate-limit".to_owned(), "1/s".to_owned()]);
         }
-        args.extend([bound.flag.to_owned(), value.to_owned()]);
+        args.extend([flag.to_owned(), value.to_owned()]);
         args
     }
 
@@ -233,15 +240,13 @@ mod tests {
             .render_long_help()
             .to_string();
         for bound in bounds::BOUNDS {
-            let help = if bound.flag == "--timeout" {
-                &healthcheck_help
-            } else {
-                &serve_help
+            let (help, flag) = match bound.flag.strip_prefix("healthcheck ") {
+                Some(flag) => (&healthcheck_help, flag),
+                None => (&serve_help, bound.flag),
             };
             // The flag's paragraph: from its line to the next flag's.
             let start = help
-                .find(&format!("      {} ", bound.flag))
-                .or_else(|| help.find(&format!("      {}\n", bound.flag)))
+                .find(&format!("      {flag} "))
                 .unwrap_or_else(|| panic!("{} is not in --help", bound.flag));
             let rest = &help[start + 6..];
             let paragraph = &rest[..rest.find("\n  -").unwrap_or(rest.len())];
@@ -257,8 +262,8 @@ mod tests {
 
     #[test]
     fn the_default_workers_stay_within_actix_servers_limit() {
-        assert!(default_workers().get() <= MAX_WORKERS);
-        assert_eq!(bounds::of("--workers").max, MAX_WORKERS.to_string());
+        assert!(default_workers().get() <= 512);
+        assert_eq!(bounds::of("--workers").largest(), 512);
     }
 
     #[test]

@@ -224,6 +224,11 @@ pub struct ServeSettings {
     #[arg(skip = Secret::from_env(API_KEYS_ENV))]
     pub api_keys_env: Option<Secret>,
 
+    /// The limit on open files that `--max-connections`, left unset, was fitted to at start
+    /// (`crate::lifecycle::open_files`); the start-up line says so.
+    #[arg(skip)]
+    pub fitted_to_open_files: Option<u64>,
+
     /// Path prefix under which a reverse proxy serves the API (e.g. /api/v1), stripped by the
     /// proxy before requests arrive: the spec's `servers` names it, so Swagger UI and clients
     /// call through it.
@@ -291,6 +296,7 @@ impl Default for ServeSettings {
             cors_allow_origins: Vec::new(),
             api_keys_file: None,
             api_keys_env: None,
+            fitted_to_open_files: None,
             root_path: None,
             upstreams: Vec::new(),
             upstream_timeout: DEFAULT_UPSTREAM_TIMEOUT.into(),
@@ -316,11 +322,21 @@ impl ServeSettings {
         bytes(self.max_uri_length)
     }
 
-    /// What the settings cannot say flag by flag: a burst needs a rate, upstream names are
-    /// unique, and there are at most [`MAX_UPSTREAMS`] upstreams.
+    /// What the settings cannot say flag by flag: a burst needs a rate, the target's limit is
+    /// below the head's, upstream names are unique, and there are at most [`MAX_UPSTREAMS`]
+    /// upstreams.
     pub fn check(&self) -> Result<(), String> {
         if self.rate_limit_burst.is_some() && self.rate_limit.is_none() {
             return Err("--rate-limit-burst needs --rate-limit".to_owned());
+        }
+        // The target is part of the head: a limit on it past the head's would never be the one
+        // that refuses.
+        if self.max_uri_bytes() >= self.max_header_bytes() {
+            return Err(format!(
+                "--max-uri-length {} is not below --max-header-size {}: the request target is \
+                 part of the head, so raise --max-header-size too",
+                self.max_uri_length, self.max_header_size
+            ));
         }
         if self.upstreams.len() > MAX_UPSTREAMS {
             return Err(format!(
@@ -369,12 +385,10 @@ fn parse_workers(input: &str) -> Result<NonZeroUsize, String> {
     bounds::of("--workers").count(input).map(non_zero)
 }
 
-/// The most workers actix-server runs (past it, it panics).
-pub const MAX_WORKERS: usize = 512;
-
-/// One worker per CPU the process may use, at most [`MAX_WORKERS`].
+/// One worker per CPU the process may use, at most the largest `--workers` (actix-server's
+/// 512; past it, it panics).
 pub fn default_workers() -> NonZeroUsize {
     std::thread::available_parallelism()
         .unwrap_or(NonZeroUsize::MIN)
-        .min(NonZeroUsize::new(MAX_WORKERS).unwrap_or(NonZeroUsize::MIN))
+        .min(non_zero(bounds::of("--workers").largest()))
 }

@@ -38,7 +38,7 @@ impl Upstream {
         if authority.contains('@') {
             return Err("an upstream URL carries no user or password".to_owned());
         }
-        http_port(&url)?;
+        http_port(&url).map_err(|why| format!("{url}: {why}"))?;
         match url.scheme_str() {
             Some("http") if url.host().is_some_and(|host| !host.is_empty()) => {}
             Some("https") => {
@@ -58,17 +58,23 @@ impl Upstream {
 pub fn http_port(url: &http::Uri) -> Result<u16, String> {
     let authority = url.authority().map(|a| a.as_str()).unwrap_or_default();
     let host_and_port = authority.rsplit('@').next().unwrap_or_default();
-    // An IPv6 host is bracketed and holds colons of its own.
+    // An IPv6 host is bracketed and holds colons of its own; after it, only `:port`.
     let after_host = match host_and_port.rfind(']') {
         Some(end) => &host_and_port[end + 1..],
-        None => host_and_port,
+        None => host_and_port
+            .rfind(':')
+            .map_or("", |at| &host_and_port[at..]),
     };
-    match after_host.rsplit_once(':') {
-        None | Some((_, "")) => Ok(80),
-        Some((_, digits)) => match digits.parse::<u16>() {
-            Ok(port) if port > 0 => Ok(port),
-            _ => Err(format!("{url} has port {digits}: a port is 1 to 65535")),
-        },
+    let digits = match after_host.strip_prefix(':') {
+        None if after_host.is_empty() => return Ok(80),
+        None => return Err(format!("{after_host:?} after the host is not a port")),
+        Some("") => return Ok(80),
+        Some(digits) => digits,
+    };
+    // Digits only: `u16::from_str` would take `+80`.
+    match digits.parse::<u16>() {
+        Ok(port) if port > 0 && digits.bytes().all(|b| b.is_ascii_digit()) => Ok(port),
+        _ => Err(format!("port {digits}: a port is 1 to 65535")),
     }
 }
 

@@ -9,18 +9,21 @@
 //!    an id, an access line and a count.
 //! 2. `admit`: the head limits (cheapest, and before anything reads the head's contents), the
 //!    rate limit (before the API keys, so that a flood without keys is limited too), the API
-//!    keys. With CORS on, admission runs in a layer of its own inside the CORS layer
-//!    ([`admission_inside_cors`]), so that its refusals carry the CORS headers a browser needs to
-//!    read them (that layer contains a handler's panic too, for the same reason); with CORS off,
-//!    here, saving that layer.
+//!    keys.
 //! 3. `prepare`: `HEAD` routed as `GET`, a client's request id that is not sane replaced.
-//! 4. The handler (and CORS, when on), a panic or an error contained as a JSON answer.
+//! 4. The handler, a panic or an error contained as a JSON answer.
 //! 5. `finish`: a JSON body for any error answer, the common headers (id, `nosniff`), the
 //!    rate-limit headers, `Connection: close` while draining, the metrics, and the access line
 //!    once the answer is sent.
 //!
+//! With CORS on, the CORS layer sits between steps 3 and 4, and step 2 (with the containment of
+//! a panic) runs inside it, in a layer of its own ([`admission_inside_cors`]), so that its
+//! refusals carry the CORS headers a browser needs to read them; a preflight, which the CORS
+//! layer answers itself, has its head limits checked here. With CORS off, step 2 runs here,
+//! saving that layer.
+//!
 //! What the steps read is one [`PerRequest`] in each worker's app data: one look-up and one
-//! (non-atomic) reference count per request.
+//! (non-atomic) reference count per request (two of each with CORS on).
 
 use std::net::IpAddr;
 use std::panic::AssertUnwindSafe;
@@ -101,10 +104,17 @@ pub async fn per_request<B: MessageBody + 'static>(
         line,
         in_flight,
     } = identify(&steps, &req);
-    let admission = if steps.admission_inside_cors {
-        Admission::default()
-    } else {
+    let admission = if !steps.admission_inside_cors {
         admit(&steps, &req, client)
+    } else if is_preflight(&req) {
+        // The CORS layer answers a preflight itself, before admission inside it: the head
+        // limits are checked here (a preflight is neither rate limited nor keyed).
+        Admission {
+            refusal: steps.head_limits.check(req.head()).err(),
+            rate_headers: None,
+        }
+    } else {
+        Admission::default()
     };
     let res = match admission.refusal {
         Some(refusal) => req
@@ -207,10 +217,7 @@ fn finish<B: MessageBody + 'static>(
 ) -> ServiceResponse<LoggedBody<EitherBody<B>>> {
     let mut res = as_json_error(res);
     with_common_headers(res.headers_mut(), line.id());
-    if let Some((policy, state)) = rate_headers {
-        res.headers_mut().insert(RATELIMIT_POLICY, policy);
-        res.headers_mut().insert(RATELIMIT, state);
-    }
+    insert_rate_headers(res.headers_mut(), rate_headers);
     if steps.serving.is_draining() {
         // The client should take its next request to another replica.
         res.response_mut()
@@ -255,11 +262,27 @@ pub async fn admission_inside_cors<B: MessageBody + 'static>(
             Err(_) => return Err(ApiError::Internal("a handler panicked".to_owned()).into()),
         },
     };
-    if let Some((policy, state)) = admission.rate_headers {
-        res.headers_mut().insert(RATELIMIT_POLICY, policy);
-        res.headers_mut().insert(RATELIMIT, state);
-    }
+    insert_rate_headers(res.headers_mut(), admission.rate_headers);
     Ok(res)
+}
+
+/// Adds the rate-limit headers `(policy, state)` of a limited route's answer.
+fn insert_rate_headers(
+    headers: &mut actix_web::http::header::HeaderMap,
+    rate_headers: Option<(HeaderValue, HeaderValue)>,
+) {
+    if let Some((policy, state)) = rate_headers {
+        headers.insert(RATELIMIT_POLICY, policy);
+        headers.insert(RATELIMIT, state);
+    }
+}
+
+/// Whether `req` is a CORS preflight: `OPTIONS` with `Access-Control-Request-Method`.
+fn is_preflight(req: &ServiceRequest) -> bool {
+    req.method() == actix_web::http::Method::OPTIONS
+        && req
+            .headers()
+            .contains_key(actix_web::http::header::ACCESS_CONTROL_REQUEST_METHOD)
 }
 
 /// The pattern of the resource that takes what no route takes ([`crate::http::fallback`]).

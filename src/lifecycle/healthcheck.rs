@@ -151,5 +151,7 @@ mod tests {
             assert!(error.contains("a port is 1 to 65535"), "{url}: {error}");
         }
         assert_eq!(parse("http://[::1]:65535/").unwrap().1[0].port(), 65535);
+        let error = parse("http://[::1]x:80/").unwrap_err();
+        assert!(error.contains("is not a port"), "{error}");
     }
 }

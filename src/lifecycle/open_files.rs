@@ -1,8 +1,8 @@
 //! Every connection holds a file descriptor, and the soft limit on open files is often 1,024:
 //! far fewer than `--max-connections` allows. At start the soft limit is raised to what the
 //! settings need, as far as the hard limit allows. When that falls short, the default number of
-//! connections per worker is fitted to the limit (one line at info level); a warning is only for
-//! a value the user chose that cannot be honoured.
+//! connections per worker is fitted to the limit (the start-up line says so; the arithmetic is
+//! logged at debug level); a warning is only for a value the user chose that cannot be honoured.
 
 use crate::config::ServeSettings;
 
@@ -24,7 +24,8 @@ pub fn needed(settings: &ServeSettings) -> u64 {
 
 /// Raises the soft limit on open files towards [`needed`] (never lowers it); returns the
 /// limit now in force. When it is below what the settings need: with `--max-connections`
-/// unset, fits the connections per worker to the limit (and says so at info level); otherwise
+/// unset, fits the connections per worker to the limit (and notes the limit in the settings);
+/// otherwise
 /// warns that the values chosen cannot be honoured.
 pub fn raise_limit(settings: &mut ServeSettings) -> std::io::Result<u64> {
     let wanted = needed(settings);
@@ -46,7 +47,7 @@ pub fn raise_limit(settings: &mut ServeSettings) -> std::io::Result<u64> {
             .and_then(std::num::NonZeroUsize::new),
     ) {
         (None, Some(fitted)) => {
-            log::info!(
+            log::debug!(
                 "open files are limited to {limit}: serving up to {fitted} connections per \
                  worker, fitted to it: ({limit} - {SPARE_DESCRIPTORS} spare - {} workers x {} \
                  upstreams x {} --upstream-max-connections) / {} workers (set --max-connections \
@@ -57,6 +58,7 @@ pub fn raise_limit(settings: &mut ServeSettings) -> std::io::Result<u64> {
                 settings.workers,
             );
             settings.max_connections = Some(fitted);
+            settings.fitted_to_open_files = Some(limit);
         }
         _ => log::warn!(
             "open files are limited to {limit} (the hard limit), below the {wanted} that \

@@ -8,8 +8,9 @@
 //! the drain early. Then the listener closes and every in-flight request finishes (within
 //! `--shutdown-timeout`); a signal during that wait ends the process at once, as a second
 //! Ctrl-C does in uvicorn. A repeat of the first signal within [`REPEAT_WINDOW`] is the same
-//! stop, not a second one (GNU `timeout` sends its signal twice). The handlers are installed by [`Signals::install`] before the
-//! listener is bound, so no signal finds the process without them.
+//! stop, not a second one (GNU `timeout` sends its signal twice). The handlers are installed by
+//! [`Signals::install`] before the listener is bound, so no signal finds the process without
+//! them.
 
 use std::task::Poll;
 use std::time::Duration;

@@ -90,8 +90,8 @@ fn parse_quoted_fields(fields: &str) -> Vec<String> {
 fn a_target_with_quotes_cannot_forge_fields() {
     let (mut process, address) = GreeterProcess::serve(&["--io-delay", "0s"]);
     let socket = address.trim_start_matches("http://").to_owned();
-    // (actix-http refuses a `\`, a control byte, or a `"` in the query, with a bare 400 before greeter
-    // sees it; the unit test of the escaping covers those.)
+    // (actix-http refuses a `\`, a control byte, or a `"` in the query, with a bare 400 before
+    // greeter sees it; the unit test of the escaping covers those.)
     let target = "/a\"_forged_\"b\"?q=1";
     let id = answered_id(
         &socket,

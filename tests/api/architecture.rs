@@ -72,6 +72,18 @@ fn each_layer_uses_only_what_its_rule_allows() {
         let files = code_at(&root.join(place));
         assert!(!files.is_empty(), "{place} has no code");
         for (file, code) in files {
+            // Paths the check could not read: a grouped `crate::{...}`, or `super::` out of a
+            // layer's root module.
+            assert!(
+                !code.contains("crate::{"),
+                "{file}: name each crate:: path whole"
+            );
+            if file.ends_with("/mod.rs") || file.ends_with("startup.rs") {
+                assert!(
+                    !code.contains("super::"),
+                    "{file}: `super::` leaves the layer"
+                );
+            }
             for layer in layers_named(&code) {
                 assert!(
                     layer == own || allowed.contains(&layer),

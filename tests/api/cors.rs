@@ -194,3 +194,19 @@ fn preflights_get_an_id_an_access_line_and_a_count() {
         assert!(metrics.contains(&series), "no {series} in:\n{metrics}");
     }
 }
+
+/// With CORS on, a preflight is held to the head limits too (the CORS layer answers it before
+/// the admission inside it): an over-long target is 414, an over-large head 431.
+#[actix_web::test]
+async fn preflights_are_held_to_the_head_limits() {
+    let app = app_allowing(&[ALLOWED], None);
+    let preflight = format!("Origin: {ALLOWED}\r\nAccess-Control-Request-Method: POST\r\n");
+    let long_target = format!("/greetings?{}", "a".repeat(5000));
+    let answer = ask(&app, "OPTIONS", &long_target, &preflight).await;
+    assert!(answer.starts_with("HTTP/1.1 414"), "{answer}");
+    let big_head = format!("{preflight}X-Pad: {}\r\n", "p".repeat(9000));
+    let answer = ask(&app, "OPTIONS", "/greetings", &big_head).await;
+    assert!(answer.starts_with("HTTP/1.1 431"), "{answer}");
+    let answer = ask(&app, "OPTIONS", "/greetings", &preflight).await;
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+}

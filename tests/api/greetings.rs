@@ -456,7 +456,7 @@ async fn a_compressed_body_is_415_naming_its_coding() {
             "{coding}: {detail}"
         );
     }
-    for coding in ["identity", "IDENTITY"] {
+    for coding in ["identity", "IDENTITY", "identity, identity", ""] {
         let reply = Reply::from(
             app.client
                 .post(app.url("/greetings"))
@@ -467,6 +467,36 @@ async fn a_compressed_body_is_415_naming_its_coding() {
                 .expect("request failed"),
         )
         .await;
-        assert_eq!(reply.status, 200, "{coding}");
+        assert_eq!(reply.status, 200, "{coding:?}");
     }
+    // A coding on a second line counts too.
+    let answer = crate::helpers::raw_http(
+        app.socket_address(),
+        "POST /greetings HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\
+         Content-Type: application/json\r\nContent-Encoding: identity\r\n\
+         Content-Encoding: gzip\r\nContent-Length: 2\r\n\r\n{}",
+    )
+    .await;
+    assert!(answer.starts_with("HTTP/1.1 415"), "{answer}");
+}
+
+/// A `%` that starts no escape is refused in the query as in the path: a 422
+/// `percent_encoding`, never greeted as sent.
+#[actix_web::test]
+async fn a_broken_percent_escape_in_the_query_is_refused_as_in_the_path() {
+    let app = spawn_app();
+    for (query, field, input) in [
+        ("name=Ada%", "name", "Ada%"),
+        ("name=%GG", "name", "%GG"),
+        ("name=Ada&language=f%r", "language", "f%r"),
+    ] {
+        let reply = app.get(&format!("/greetings?{query}")).await;
+        assert_eq!(reply.status, 422, "{query}");
+        let error = &reply.json()["detail"][0];
+        assert_eq!(error["type"], "percent_encoding", "{query}");
+        assert_eq!(error["loc"], serde_json::json!(["query", field]), "{query}");
+        assert_eq!(error["input"], input, "{query}");
+    }
+    let reply = app.get("/hello/Ada%").await;
+    assert_eq!(reply.json()["detail"][0]["type"], "percent_encoding");
 }

@@ -390,7 +390,7 @@ fn the_open_files_limit_is_raised_to_what_the_connections_need() {
 }
 
 /// With default settings, a hard limit below what 25,000 connections per worker need is used
-/// whole and the default is fitted to it, said once at info level: no warning.
+/// whole and the default is fitted to it, said in the start-up line: no warning.
 #[test]
 fn a_hard_limit_below_the_default_need_fits_the_default_quietly() {
     let mut process = greeter_with_open_files(128, 1024, &[]);
@@ -398,10 +398,11 @@ fn a_hard_limit_below_the_default_need_fits_the_default_quietly() {
     assert_eq!(open_files_limit(&process), (1024, 1024));
     // 1,024 less 64 spare descriptors, shared by two workers.
     let fitted = 480;
-    let line = process.wait_for_line("open files are limited to 1024", Duration::from_secs(5));
-    assert!(line.contains(" INFO "), "{line}");
+    let line = process.wait_for_line("listening on", Duration::from_secs(5));
     assert!(
-        line.contains(&format!("up to {fitted} connections per worker")),
+        line.contains(&format!(
+            "connections per worker: {fitted} (fitted to the limit of 1024 open files"
+        )),
         "{line}"
     );
     assert!(

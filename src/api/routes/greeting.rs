@@ -100,45 +100,53 @@ pub async fn get_named_greeting(
 /// since actix-web's own decoding replaces invalid UTF-8 with U+FFFD and would echo a name the
 /// client never sent), percent-decoded and checked.
 pub fn decode_name(raw: &str) -> Result<Name, HttpValidationError> {
-    if !is_well_percent_encoded(raw) {
-        let violation = Violation::new(
-            "percent_encoding",
-            "Input should be percent-encoded: every '%' followed by two hexadecimal digits",
-        );
-        return Err(violation.at(path_loc("name"), json!(raw)).into());
-    }
-    let decoded = percent_decode_str(raw).decode_utf8().map_err(|_| {
-        Violation::new(
-            "string_unicode",
-            "Input should be a valid string, unable to parse raw data as a unicode string",
-        )
-        .at(path_loc("name"), json!(raw))
-    })?;
+    let decoded =
+        decode_text(raw, false).map_err(|violation| violation.at(path_loc("name"), json!(raw)))?;
     Name::parse(&decoded).map_err(|violation| violation.at(path_loc("name"), json!(decoded)).into())
 }
 
-/// Each parameter of `query` as `(raw value, decoded bytes)`, in the order and number that
-/// `form_urlencoded::parse` yields them (it decodes lossily; these bytes are what was sent).
-fn query_values(query: &str) -> impl Iterator<Item = (&str, Vec<u8>)> {
+/// `raw` percent-decoded (and, in a query, `+` as a space), by the one rule of the path and the
+/// query: every `%` starts an escape of two hexadecimal digits (else `percent_encoding`), and
+/// the bytes are UTF-8 (else `string_unicode`, rather than text of U+FFFD the client never
+/// sent).
+fn decode_text(raw: &str, plus_is_space: bool) -> Result<String, Violation> {
+    if !is_well_percent_encoded(raw) {
+        return Err(Violation::new(
+            "percent_encoding",
+            "Input should be percent-encoded: every '%' followed by two hexadecimal digits",
+        ));
+    }
+    let spaced;
+    let raw = if plus_is_space && raw.contains('+') {
+        spaced = raw.replace('+', " ");
+        spaced.as_str()
+    } else {
+        raw
+    };
+    percent_decode_str(raw)
+        .decode_utf8()
+        .map(|text| text.into_owned())
+        .map_err(|_| {
+            Violation::new(
+                "string_unicode",
+                "Input should be a valid string, unable to parse raw data as a unicode string",
+            )
+        })
+}
+
+/// The parameters of `query` as `(name, raw value)`: split at `&` and the first `=`, empty
+/// pairs skipped, names decoded as forms decode them (`+` a space, lossily).
+fn query_parameters(query: &str) -> impl Iterator<Item = (String, &str)> {
     query
         .split('&')
         .filter(|pair| !pair.is_empty())
         .map(|pair| {
-            let raw = pair.split_once('=').map_or("", |(_, value)| value);
-            let spaced = raw.replace('+', " ");
-            (raw, percent_decode_str(&spaced).collect())
+            let (name, raw) = pair.split_once('=').unwrap_or((pair, ""));
+            let name = percent_decode_str(&name.replace('+', " "))
+                .decode_utf8_lossy()
+                .into_owned();
+            (name, raw)
         })
-}
-
-/// A query parameter's value as text, or the same `string_unicode` violation as a path segment
-/// that does not decode to UTF-8 (rather than a name made of U+FFFD the client never sent).
-fn query_text(bytes: Vec<u8>) -> Result<String, Violation> {
-    String::from_utf8(bytes).map_err(|_| {
-        Violation::new(
-            "string_unicode",
-            "Input should be a valid string, unable to parse raw data as a unicode string",
-        )
-    })
 }
 
 /// Whether every `%` in `raw` starts an escape of two hexadecimal digits.
@@ -193,16 +201,16 @@ impl GreetingRequest {
     /// parameters are ignored.
     pub fn from_query(query: &str) -> Result<Self, HttpValidationError> {
         let (mut name, mut language) = (None, None);
-        for (key, value) in form_urlencoded::parse(query.as_bytes()).zip(query_values(query)) {
-            match &*key.0 {
-                "name" => name = Some(value),
-                "language" => language = Some(value),
+        for (key, raw) in query_parameters(query) {
+            match key.as_str() {
+                "name" => name = Some(raw),
+                "language" => language = Some(raw),
                 _ => {}
             }
         }
         let name = match name {
             None => Err(Violation::missing().at(query_loc("name"), Value::Null)),
-            Some((raw, bytes)) => match query_text(bytes) {
+            Some(raw) => match decode_text(raw, true) {
                 Ok(value) => Name::parse(&value)
                     .map_err(|violation| violation.at(query_loc("name"), json!(value))),
                 Err(violation) => Err(violation.at(query_loc("name"), json!(raw))),
@@ -210,7 +218,7 @@ impl GreetingRequest {
         };
         let language = match language {
             None => Ok(Language::default()),
-            Some((raw, bytes)) => match query_text(bytes) {
+            Some(raw) => match decode_text(raw, true) {
                 Ok(value) => Language::from_json(&json!(value))
                     .map_err(|violation| violation.at(query_loc("language"), json!(value))),
                 Err(violation) => Err(violation.at(query_loc("language"), json!(raw))),
@@ -345,6 +353,13 @@ mod tests {
         let error = GreetingRequest::from_query("name=Ada&language=%C3").unwrap_err();
         let json = serde_json::to_value(&error).unwrap();
         assert_eq!(json["detail"][0]["loc"], json!(["query", "language"]));
+        for query in ["name=Ada%", "name=%GG", "name=Ada&language=e%n"] {
+            let error = GreetingRequest::from_query(query).unwrap_err();
+            let json = serde_json::to_value(&error).unwrap();
+            assert_eq!(json["detail"][0]["type"], "percent_encoding", "{query}");
+        }
+        let request = GreetingRequest::from_query("na%6De=Ada+L%2B&x").unwrap();
+        assert_eq!(request.name.as_str(), "Ada L+");
         let request = GreetingRequest::from_query("name=A&name=B").unwrap();
         assert_eq!(request.name.as_str(), "B", "the last one counts");
         assert_eq!(request.language, Language::default());

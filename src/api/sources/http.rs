@@ -83,7 +83,8 @@ impl HttpSource {
     pub fn new(upstream: &Upstream, limits: CallLimits, metrics: Option<Metrics>) -> Self {
         let url = &upstream.url;
         let authority = url.authority().map_or("", |a| a.as_str());
-        let port = url.port_u16().unwrap_or(80);
+        // Checked when the settings were read (`Upstream::parse`).
+        let port = crate::config::http_port(url).unwrap_or(80);
         let host = url.host().unwrap_or_default();
         // `http://host?q` asks for `/?q`: the path is never empty.
         let target = match url.query() {
