@@ -407,22 +407,27 @@ async fn the_query_twin_greets_by_the_same_rules() {
     assert_eq!(reply.json()["detail"][0]["type"], "string_too_short");
 }
 
+/// `POST /greetings` of a JSON body declared as in the content `coding`.
+async fn post_encoded(app: &TestApp, coding: &str) -> Reply {
+    Reply::from(
+        app.client
+            .post(app.url("/greetings"))
+            .insert_header(("content-type", "application/json"))
+            .insert_header(("content-encoding", coding))
+            .send_body(r#"{"name": "Ada"}"#)
+            .await
+            .expect("request failed"),
+    )
+    .await
+}
+
 /// A body in a content coding greeter does not decode is `415` with a detail naming it and
 /// `Accept-Encoding: identity` (RFC 9110 §15.5.16), never parsed as if it were plain.
 #[actix_web::test]
 async fn a_compressed_body_is_415_naming_its_coding() {
     let app = spawn_app();
     for coding in ["gzip", "br", "deflate, gzip", "x-made-up"] {
-        let reply = Reply::from(
-            app.client
-                .post(app.url("/greetings"))
-                .insert_header(("content-type", "application/json"))
-                .insert_header(("content-encoding", coding))
-                .send_body(r#"{"name": "Ada"}"#)
-                .await
-                .expect("request failed"),
-        )
-        .await;
+        let reply = post_encoded(&app, coding).await;
         assert_eq!(reply.status, 415, "{coding}");
         assert_eq!(
             reply.header("accept-encoding"),
@@ -436,16 +441,7 @@ async fn a_compressed_body_is_415_naming_its_coding() {
         );
     }
     for coding in ["identity", "IDENTITY", "identity, identity", ""] {
-        let reply = Reply::from(
-            app.client
-                .post(app.url("/greetings"))
-                .insert_header(("content-type", "application/json"))
-                .insert_header(("content-encoding", coding))
-                .send_body(r#"{"name": "Ada"}"#)
-                .await
-                .expect("request failed"),
-        )
-        .await;
+        let reply = post_encoded(&app, coding).await;
         assert_eq!(reply.status, 200, "{coding:?}");
     }
     // A coding on a second line counts too.
