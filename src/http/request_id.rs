@@ -20,9 +20,36 @@ pub fn is_sane(id: &[u8]) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(b))
 }
 
-/// A fresh id: this process's random prefix and a counter, unique without a system call.
+/// Fresh ids a thread takes from the process's counter at a time: the counter, which every
+/// worker shares, is touched once per block rather than once per request (a profile put the
+/// request id at 2% of the server's CPU, the shared counter and a `format!` in it).
+const BLOCK: u64 = 1 << 12;
+
+thread_local! {
+    /// The next number of this thread's block, and the end of the block.
+    static BLOCK_LEFT: std::cell::Cell<(u64, u64)> = const { std::cell::Cell::new((0, 0)) };
+}
+
+/// The next number for a fresh id: unique in the process, increasing on each thread.
+fn next_number() -> u64 {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    BLOCK_LEFT
+        .try_with(|block| {
+            let (mut next, mut end) = block.get();
+            if next == end {
+                next = COUNTER.fetch_add(BLOCK, Ordering::Relaxed);
+                end = next + BLOCK;
+            }
+            block.set((next + 1, end));
+            next
+        })
+        .unwrap_or_else(|_| COUNTER.fetch_add(1, Ordering::Relaxed))
+}
+
+/// A fresh id, `<prefix>-<number>`: this process's random prefix (16 hexadecimal digits) and a
+/// number (at least 12), unique without a system call.
 fn fresh() -> HeaderValue {
-    static PREFIX: LazyLock<u64> = LazyLock::new(|| {
+    static PREFIX: LazyLock<[u8; 16]> = LazyLock::new(|| {
         use std::hash::{BuildHasher, Hasher};
         let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
         hasher.write_u128(
@@ -31,12 +58,30 @@ fn fresh() -> HeaderValue {
                 .map_or(0, |d| d.as_nanos()),
         );
         hasher.write_u32(std::process::id());
-        hasher.finish()
+        let mut prefix = [0; 16];
+        write_hex(&mut prefix, hasher.finish());
+        prefix
     });
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    HeaderValue::try_from(format!("{:016x}-{n:012x}", *PREFIX))
-        .expect("hex digits are a valid header value")
+    let n = next_number();
+    if n >> 48 != 0 {
+        // Past 12 digits (after 2^48 ids): the rare long form.
+        let prefix = std::str::from_utf8(&*PREFIX).unwrap_or_default();
+        return HeaderValue::try_from(format!("{prefix}-{n:012x}"))
+            .expect("hex digits are a valid header value");
+    }
+    let mut id = [0u8; 29];
+    id[..16].copy_from_slice(&*PREFIX);
+    id[16] = b'-';
+    write_hex(&mut id[17..], n);
+    HeaderValue::from_bytes(&id).expect("hex digits are a valid header value")
+}
+
+/// Writes the low `out.len()` hexadecimal digits of `n` into `out`, most significant first.
+fn write_hex(out: &mut [u8], mut n: u64) {
+    for digit in out.iter_mut().rev() {
+        *digit = b"0123456789abcdef"[(n & 0xf) as usize];
+        n >>= 4;
+    }
 }
 
 /// The id of a request with `headers`: the client's when sane, else a fresh one.
@@ -73,5 +118,35 @@ mod tests {
         let (a, b) = (fresh(), fresh());
         assert_ne!(a, b);
         assert!(is_sane(a.as_bytes()), "{a:?}");
+        let text = a.to_str().unwrap();
+        assert_eq!((text.len(), &text[16..17]), (29, "-"), "{text}");
+        assert!(
+            text.bytes().all(|b| b == b'-' || b.is_ascii_hexdigit()),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn ids_are_unique_across_threads_and_blocks() {
+        let threads: Vec<_> = (0..4)
+            .map(|_| std::thread::spawn(|| (0..3 * BLOCK).map(|_| fresh()).collect::<Vec<_>>()))
+            .collect();
+        let mut all = std::collections::HashSet::new();
+        for thread in threads {
+            for id in thread.join().unwrap() {
+                assert!(all.insert(id), "an id twice");
+            }
+        }
+        assert_eq!(all.len() as u64, 12 * BLOCK);
+    }
+
+    #[test]
+    fn hex_is_written_most_significant_first() {
+        let mut out = [0u8; 12];
+        write_hex(&mut out, 0xabc);
+        assert_eq!(&out, b"000000000abc");
+        let mut out = [0u8; 16];
+        write_hex(&mut out, u64::MAX);
+        assert_eq!(&out, b"ffffffffffffffff");
     }
 }
