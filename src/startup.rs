@@ -31,7 +31,7 @@ use crate::config::api_keys::ApiKeys;
 use crate::http::authentication::Authentication;
 use crate::http::client_ip::Forwarding;
 use crate::http::head_limits::HeadLimits;
-use crate::http::per_request::{PerRequest, admission_inside_cors, per_request};
+use crate::http::per_request::{PerRequest, per_request};
 use crate::http::rate_limit::RateLimits;
 use crate::http::{cors, fallback};
 use crate::lifecycle::memory;
@@ -265,9 +265,10 @@ pub fn app_with(
         .configure(metrics::configure(state.metrics_path))
         .configure(extra)
         .service(fallback::resource())
-        .wrap(Condition::new(cors_on, from_fn(admission_inside_cors)))
-        .wrap(Condition::new(cors_on, cors::cors(&state.cors_origins)))
-        .wrap(Condition::new(cors_on, from_fn(cors::json_refusals)))
+        .wrap(Condition::new(
+            cors_on,
+            cors::CorsLayers::new(&state.cors_origins),
+        ))
         .wrap(from_fn(per_request))
 }
 

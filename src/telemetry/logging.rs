@@ -17,7 +17,7 @@
 //! tracing-subscriber into a `log` program, and a channel wakes a thread per line: measured
 //! here, that cost more than the `write(2)` it saved.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::io::{self, IsTerminal, Write};
 use std::sync::{Condvar, Mutex, MutexGuard, OnceLock, PoisonError, mpsc};
 use std::time::{Duration, SystemTime};
@@ -37,6 +37,8 @@ pub const EXIT_FLUSH_LIMIT: Duration = Duration::from_secs(1);
 
 static BUFFER: OnceLock<LogBuffer> = OnceLock::new();
 static FORMAT: OnceLock<LogFormat> = OnceLock::new();
+/// Whether text lines colour their level (stderr is a terminal); set by [`init_logging`].
+static COLOUR: OnceLock<bool> = OnceLock::new();
 
 /// The format lines are written in: the one [`init_logging`] was given, text before that.
 fn format() -> LogFormat {
@@ -133,7 +135,16 @@ impl LogBuffer {
 
 thread_local! {
     /// Each thread formats its lines here, outside the buffer's lock.
-    static LINE: RefCell<Vec<u8>> = RefCell::new(Vec::with_capacity(256));
+    static LINE: Cell<Vec<u8>> = const { Cell::new(Vec::new()) };
+}
+
+/// Runs `write` on this thread's line vector, cleared. A line logged while formatting another
+/// (a `Display` that logs) finds the vector taken and gets a new one.
+fn with_line(write: impl FnOnce(&mut Vec<u8>)) {
+    let mut line = LINE.try_with(Cell::take).unwrap_or_default();
+    line.clear();
+    write(&mut line);
+    let _ = LINE.try_with(|kept| kept.set(line));
 }
 
 /// The logger: env_logger's filter, [`write_line`]'s format, the shared buffer.
@@ -152,16 +163,10 @@ impl Log for BufferedLogger {
         if !self.filter.matches(record) {
             return;
         }
-        let write = |line: &mut Vec<u8>| {
-            line.clear();
+        with_line(|line| {
             write_line(line, record, SystemTime::now(), self.colour);
             self.buffer.append(line);
-        };
-        // A line logged while formatting another (a `Display` that logs) gets its own vector.
-        let reused = LINE.try_with(|line| line.try_borrow_mut().map(|mut line| write(&mut line)));
-        if !matches!(reused, Ok(Ok(()))) {
-            write(&mut Vec::new());
-        }
+        });
     }
 
     /// Wakes the writer thread; never writes from the calling thread.
@@ -176,7 +181,19 @@ fn write_line(line: &mut Vec<u8>, record: &Record<'_>, now: SystemTime, colour: 
     if format() == LogFormat::Json {
         return write_json_line(line, record, now);
     }
-    let level = record.level();
+    write_text_prefix(line, record.level(), record.target(), now, colour);
+    let _ = writeln!(line, "{}", record.args());
+}
+
+/// Appends a text line's start, `[2026-11-26T08:00:00Z INFO  target] `, the level coloured as
+/// env_logger colours it when `colour`.
+fn write_text_prefix(
+    line: &mut Vec<u8>,
+    level: Level,
+    target: &str,
+    now: SystemTime,
+    colour: bool,
+) {
     let (on, off) = match (colour, level) {
         (false, _) => ("", ""),
         (true, Level::Error) => ("\x1b[31m", "\x1b[0m"),
@@ -185,14 +202,47 @@ fn write_line(line: &mut Vec<u8>, record: &Record<'_>, now: SystemTime, colour: 
         (true, Level::Debug) => ("\x1b[34m", "\x1b[0m"),
         (true, Level::Trace) => ("\x1b[36m", "\x1b[0m"),
     };
+    let padded: &[u8] = match level {
+        Level::Error => b"ERROR",
+        Level::Warn => b"WARN ",
+        Level::Info => b"INFO ",
+        Level::Debug => b"DEBUG",
+        Level::Trace => b"TRACE",
+    };
     line.push(b'[');
     write_rfc3339_seconds(line, now);
-    let _ = writeln!(
-        line,
-        " {on}{level:<5}{off} {}] {}",
-        record.target(),
-        record.args()
-    );
+    line.push(b' ');
+    line.extend_from_slice(on.as_bytes());
+    line.extend_from_slice(padded);
+    line.extend_from_slice(off.as_bytes());
+    line.push(b' ');
+    line.extend_from_slice(target.as_bytes());
+    line.extend_from_slice(b"] ");
+}
+
+/// Appends one text-format line of `target` at `level`, whose message `write_message` writes
+/// as bytes, with no `core::fmt` and no `log` record: the access line, one per request, costs
+/// about half as much this way (measured with perf). Returns `false`, writing nothing, when
+/// lines are JSON (the caller logs through `log` then, for the fields) or before
+/// [`init_logging`]; the caller checks the filter (`log::log_enabled!`).
+pub fn append_text_line(
+    level: Level,
+    target: &str,
+    write_message: impl FnOnce(&mut Vec<u8>),
+) -> bool {
+    let (Some(buffer), Some(&colour)) = (BUFFER.get(), COLOUR.get()) else {
+        return false;
+    };
+    if format() != LogFormat::Text {
+        return false;
+    }
+    with_line(|line| {
+        write_text_prefix(line, level, target, SystemTime::now(), colour);
+        write_message(line);
+        line.push(b'\n');
+        buffer.append(line);
+    });
+    true
 }
 
 thread_local! {
@@ -239,10 +289,11 @@ pub fn init_logging(format: LogFormat) -> io::Result<()> {
         .parse_env(env)
         .build();
     let max_level = filter.filter();
+    let colour = *COLOUR.get_or_init(|| io::stderr().is_terminal());
     let logger = BufferedLogger {
         filter,
         buffer,
-        colour: io::stderr().is_terminal(),
+        colour,
     };
     if log::set_boxed_logger(Box::new(logger)).is_ok() {
         log::set_max_level(max_level);
