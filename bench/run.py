@@ -385,6 +385,15 @@ def machine() -> dict:
             "kernel": platform.release(), "python": platform.python_version()}
 
 
+def rotated(names: list[str], by: int) -> list[str]:
+    """`names` starting at a different one each round, so that no server always runs first,
+    right after the previous scenario's load (greeter, always first before, measured 0.86x bare
+    actix-web in `make bench` and 0.95x-0.97x alternating with it in
+    bench/overhead-by-feature.sh on the same binary)."""
+    start = by % len(names)
+    return names[start:] + names[:start]
+
+
 def run(args: argparse.Namespace) -> dict:
     scenarios = [s for s in (SMOKE if args.smoke else FULL) if not args.only or s.name in args.only]
     repeats = 1 if args.smoke else args.repeats
@@ -422,7 +431,7 @@ def run(args: argparse.Namespace) -> dict:
                   f"{result['waiting_request_bytes']:7.0f} B  answered {result['answered_connection_bytes']:7.0f} B/conn",
                   flush=True)
         for scenario in scenarios:
-            for name in per_scenario[scenario.name]:
+            for name in rotated(per_scenario[scenario.name], repeat):
                 port = free_port()
                 server = next(s for s in servers(args, workers, scenario.delay_ms, port) if s.name == name)
                 running = Running(server, port, log_dir)

@@ -71,7 +71,7 @@ async fn json_refusals<B: MessageBody + 'static>(
 }
 
 /// The CORS layers as one: admission inside (its refusals carry the CORS headers), [`cors`],
-/// and [`json_refusals`] outside. Startup wraps it in one `Condition`: with CORS off (the
+/// and `json_refusals` outside. Startup wraps it in one `Condition`: with CORS off (the
 /// default) that is one idle layer per request, where a `Condition` per layer cost three
 /// (about 1% of a request's CPU, measured with perf). With CORS on, the stack is one boxed
 /// service.
