@@ -52,6 +52,8 @@ pub enum StartupError {
     RateLimiter(std::io::Error),
     /// The API keys cannot be read, or one is unfit.
     ApiKeys(String),
+    /// The upstreams' TLS cannot be set up (`--upstream-ca-file`).
+    UpstreamTls(String),
 }
 
 impl fmt::Display for StartupError {
@@ -64,7 +66,7 @@ impl fmt::Display for StartupError {
                  --redoc-path, --openapi-path or --metrics-path"
             ),
             Self::RateLimiter(cause) => write!(f, "cannot start the rate limiter: {cause}"),
-            Self::ApiKeys(message) => f.write_str(message),
+            Self::ApiKeys(message) | Self::UpstreamTls(message) => f.write_str(message),
         }
     }
 }
@@ -137,7 +139,8 @@ impl AppState {
         let docs = docs::Docs::new(&api, layout).map_err(StartupError::Spec)?;
         Ok(Self {
             io: SimulatedIo::new(settings.io_delay.into()),
-            sources: SourcesConfig::new(settings, metrics.as_ref()),
+            sources: SourcesConfig::new(settings, metrics.as_ref())
+                .map_err(StartupError::UpstreamTls)?,
             body_limit: BodyLimit(settings.max_body_bytes()),
             head_limits: HeadLimits {
                 max_uri: settings.max_uri_bytes(),

@@ -13,5 +13,5 @@ pub mod values;
 
 pub use cli::{Cli, Command};
 pub use serve::*;
-pub use upstream::{MAX_UPSTREAMS, Upstream, http_port};
+pub use upstream::{MAX_UPSTREAMS, Upstream, url_port};
 pub use values::{ForwardedHeader, LogFormat, Mount, Rate, TrustedProxies, UrlPath};

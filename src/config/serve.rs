@@ -237,8 +237,8 @@ pub struct ServeSettings {
 
     /// An upstream service that GET /aggregate calls, NAME=URL (repeatable, or a comma-separated
     /// list: a comma inside a URL is written %2C; the flag replaces the environment variable).
-    /// NAME is 1-32 of a-z, 0-9, _ and -; URL an absolute http:// URL. Without any, three
-    /// simulated sources stand in.
+    /// NAME is 1-32 of a-z, 0-9, _ and -; URL an absolute http:// or https:// URL. Without
+    /// any, three simulated sources stand in.
     #[arg(long = "upstream", env = "GREETER_UPSTREAMS", value_name = "NAME=URL",
           value_delimiter = ',', value_parser = Upstream::parse)]
     pub upstreams: Vec<Upstream>,
@@ -264,6 +264,12 @@ pub struct ServeSettings {
           value_parser = |s: &str| bounds::of("--upstream-max-connections").count(s).map(non_zero),
           allow_negative_numbers = true)]
     pub upstream_max_connections: NonZeroUsize,
+
+    /// PEM certificates of private CAs that https:// upstreams may be signed by, trusted as
+    /// well as the public ones compiled in (Mozilla's). Certificates and host names are always
+    /// verified.
+    #[arg(long, env = "GREETER_UPSTREAM_CA_FILE", value_name = "FILE")]
+    pub upstream_ca_file: Option<std::path::PathBuf>,
 }
 
 impl Default for ServeSettings {
@@ -302,6 +308,7 @@ impl Default for ServeSettings {
             upstream_timeout: DEFAULT_UPSTREAM_TIMEOUT.into(),
             upstream_max_body: DEFAULT_UPSTREAM_MAX_BODY,
             upstream_max_connections: NonZeroUsize::new(DEFAULT_UPSTREAM_MAX_CONNECTIONS).unwrap(),
+            upstream_ca_file: None,
         }
     }
 }

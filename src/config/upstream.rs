@@ -10,7 +10,7 @@ pub const MAX_UPSTREAMS: usize = 64;
 pub struct Upstream {
     /// 1 to 32 of `[a-z0-9_-]`.
     pub name: String,
-    /// An absolute `http://` URL.
+    /// An absolute `http://` or `https://` URL.
     pub url: http::Uri,
 }
 
@@ -38,24 +38,32 @@ impl Upstream {
         if authority.contains('@') {
             return Err("an upstream URL carries no user or password".to_owned());
         }
-        http_port(&url).map_err(|why| format!("{url}: {why}"))?;
+        url_port(&url).map_err(|why| format!("{url}: {why}"))?;
         match url.scheme_str() {
-            Some("http") if url.host().is_some_and(|host| !host.is_empty()) => {}
-            Some("https") => {
-                return Err("https:// upstreams are not supported yet; use http://".to_owned());
-            }
-            _ => return Err(format!("{url} is not an absolute http:// URL")),
+            Some("http" | "https") if url.host().is_some_and(|host| !host.is_empty()) => {}
+            _ => return Err(format!("{url} is not an absolute http:// or https:// URL")),
         }
         Ok(Self {
             name: name.to_owned(),
             url,
         })
     }
+
+    /// Whether the upstream is called over TLS (`https://`).
+    pub fn is_https(&self) -> bool {
+        self.url.scheme_str() == Some("https")
+    }
 }
 
-/// The port of an `http://` URL: the one it names, 1 to 65535, or 80 when it names none. (`http`
-/// reads a port past 65535 as none at all, which would call port 80 instead.)
-pub fn http_port(url: &http::Uri) -> Result<u16, String> {
+/// The port of a URL: the one it names, 1 to 65535, or its scheme's (443 for `https://`, else
+/// 80) when it names none. (`http` reads a port past 65535 as none at all, which would call the
+/// scheme's port instead.)
+pub fn url_port(url: &http::Uri) -> Result<u16, String> {
+    let default = if url.scheme_str() == Some("https") {
+        443
+    } else {
+        80
+    };
     let authority = url.authority().map(|a| a.as_str()).unwrap_or_default();
     let host_and_port = authority.rsplit('@').next().unwrap_or_default();
     // An IPv6 host is bracketed and holds colons of its own; after it, only `:port`.
@@ -66,9 +74,9 @@ pub fn http_port(url: &http::Uri) -> Result<u16, String> {
             .map_or("", |at| &host_and_port[at..]),
     };
     let digits = match after_host.strip_prefix(':') {
-        None if after_host.is_empty() => return Ok(80),
+        None if after_host.is_empty() => return Ok(default),
         None => return Err(format!("{after_host:?} after the host is not a port")),
-        Some("") => return Ok(80),
+        Some("") => return Ok(default),
         Some(digits) => digits,
     };
     // Digits only: `u16::from_str` would take `+80`.

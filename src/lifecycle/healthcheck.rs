@@ -102,7 +102,7 @@ fn parse(url: &str) -> Result<(String, Vec<SocketAddr>, String), String> {
         return Err(format!("{url}: only http:// URLs can be checked"));
     }
     let host = uri.host().ok_or_else(|| format!("{url}: no host"))?;
-    let port = crate::config::http_port(&uri).map_err(|e| format!("{url}: {e}"))?;
+    let port = crate::config::url_port(&uri).map_err(|e| format!("{url}: {e}"))?;
     let host = host.trim_start_matches('[').trim_end_matches(']');
     let addresses: Vec<SocketAddr> = (host, port)
         .to_socket_addrs()

@@ -46,6 +46,10 @@ enum Behaviour {
     NotHttp,
     /// `204 No Content`.
     NoContent,
+    /// `200` with this many arrays nested in one another.
+    NestedArrays(usize),
+    /// `200` with this body.
+    Body(&'static str),
 }
 
 /// A test upstream: its URL, how many connections it accepted, how many it saw closed by the
@@ -172,6 +176,10 @@ async fn serve(
             }
             Behaviour::NotHttp => b"SSH-2.0-OpenSSH_9.2\r\n".to_vec(),
             Behaviour::NoContent => b"HTTP/1.1 204 No Content\r\n\r\n".to_vec(),
+            Behaviour::NestedArrays(depth) => {
+                json(&format!("{}{}", "[".repeat(depth), "]".repeat(depth)))
+            }
+            Behaviour::Body(body) => json(body),
         };
         if stream.write_all(&answer).await.is_err() {
             return;
@@ -662,5 +670,135 @@ async fn calls_past_the_connection_limit_wait_then_time_out_saying_so() {
         slow.accepted.load(Ordering::SeqCst),
         1,
         "one connection, reused"
+    );
+}
+
+/// Valid JSON that greeter's own parser and the generated Rust client's serde_json refuse (and
+/// that Python's `json` and `JSON.parse` read as something else, or not at all) is an
+/// `invalid_body`, not a body copied into an answer nobody can read back: the answer parses
+/// with serde_json, Python's `json` and Node's `JSON.parse`, and a body as deep as allowed
+/// still passes.
+#[actix_web::test]
+async fn json_that_clients_cannot_read_back_is_an_invalid_body() {
+    let cases = [
+        (
+            "deep",
+            Behaviour::NestedArrays(200),
+            Some("nest deeper than 100"),
+        ),
+        ("deepest-allowed", Behaviour::NestedArrays(100), None),
+        (
+            "huge-number",
+            Behaviour::Body(r#"{"n": 1e999999}"#),
+            Some("number out of range"),
+        ),
+        (
+            "huge-integer",
+            Behaviour::Body(Box::leak(format!("1{}", "0".repeat(400)).into_boxed_str())),
+            Some("number out of range"),
+        ),
+        (
+            "lone-surrogate",
+            Behaviour::Body(r#"["\ud800"]"#),
+            Some("hex escape"),
+        ),
+        (
+            "plain",
+            Behaviour::Body(r#"{"pi": 3.14159, "big": 18446744073709551615}"#),
+            None,
+        ),
+    ];
+    let mut upstreams = Vec::new();
+    for (name, behaviour, _) in &cases {
+        upstreams.push((*name, upstream(*behaviour).await.url));
+    }
+    let named: Vec<(&str, &str)> = upstreams.iter().map(|(n, u)| (*n, u.as_str())).collect();
+    let app = app_with_upstreams(&named, Duration::from_secs(5));
+
+    let reply = app.get("/aggregate").await;
+
+    let text = reply.text();
+    let aggregate: Value = serde_json::from_str(&text).expect("serde_json reads the answer");
+    for (name, _, refused) in &cases {
+        let result = source(&aggregate, name);
+        match refused {
+            Some(why) => {
+                assert_eq!(result["ok"], false, "{name}: {result}");
+                assert_eq!(result["error"]["type"], "invalid_body", "{name}: {result}");
+                assert_eq!(result["status"], 200, "{name}");
+                let detail = result["error"]["detail"].as_str().unwrap();
+                assert!(
+                    detail.starts_with("the body is JSON that clients cannot read back")
+                        && detail.contains(why),
+                    "{name}: {detail}"
+                );
+            }
+            None => assert_eq!(result["ok"], true, "{name}: {result}"),
+        }
+    }
+    for (program, script) in [
+        (
+            "python3",
+            "import json, sys; json.loads(sys.stdin.read()); print('parsed')",
+        ),
+        (
+            "node",
+            "let s = ''; process.stdin.on('data', d => s += d); \
+             process.stdin.on('end', () => { JSON.parse(s); console.log('parsed'); });",
+        ),
+    ] {
+        let flag = if program == "node" { "-e" } else { "-c" };
+        let mut child = std::process::Command::new(program)
+            .args([flag, script])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot run {program}: {e}"));
+        use std::io::Write;
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(text.as_bytes())
+            .unwrap();
+        let output = child.wait_with_output().unwrap();
+        assert_eq!(
+            String::from_utf8_lossy(&output.stdout).trim(),
+            "parsed",
+            "{program}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+}
+
+/// Connections left idle after a burst are closed by a timer once idle for 4 s, with no next
+/// call to prune them: their buffers and file descriptors do not outlive the burst.
+#[actix_web::test]
+async fn idle_connections_are_closed_after_a_burst_without_a_next_call() {
+    let kept = upstream(Behaviour::Slow(Duration::from_millis(200))).await;
+    let app = app_with_upstreams(&[("kept", &kept.url)], Duration::from_secs(5));
+
+    let burst = (0..20).map(|_| app.get("/aggregate"));
+    for reply in futures_util::future::join_all(burst).await {
+        assert_eq!(source(&reply.json(), "kept")["ok"], true);
+    }
+    let opened = kept.accepted.load(Ordering::SeqCst);
+    assert!(opened >= 10, "the burst opened {opened} connections");
+    let idle_since = Instant::now();
+
+    while kept.closed_by_caller.load(Ordering::SeqCst) < opened {
+        assert!(
+            idle_since.elapsed() < Duration::from_secs(8),
+            "{} of {opened} closed after {:?}",
+            kept.closed_by_caller.load(Ordering::SeqCst),
+            idle_since.elapsed()
+        );
+        actix_rt::time::sleep(Duration::from_millis(50)).await;
+    }
+    let closed_after = idle_since.elapsed();
+    assert!(
+        closed_after >= Duration::from_millis(3500),
+        "closed after {closed_after:?}, before the idle timeout"
     );
 }

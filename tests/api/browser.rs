@@ -4,9 +4,8 @@
 //! prefix. On a machine without Chromium or nginx these skip with a printed reason; under
 //! `CI=true` a missing tool is a failure.
 
-use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use greeter::config::ServeSettings;
@@ -15,6 +14,7 @@ use greeter::config::api_keys::Secret;
 use crate::helpers::{
     header_of, project_root, raw_http_blocking, skip, spawn_app_in_thread, test_settings,
 };
+use crate::nginx::{Nginx, find_program, free_port};
 
 /// Chromium and the browser script's folder, or why they cannot be used.
 fn browser() -> Result<(PathBuf, PathBuf), String> {
@@ -27,15 +27,6 @@ fn browser() -> Result<(PathBuf, PathBuf), String> {
         return Err("tests/browser/node_modules is missing; `make test` runs npm ci".into());
     }
     Ok((chromium, dir))
-}
-
-/// `name` on the PATH, or in /usr/sbin where Debian puts daemons.
-fn find_program(name: &str) -> Option<PathBuf> {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    std::env::split_paths(&path)
-        .chain([PathBuf::from("/usr/sbin")])
-        .map(|dir| dir.join(name))
-        .find(|candidate| candidate.is_file())
 }
 
 /// Runs the browser script `script` with `args`; returns its report.
@@ -86,67 +77,15 @@ fn the_docs_page_works_in_a_real_browser_with_no_network() {
 /// The key the browser gives Swagger UI's "Authorize".
 const API_KEY: &str = "browser-key-0123456789abcdef";
 
-/// nginx on a free loopback port, proxying `/api/v1/` to `upstream` with the prefix stripped.
-struct Nginx {
-    child: Child,
-    port: u16,
-    _dir: TempDir,
-}
-
-impl Nginx {
-    fn start(nginx: &Path, upstream: &str) -> Self {
-        let dir = TempDir::new("nginx");
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let d = dir.0.display();
-        let config = format!(
-            "daemon off;\nworker_processes 1;\npid {d}/nginx.pid;\nerror_log {d}/error.log;\n\
-             events {{ worker_connections 256; }}\n\
-             http {{\n  access_log {d}/access.log;\n  client_body_temp_path {d}/body;\n\
-               proxy_temp_path {d}/proxy;\n  fastcgi_temp_path {d}/fastcgi;\n\
-               uwsgi_temp_path {d}/uwsgi;\n  scgi_temp_path {d}/scgi;\n\
-               server {{\n    listen 127.0.0.1:{port};\n\
-                 location /api/v1/ {{\n{}    }}\n  }}\n}}\n",
-            proxy_directives(upstream)
-        );
-        let config_path = dir.0.join("nginx.conf");
-        std::fs::write(&config_path, config).unwrap();
-        let child = Command::new(nginx)
-            .arg("-c")
-            .arg(&config_path)
-            .arg("-p")
-            .arg(&dir.0)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("cannot start nginx");
-        let proxy = Self {
-            child,
-            port,
-            _dir: dir,
-        };
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                Instant::now() < deadline,
-                "nginx did not start listening on {port}"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        proxy
-    }
-}
-
-impl Drop for Nginx {
-    fn drop(&mut self) {
-        // SIGTERM lets the master stop its workers too.
-        let pid = nix::unistd::Pid::from_raw(self.child.id() as i32);
-        let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
-        let _ = self.child.wait();
-    }
+/// nginx on a free loopback port, proxying `/api/v1/` to `upstream` with the prefix stripped;
+/// returns it and its port.
+fn proxy_under_prefix(nginx: &Path, upstream: &str) -> (Nginx, u16) {
+    let port = free_port();
+    let server = format!(
+        "  server {{\n    listen 127.0.0.1:{port};\n    location /api/v1/ {{\n{}    }}\n  }}\n",
+        proxy_directives(upstream)
+    );
+    (Nginx::start(nginx, &server, &[port]), port)
 }
 
 /// The nginx directives (docs/behind-a-proxy.md) that strip `/api/v1` and pass the
@@ -160,30 +99,6 @@ fn proxy_directives(upstream: &str) -> String {
                proxy_pass http://{upstream}$uri;\n\
                proxy_buffering off;\n"
     )
-}
-
-/// A folder removed when dropped.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(label: &str) -> Self {
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap();
-        let path = std::env::temp_dir().join(format!(
-            "greeter-{label}-{}-{}",
-            std::process::id(),
-            nanos.as_nanos()
-        ));
-        std::fs::create_dir_all(&path).unwrap();
-        Self(path)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
 }
 
 /// FastAPI's most reported docs problem: behind a proxy under a prefix, the page must fetch the
@@ -201,16 +116,16 @@ fn the_docs_page_works_behind_a_proxy_under_a_path_prefix() {
         root_path: Some("/api/v1".parse().unwrap()),
         ..test_settings()
     };
-    let proxy = Nginx::start(&nginx, &spawn_app_in_thread(settings));
-    let docs_url = format!("http://127.0.0.1:{}/api/v1/docs", proxy.port);
+    let (_proxy, port) = proxy_under_prefix(&nginx, &spawn_app_in_thread(settings));
+    let docs_url = format!("http://127.0.0.1:{}/api/v1/docs", port);
 
     let report = check_docs(&chromium, &dir, &docs_url, &["--prefix", "/api/v1"]);
-    let redoc_url = format!("http://127.0.0.1:{}/api/v1/redoc", proxy.port);
+    let redoc_url = format!("http://127.0.0.1:{}/api/v1/redoc", port);
     let redoc = run_script(&chromium, &dir, "check_redoc.mjs", &[&redoc_url]);
 
     assert!(report.contains("browser: 10 checks passed"), "{report}");
     assert!(
-        report.contains(&format!("from http://127.0.0.1:{}/api/v1/", proxy.port)),
+        report.contains(&format!("from http://127.0.0.1:{}/api/v1/", port)),
         "{report}"
     );
     assert!(redoc.contains("redoc: 4 checks passed"), "{redoc}");
@@ -277,13 +192,6 @@ fn a_page_on_an_allowed_origin_calls_the_api_and_another_is_blocked() {
     let (chromium, dir) = match browser() {
         Ok(found) => found,
         Err(reason) => return skip(&reason),
-    };
-    let free_port = || {
-        TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port()
     };
     let allowed = format!("http://127.0.0.1:{}", free_port());
     let other = format!("http://127.0.0.1:{}", free_port());

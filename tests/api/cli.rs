@@ -334,12 +334,12 @@ fn bad_upstreams_get_a_one_line_error_naming_the_flag() {
     for (value, says) in [
         ("nothing", "expected NAME=URL"),
         ("Upper=http://127.0.0.1:9/", "must be 1 to 32 of a-z"),
+        ("a=https://127.0.0.1:99999/", "a port is 1 to 65535"),
         (
-            "a=https://127.0.0.1:9/",
-            "https:// upstreams are not supported yet",
+            "a=ftp://127.0.0.1:9/",
+            "is not an absolute http:// or https:// URL",
         ),
-        ("a=ftp://127.0.0.1:9/", "is not an absolute http:// URL"),
-        ("a=/relative", "is not an absolute http:// URL"),
+        ("a=/relative", "is not an absolute http:// or https:// URL"),
         (
             "a=http://user:secret@127.0.0.1:9/",
             "carries no user or password",
@@ -349,7 +349,10 @@ fn bad_upstreams_get_a_one_line_error_naming_the_flag() {
         ("a=http://[::1]x:80/", "after the host is not a port"),
         ("a=http://127.0.0.1:99999/", "a port is 1 to 65535"),
         ("a=http://[::1]:65536/", "a port is 1 to 65535"),
-        ("a=http://:80/", "is not an absolute http:// URL"),
+        (
+            "a=http://:80/",
+            "is not an absolute http:// or https:// URL",
+        ),
     ] {
         let output = greeter(&["--upstream", value], &[]);
         assert_one_line_error_naming(&output, "--upstream");

@@ -15,8 +15,9 @@ use crate::api::sources::{Aggregate, Sources};
 /// none is configured, all at the same time, and answers once each has answered, failed or
 /// timed out (`--upstream-timeout`, 2 s by default): three 1 s calls take about 1 s, not 3 s.
 /// One source's failure never fails, delays or cancels another: each result says `ok`, or its
-/// `error` (`timeout`, `connect`, `http_status`, `invalid_body`, `too_large`, `protocol`). The
-/// client's `X-Request-Id` is forwarded on every call; a client that goes away cancels them.
+/// `error` (`timeout`, `connect`, `http_status`, `invalid_body`, `too_large`, `protocol`,
+/// `tls`). The client's `X-Request-Id` is forwarded on every call; a client that goes away
+/// cancels them.
 #[utoipa::path(
     tag = "fan-out",
     responses(

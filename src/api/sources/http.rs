@@ -1,6 +1,6 @@
 //! One upstream HTTP service, called with hyper's HTTP/1.1 client connections on the worker's
-//! event loop: keep-alive connections pooled per worker and upstream, at most
-//! `--upstream-max-connections` of them.
+//! event loop, over TLS for an `https://` upstream ([`super::tls`]): keep-alive connections
+//! pooled per worker and upstream, at most `--upstream-max-connections` of them.
 //!
 //! Two budgets of `--upstream-timeout` each, never one hidden in the other: waiting for a free
 //! connection (a call past the limit queues), then the call itself, from the moment it is sent
@@ -29,6 +29,8 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 use tokio::sync::Semaphore;
 
+use super::json;
+use super::tls::{self, TlsClient};
 use super::{Failure, SourceErrorType, SourceKind, SourceResult};
 use crate::config::Upstream;
 use crate::telemetry::metrics::Metrics;
@@ -63,12 +65,63 @@ pub struct HttpSource {
     host: HeaderValue,
     /// What is asked for: the URL's path and query.
     target: Uri,
+    /// For an `https://` upstream: the TLS client, and the name its certificate must be valid
+    /// for.
+    tls: Option<(TlsClient, rustls::pki_types::ServerName<'static>)>,
     /// One permit per connection the worker may hold to the upstream.
     connections: Semaphore,
-    /// Connections to reuse, the most recently used last.
-    idle: RefCell<Vec<IdleConnection>>,
+    /// Connections to reuse.
+    idle: Rc<IdlePool>,
     limits: CallLimits,
     metrics: Option<Metrics>,
+}
+
+/// The kept-alive connections between calls, the most recently used last. A connection idle
+/// for [`IDLE_TIMEOUT`] is closed by a timer, armed while any is idle, so that a burst's
+/// connections (and their buffers, and their share of the open-files budget) do not outlive it
+/// waiting for a next call that may never come.
+#[derive(Default)]
+struct IdlePool {
+    connections: RefCell<Vec<IdleConnection>>,
+    /// Whether the timer is armed.
+    pruning: Cell<bool>,
+}
+
+impl IdlePool {
+    /// Closes the connections idle for [`IDLE_TIMEOUT`] or more; returns when the next one will
+    /// be, if any is left.
+    fn prune(&self) -> Option<Instant> {
+        let mut idle = self.connections.borrow_mut();
+        let stale = idle.partition_point(|c| c.since.elapsed() >= IDLE_TIMEOUT);
+        idle.drain(..stale); // closed when dropped
+        idle.first().map(|oldest| oldest.since + IDLE_TIMEOUT)
+    }
+
+    /// Keeps `connection` for the next call, arming the timer if it is not.
+    fn keep(self: &Rc<Self>, connection: IdleConnection) {
+        self.connections.borrow_mut().push(connection);
+        if self.pruning.replace(true) {
+            return;
+        }
+        let pool = Rc::downgrade(self);
+        actix_rt::spawn(async move {
+            let mut next = Instant::now() + IDLE_TIMEOUT;
+            loop {
+                tokio::time::sleep_until(next.into()).await;
+                let Some(pool) = pool.upgrade() else { return };
+                match pool.prune() {
+                    Some(at) => next = at,
+                    None => return pool.pruning.set(false),
+                }
+            }
+        });
+    }
+
+    /// The most recently used connection idle for less than [`IDLE_TIMEOUT`], if any.
+    fn take(&self) -> Option<IdleConnection> {
+        self.prune();
+        self.connections.borrow_mut().pop()
+    }
 }
 
 /// A kept-alive connection, between calls.
@@ -79,13 +132,23 @@ struct IdleConnection {
 }
 
 impl HttpSource {
-    /// The worker's client for `upstream`, its calls counted in `metrics`, if any.
-    pub fn new(upstream: &Upstream, limits: CallLimits, metrics: Option<Metrics>) -> Self {
+    /// The worker's client for `upstream`, its calls counted in `metrics`, if any; `tls` is
+    /// the TLS client, which an `https://` upstream needs.
+    pub fn new(
+        upstream: &Upstream,
+        limits: CallLimits,
+        tls: Option<TlsClient>,
+        metrics: Option<Metrics>,
+    ) -> Self {
         let url = &upstream.url;
         let authority = url.authority().map_or("", |a| a.as_str());
         // Checked when the settings were read (`Upstream::parse`).
-        let port = crate::config::http_port(url).unwrap_or(80);
+        let port = crate::config::url_port(url).unwrap_or(80);
         let host = url.host().unwrap_or_default();
+        // A host `Uri` accepts is a DNS name or an IP address: `server_name` takes either.
+        let tls = tls
+            .filter(|_| upstream.is_https())
+            .and_then(|client| Some((client, tls::server_name(host).ok()?)));
         // `http://host?q` asks for `/?q`: the path is never empty.
         let target = match url.query() {
             Some(query) => format!("{}?{query}", url.path()),
@@ -98,8 +161,9 @@ impl HttpSource {
             // A URI's authority is visible ASCII, and so a header value.
             host: HeaderValue::from_str(authority).expect("a URI's authority is a header value"),
             target: Uri::try_from(target).unwrap_or_else(|_| Uri::from_static("/")),
+            tls,
             connections: Semaphore::new(limits.max_connections),
-            idle: RefCell::new(Vec::new()),
+            idle: Rc::default(),
             limits,
             metrics,
         }
@@ -254,19 +318,22 @@ impl HttpSource {
             )
             .with_status(code)
         })?;
+        json::check(json.get()).map_err(|why| {
+            Failure::new(
+                SourceErrorType::InvalidBody,
+                format!("the body is JSON that clients cannot read back: {why}"),
+            )
+            .with_status(code)
+        })?;
         Ok((code, Some(json)))
     }
 
     /// The most recently used idle connection that is still open (and `true`), or a new one.
     async fn connection(&self) -> Result<(IdleConnection, bool), Failure> {
         loop {
-            let reused = {
-                let mut idle = self.idle.borrow_mut();
-                let fresh = idle.partition_point(|c| c.since.elapsed() >= IDLE_TIMEOUT);
-                idle.drain(..fresh); // too old: closed when dropped
-                idle.pop()
+            let Some(mut connection) = self.idle.take() else {
+                break;
             };
-            let Some(mut connection) = reused else { break };
             if connection.sender.is_closed() {
                 continue;
             }
@@ -307,17 +374,13 @@ impl HttpSource {
         })?;
         let _ = stream.set_nodelay(true);
         let received = Rc::new(Cell::new(0));
-        let io = TokioIo::new(Counted {
-            stream,
-            received: Rc::clone(&received),
-        });
-        let (sender, connection) = http1::Builder::new()
-            .handshake(io)
-            .await
-            .map_err(|_| Failure::new(SourceErrorType::Connect, "cannot connect"))?;
-        actix_rt::spawn(async move {
-            let _ = connection.await; // its errors reach the call through `sender`
-        });
+        let sender = match &self.tls {
+            Some((client, host)) => {
+                let stream = client.connect(host, stream).await?;
+                handshake(stream, &received).await?
+            }
+            None => handshake(stream, &received).await?,
+        };
         Ok(IdleConnection {
             sender,
             since: Instant::now(),
@@ -329,7 +392,7 @@ impl HttpSource {
     fn keep(&self, mut connection: IdleConnection) {
         if !connection.sender.is_closed() {
             connection.since = Instant::now();
-            self.idle.borrow_mut().push(connection);
+            self.idle.keep(connection);
         }
     }
 
@@ -342,6 +405,29 @@ impl HttpSource {
             ),
         )
     }
+}
+
+/// Starts HTTP/1.1 on `stream` (counting the bytes received from it in `received`), its work
+/// spawned on this worker's event loop.
+async fn handshake<S>(
+    stream: S,
+    received: &Rc<Cell<u64>>,
+) -> Result<SendRequest<Empty<Bytes>>, Failure>
+where
+    S: AsyncRead + AsyncWrite + Unpin + 'static,
+{
+    let io = TokioIo::new(Counted {
+        stream,
+        received: Rc::clone(received),
+    });
+    let (sender, connection) = http1::Builder::new()
+        .handshake(io)
+        .await
+        .map_err(|_| Failure::new(SourceErrorType::Connect, "cannot connect"))?;
+    actix_rt::spawn(async move {
+        let _ = connection.await; // its errors reach the call through `sender`
+    });
+    Ok(sender)
 }
 
 /// The failure of an answer whose status is not 2xx.
@@ -389,14 +475,14 @@ fn declared_length(headers: &::http::HeaderMap) -> Option<u64> {
         .ok()
 }
 
-/// A connection that counts the bytes it receives, so that a failure can tell an answer cut
-/// short from none at all.
-struct Counted {
-    stream: TcpStream,
+/// A connection that counts the bytes it receives (after TLS, if any), so that a failure can
+/// tell an answer cut short from none at all.
+struct Counted<S> {
+    stream: S,
     received: Rc<Cell<u64>>,
 }
 
-impl AsyncRead for Counted {
+impl<S: AsyncRead + Unpin> AsyncRead for Counted<S> {
     fn poll_read(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -410,7 +496,7 @@ impl AsyncRead for Counted {
     }
 }
 
-impl AsyncWrite for Counted {
+impl<S: AsyncWrite + Unpin> AsyncWrite for Counted<S> {
     fn poll_write(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,

@@ -6,6 +6,8 @@
 //! loop; [`SourcesConfig`] is what the server prepares once and each worker turns into its own.
 
 pub mod http;
+pub mod json;
+pub mod tls;
 
 use std::time::{Duration, Instant};
 
@@ -102,12 +104,17 @@ pub enum SourceErrorType {
     Connect,
     /// The upstream answered with a status other than 2xx (`status` says which).
     HttpStatus,
-    /// The body is not JSON, not UTF-8, or shorter than its `Content-Length`.
+    /// The body is not JSON, not UTF-8, shorter than its `Content-Length`, or JSON that
+    /// clients cannot read back (nested deeper than 100, a number past `f64`, a lone
+    /// surrogate).
     InvalidBody,
     /// The body is larger than `--upstream-max-body`; reading stopped there.
     TooLarge,
     /// The upstream does not speak HTTP/1.1.
     Protocol,
+    /// The TLS handshake with an `https://` upstream failed (`detail` names the cause: unknown
+    /// issuer, expired, name mismatch, no common protocol version, not TLS at all).
+    Tls,
 }
 
 impl SourceErrorType {
@@ -120,6 +127,7 @@ impl SourceErrorType {
             Self::InvalidBody => "invalid_body",
             Self::TooLarge => "too_large",
             Self::Protocol => "protocol",
+            Self::Tls => "tls",
         }
     }
 }
@@ -201,14 +209,23 @@ pub struct SourcesConfig {
     upstreams: Vec<Upstream>,
     io: SimulatedIo,
     limits: http::CallLimits,
+    tls: Option<tls::TlsClient>,
     metrics: Option<Metrics>,
 }
 
 impl SourcesConfig {
     /// The sources of `settings`: its upstreams (their calls counted in `metrics`, if any), or
-    /// the simulated ones.
-    pub fn new(settings: &ServeSettings, metrics: Option<&Metrics>) -> Self {
-        Self {
+    /// the simulated ones; fails, in one line, when `--upstream-ca-file` cannot be used.
+    pub fn new(settings: &ServeSettings, metrics: Option<&Metrics>) -> Result<Self, String> {
+        let wants_tls = settings.upstream_ca_file.is_some()
+            || settings.upstreams.iter().any(Upstream::is_https);
+        let tls = if wants_tls {
+            Some(tls::TlsClient::new(settings.upstream_ca_file.as_deref())?)
+        } else {
+            None
+        };
+        Ok(Self {
+            tls,
             metrics: metrics.cloned(),
             upstreams: settings.upstreams.clone(),
             io: SimulatedIo::new(settings.io_delay.into()),
@@ -217,7 +234,7 @@ impl SourcesConfig {
                 max_body: settings.upstream_max_body_bytes(),
                 max_connections: settings.upstream_max_connections.get(),
             },
-        }
+        })
     }
 
     /// A worker's own sources, with its own HTTP clients.
@@ -234,6 +251,7 @@ impl SourcesConfig {
                     Source::Http(Box::new(http::HttpSource::new(
                         upstream,
                         self.limits,
+                        self.tls.clone(),
                         self.metrics.clone(),
                     )))
                 })
