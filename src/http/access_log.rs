@@ -26,6 +26,7 @@ use actix_web::http::{Method, StatusCode, Uri, Version};
 use actix_web::web::Bytes;
 
 use crate::telemetry::logging;
+use crate::telemetry::trace_context::TraceId;
 
 /// The log target of access lines (`RUST_LOG=greeter::access=off` silences them).
 pub const TARGET: &str = "greeter::access";
@@ -49,6 +50,8 @@ struct RequestLine {
     uri: Uri,
     version: Version,
     started: Instant,
+    /// The trace the request took part in, if any (`GET /aggregate`).
+    trace_id: Option<TraceId>,
 }
 
 /// What the line says of the answer.
@@ -70,7 +73,16 @@ impl AccessLine {
                 uri: req.uri().clone(),
                 version: req.version(),
                 started: Instant::now(),
+                trace_id: None,
             }),
+        }
+    }
+
+    /// Notes the trace the request took part in: the line ends with ` trace_id=<32 hex>` (a
+    /// `trace_id` field in JSON).
+    pub fn set_trace_id(&mut self, trace_id: TraceId) {
+        if let Some(request) = &mut self.request {
+            request.trace_id = Some(trace_id);
         }
     }
 
@@ -133,6 +145,10 @@ impl AccessLine {
         let id = request.id.to_str().unwrap_or("-");
         // The JSON format's line: the message as the text line has it, and the key-values as
         // fields.
+        let trace_id = request.trace_id.map(|id| id.hex());
+        let trace_id = trace_id
+            .as_ref()
+            .map_or("", |hex| std::str::from_utf8(hex).unwrap_or_default());
         log::info!(
             target: TARGET,
             method = request.method.as_str(),
@@ -141,6 +157,7 @@ impl AccessLine {
             bytes = bytes,
             duration_ms = (seconds * 1e6).round() / 1e3,
             request_id = id,
+            trace_id = trace_id,
             client_ip:% = client;
             "{} \"{} {} {:?}\" {} {} {} {}.{:06}",
             client,
@@ -215,6 +232,10 @@ fn write_text_message(
     let micros = number.format(took.subsec_micros());
     line.extend(std::iter::repeat_n(b'0', 6 - micros.len()));
     line.extend_from_slice(micros.as_bytes());
+    if let Some(trace_id) = request.trace_id {
+        line.extend_from_slice(b" trace_id=");
+        line.extend_from_slice(&trace_id.hex());
+    }
 }
 
 /// The request line's version as `{:?}` writes it, for the versions actix-web serves.
@@ -368,6 +389,7 @@ mod tests {
             uri: uri.parse().unwrap(),
             version: Version::HTTP_11,
             started: Instant::now(),
+            trace_id: None,
         };
         let mut line = Vec::new();
         write_text_message(&mut line, &request, 404, 23, took);

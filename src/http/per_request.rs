@@ -37,6 +37,8 @@ use actix_web::middleware::Next;
 use actix_web::{Error, ResponseError};
 use futures_util::FutureExt;
 
+use actix_web::HttpMessage;
+
 use crate::api::errors::ApiError;
 use crate::api::errors::as_json_error;
 use crate::http::access_log::{AccessLine, LoggedBody};
@@ -50,6 +52,7 @@ use crate::http::request_id::{self, with_common_headers};
 use crate::http::route::route_template;
 use crate::lifecycle::serving::ServingState;
 use crate::telemetry::metrics::{InFlight, Metrics, UNMATCHED};
+use crate::telemetry::trace_context::TraceId;
 
 /// What the per-request steps need, from the settings; one per worker, in its app data as an
 /// `Rc<PerRequest>`.
@@ -215,6 +218,10 @@ fn finish<B: MessageBody + 'static>(
     in_flight: Option<InFlight>,
     rate_headers: Option<(HeaderValue, HeaderValue)>,
 ) -> ServiceResponse<LoggedBody<EitherBody<B>>> {
+    let mut line = line;
+    if let Some(trace_id) = res.request().extensions().get::<TraceId>() {
+        line.set_trace_id(*trace_id);
+    }
     let mut res = as_json_error(res);
     with_common_headers(res.headers_mut(), line.id());
     insert_rate_headers(res.headers_mut(), rate_headers);

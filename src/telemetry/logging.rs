@@ -390,7 +390,8 @@ fn json_string(line: &mut Vec<u8>, text: &str) {
     let _ = serde_json::to_writer(&mut *line, text);
 }
 
-/// Writes a record's key-values as JSON members.
+/// Writes a record's key-values as JSON members; one whose value is the empty string is left
+/// out (an access line's `trace_id` when the request took part in no trace).
 struct JsonFields<'a>(&'a mut Vec<u8>);
 
 impl<'kvs> log::kv::VisitSource<'kvs> for JsonFields<'_> {
@@ -399,6 +400,9 @@ impl<'kvs> log::kv::VisitSource<'kvs> for JsonFields<'_> {
         key: log::kv::Key<'kvs>,
         value: log::kv::Value<'kvs>,
     ) -> Result<(), log::kv::Error> {
+        if value.to_borrowed_str() == Some("") {
+            return Ok(());
+        }
         let line = &mut *self.0;
         line.push(b',');
         json_string(line, key.as_str());

@@ -386,7 +386,14 @@ fn json_logs_are_one_object_per_line_with_the_access_fields() {
         "GET /hello/Ada?x=1 HTTP/1.1\r\nHost: t\r\nConnection: close\r\nX-Request-Id: json-1\r\n\r\n",
     );
     assert_eq!(id, "json-1");
+    let traced = answered_id(
+        &socket,
+        "GET /aggregate HTTP/1.1\r\nHost: t\r\nConnection: close\r\nX-Request-Id: json-2\r\n\
+         traceparent: 00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01\r\n\r\n",
+    );
+    assert_eq!(traced, "json-2");
     let line = process.wait_for_line("json-1", Duration::from_secs(5));
+    let traced_line = process.wait_for_line("json-2", Duration::from_secs(5));
     process.signal(nix::sys::signal::Signal::SIGTERM);
     assert_eq!(process.wait_for_exit(Duration::from_secs(10)), Some(0));
 
@@ -403,6 +410,9 @@ fn json_logs_are_one_object_per_line_with_the_access_fields() {
     );
     assert_eq!(access["request_id"], "json-1");
     assert_eq!(access["client_ip"], "127.0.0.1");
+    assert!(access.get("trace_id").is_none(), "no trace: {access}");
+    let traced: serde_json::Value = serde_json::from_str(&traced_line).unwrap();
+    assert_eq!(traced["trace_id"], "4bf92f3577b34da6a3ce929d0e0e4736");
     for line in process.lines() {
         let object: serde_json::Value =
             serde_json::from_str(&line).unwrap_or_else(|err| panic!("not JSON ({err}): {line}"));

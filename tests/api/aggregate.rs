@@ -10,7 +10,9 @@ use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
-use crate::helpers::{TestApp, spawn_app_with, spawn_app_with_delay, test_settings};
+use crate::helpers::{
+    GreeterProcess, TestApp, spawn_app_with, spawn_app_with_delay, test_settings,
+};
 
 /// How a test upstream answers each request.
 #[derive(Debug, Clone, Copy)]
@@ -59,8 +61,8 @@ struct TestUpstream {
     accepted: Arc<AtomicUsize>,
     closed_by_caller: Arc<AtomicUsize>,
     request_ids: Arc<Mutex<Vec<String>>>,
-    /// The request line of each request (lowercased).
-    request_lines: Arc<Mutex<Vec<String>>>,
+    /// The head of each request (lowercased): its request line first.
+    heads: Arc<Mutex<Vec<String>>>,
 }
 
 /// Starts an upstream on a free loopback port that answers as `behaviour` says.
@@ -70,13 +72,13 @@ async fn upstream(behaviour: Behaviour) -> TestUpstream {
     let accepted = Arc::new(AtomicUsize::new(0));
     let closed_by_caller = Arc::new(AtomicUsize::new(0));
     let request_ids = Arc::new(Mutex::new(Vec::new()));
-    let request_lines = Arc::new(Mutex::new(Vec::new()));
+    let heads = Arc::new(Mutex::new(Vec::new()));
     let served = Arc::new(AtomicUsize::new(0));
     let (a, c, r, l) = (
         accepted.clone(),
         closed_by_caller.clone(),
         request_ids.clone(),
-        request_lines.clone(),
+        heads.clone(),
     );
     actix_rt::spawn(async move {
         loop {
@@ -93,7 +95,7 @@ async fn upstream(behaviour: Behaviour) -> TestUpstream {
         accepted,
         closed_by_caller,
         request_ids,
-        request_lines,
+        heads,
     }
 }
 
@@ -103,7 +105,7 @@ async fn serve(
     behaviour: Behaviour,
     closed_by_caller: Arc<AtomicUsize>,
     request_ids: Arc<Mutex<Vec<String>>>,
-    request_lines: Arc<Mutex<Vec<String>>>,
+    heads: Arc<Mutex<Vec<String>>>,
     served: Arc<AtomicUsize>,
 ) {
     for on_this_connection in 0.. {
@@ -111,9 +113,7 @@ async fn serve(
             closed_by_caller.fetch_add(1, Ordering::SeqCst);
             return;
         };
-        if let Some(line) = head.lines().next() {
-            request_lines.lock().unwrap().push(line.to_owned());
-        }
+        heads.lock().unwrap().push(head.clone());
         if let Some(id) = head
             .lines()
             .find_map(|line| line.strip_prefix("x-request-id: "))
@@ -480,11 +480,7 @@ async fn a_connection_the_upstream_closed_while_idle_is_replaced() {
         }
     }
     assert_eq!(closing.accepted.load(Ordering::SeqCst), 3);
-    assert_eq!(
-        closing.request_lines.lock().unwrap().len(),
-        3,
-        "each sent once"
-    );
+    assert_eq!(closing.heads.lock().unwrap().len(), 3, "each sent once");
 }
 
 /// A kept connection the upstream closes as the next request arrives (its idle close crossing
@@ -520,10 +516,14 @@ async fn an_upstream_url_without_a_path_asks_for_the_root_with_its_query() {
     let result = source(&app.get("/aggregate").await.json(), "plain").clone();
 
     assert_eq!(result["ok"], true, "{result}");
-    assert_eq!(
-        *plain.request_lines.lock().unwrap(),
-        ["get /?x=1&y=%2c http/1.1"]
-    );
+    let request_lines: Vec<String> = plain
+        .heads
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|head| head.lines().next().unwrap_or_default().to_owned())
+        .collect();
+    assert_eq!(request_lines, ["get /?x=1&y=%2c http/1.1"]);
 }
 
 /// A connection idle for 4 s is closed rather than reused (before common upstreams' own 5 s
@@ -801,4 +801,136 @@ async fn idle_connections_are_closed_after_a_burst_without_a_next_call() {
         closed_after >= Duration::from_millis(3500),
         "closed after {closed_after:?}, before the idle timeout"
     );
+}
+
+/// The value of header `name` (lowercase) in each request `upstream` received.
+fn header_values(upstream: &TestUpstream, name: &str) -> Vec<Option<String>> {
+    let prefix = format!("{name}: ");
+    upstream
+        .heads
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|head| {
+            head.lines()
+                .find_map(|line| line.strip_prefix(&prefix))
+                .map(|value| value.trim().to_owned())
+        })
+        .collect()
+}
+
+/// A client's W3C trace context reaches every upstream, each call with a parent id of its own
+/// and the `tracestate` as sent; the access line names the trace.
+#[actix_web::test]
+async fn the_clients_trace_context_reaches_every_upstream_with_a_parent_id_per_call() {
+    let first = upstream(Behaviour::Json).await;
+    let second = upstream(Behaviour::Json).await;
+    let (mut greeter, address) = GreeterProcess::serve(&[
+        "--upstream",
+        &format!("first={}", first.url),
+        "--upstream",
+        &format!("second={}", second.url),
+    ]);
+    let client_parent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+
+    let answer = crate::helpers::client()
+        .get(format!("{address}/aggregate"))
+        .insert_header(("traceparent", client_parent))
+        .insert_header(("tracestate", "congo=t61rcWkgMzE"))
+        .insert_header(("x-request-id", "traced-1"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 200);
+
+    let mut parents = Vec::new();
+    for upstream in [&first, &second] {
+        let sent = header_values(upstream, "traceparent");
+        let [Some(sent)] = &sent[..] else {
+            panic!("{sent:?}")
+        };
+        assert_eq!(&sent[..36], &client_parent[..36], "same version and trace");
+        assert_eq!(&sent[52..], "-01", "flags as sent");
+        assert_ne!(
+            &sent[36..52],
+            &client_parent[36..52],
+            "a parent id of its own"
+        );
+        parents.push(sent[36..52].to_owned());
+        assert_eq!(
+            header_values(upstream, "tracestate"),
+            [Some("congo=t61rcwkgmze".to_owned())], // heads are lowercased
+        );
+    }
+    assert_ne!(parents[0], parents[1], "one parent id per call");
+    let line = greeter.wait_for_line("traced-1", Duration::from_secs(5));
+    assert!(
+        line.ends_with(" trace_id=4bf92f3577b34da6a3ce929d0e0e4736"),
+        "{line}"
+    );
+}
+
+/// Without a (valid) `traceparent`, greeter starts a trace: one trace id for every call of the
+/// aggregate, sampled, a new one per aggregate, no `tracestate`; the access line names it.
+#[actix_web::test]
+async fn without_a_trace_greeter_starts_one_per_aggregate() {
+    let first = upstream(Behaviour::Json).await;
+    let second = upstream(Behaviour::Json).await;
+    let (mut greeter, address) = GreeterProcess::serve(&[
+        "--upstream",
+        &format!("first={}", first.url),
+        "--upstream",
+        &format!("second={}", second.url),
+    ]);
+
+    for (id, traceparent) in [("plain-1", None), ("invalid-1", Some("00-XYZ"))] {
+        let mut request = crate::helpers::client()
+            .get(format!("{address}/aggregate"))
+            .insert_header(("x-request-id", id))
+            .insert_header(("tracestate", "congo=t61rcWkgMzE"));
+        if let Some(traceparent) = traceparent {
+            request = request.insert_header(("traceparent", traceparent));
+        }
+        assert_eq!(request.send().await.unwrap().status(), 200);
+    }
+
+    let sent: Vec<Vec<Option<String>>> = [&first, &second]
+        .iter()
+        .map(|upstream| header_values(upstream, "traceparent"))
+        .collect();
+    let trace_ids: Vec<Vec<String>> = sent
+        .iter()
+        .map(|values| {
+            values
+                .iter()
+                .map(|value| {
+                    let value = value.as_deref().expect("a traceparent on every call");
+                    assert_eq!(value.len(), 55, "{value}");
+                    assert!(
+                        value.starts_with("00-") && value.ends_with("-01"),
+                        "{value}"
+                    );
+                    value[3..35].to_owned()
+                })
+                .collect()
+        })
+        .collect();
+    assert_eq!(
+        trace_ids[0], trace_ids[1],
+        "both calls of an aggregate share its trace"
+    );
+    assert_ne!(
+        trace_ids[0][0], trace_ids[0][1],
+        "each aggregate has a trace of its own"
+    );
+    for upstream in [&first, &second] {
+        assert_eq!(header_values(upstream, "tracestate"), [None, None]);
+    }
+    for (at, id) in ["plain-1", "invalid-1"].into_iter().enumerate() {
+        let line = greeter.wait_for_line(id, Duration::from_secs(5));
+        assert!(
+            line.ends_with(&format!(" trace_id={}", trace_ids[0][at])),
+            "{line}"
+        );
+    }
 }

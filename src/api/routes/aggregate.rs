@@ -4,10 +4,11 @@
 use std::time::Instant;
 
 use actix_web::web::{Data, Json};
-use actix_web::{HttpRequest, get};
+use actix_web::{HttpMessage, HttpRequest, get};
 
 use crate::api::body::NoBody;
 use crate::api::sources::{Aggregate, Sources};
+use crate::telemetry::trace_context::{TRACEPARENT, TRACESTATE, TraceContext};
 
 /// Call every source at once
 ///
@@ -16,8 +17,9 @@ use crate::api::sources::{Aggregate, Sources};
 /// timed out (`--upstream-timeout`, 2 s by default): three 1 s calls take about 1 s, not 3 s.
 /// One source's failure never fails, delays or cancels another: each result says `ok`, or its
 /// `error` (`timeout`, `connect`, `http_status`, `invalid_body`, `too_large`, `protocol`,
-/// `tls`). The client's `X-Request-Id` is forwarded on every call; a client that goes away
-/// cancels them.
+/// `tls`). The client's `X-Request-Id` is forwarded on every call, and its W3C `traceparent`
+/// (each call with a parent id of its own; a new trace when it sent none) and `tracestate`; a
+/// client that goes away cancels them.
 #[utoipa::path(
     tag = "fan-out",
     responses(
@@ -33,7 +35,16 @@ use crate::api::sources::{Aggregate, Sources};
 #[get("/aggregate")]
 pub async fn get_aggregate(_: NoBody, req: HttpRequest, sources: Data<Sources>) -> Json<Aggregate> {
     let started = Instant::now();
-    let results = sources.call_all(req.headers().get("x-request-id")).await;
+    let headers = req.headers();
+    let trace = TraceContext::continue_or_start(
+        headers.get(TRACEPARENT).map(|value| value.as_bytes()),
+        headers.get_all(TRACESTATE).map(|value| value.as_bytes()),
+    );
+    // For the access line.
+    req.extensions_mut().insert(trace.trace_id());
+    let results = sources
+        .call_all(req.headers().get("x-request-id"), &trace)
+        .await;
     Json(Aggregate {
         elapsed_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
         sources: results,

@@ -34,6 +34,7 @@ use super::tls::{self, TlsClient};
 use super::{Failure, SourceErrorType, SourceKind, SourceResult};
 use crate::config::Upstream;
 use crate::telemetry::metrics::Metrics;
+use crate::telemetry::trace_context::{TRACEPARENT, TRACESTATE, TraceContext};
 
 /// The header the caller's request id is forwarded in.
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -42,6 +43,12 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 /// common upstreams' own idle timeouts (5 s), so that a call never reuses a connection the
 /// upstream is closing.
 const IDLE_TIMEOUT: Duration = Duration::from_secs(4);
+
+/// What a call passes on: the caller's request id, and its `traceparent` and `tracestate`.
+struct PassedOn {
+    request_id: Option<HeaderValue>,
+    trace: (HeaderValue, Option<HeaderValue>),
+}
 
 /// The limits of every upstream call, from the settings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -169,10 +176,15 @@ impl HttpSource {
         }
     }
 
-    /// Calls the upstream once, forwarding `request_id`; logs one debug line.
-    pub async fn call(&self, request_id: Option<&[u8]>) -> SourceResult {
+    /// Calls the upstream once, forwarding `request_id` and the `trace` (with a parent id of
+    /// this call's own); logs one debug line.
+    pub async fn call(&self, request_id: Option<&[u8]>, trace: &TraceContext) -> SourceResult {
         let started = Instant::now();
-        let result = match self.answer(request_id).await {
+        let context = PassedOn {
+            request_id: request_id.and_then(|id| HeaderValue::from_bytes(id).ok()),
+            trace: trace.for_call(),
+        };
+        let result = match self.answer(&context).await {
             Ok((status, body)) => {
                 SourceResult::succeeded(&self.name, SourceKind::Http, started, status, body)
             }
@@ -199,10 +211,7 @@ impl HttpSource {
     }
 
     /// The upstream's status and JSON body (`None` when empty), or why there are none.
-    async fn answer(
-        &self,
-        request_id: Option<&[u8]>,
-    ) -> Result<(u16, Option<Box<RawValue>>), Failure> {
+    async fn answer(&self, context: &PassedOn) -> Result<(u16, Option<Box<RawValue>>), Failure> {
         let timeout = self.limits.timeout;
         let _permit = tokio::time::timeout(timeout, self.connections.acquire())
             .await
@@ -225,7 +234,7 @@ impl HttpSource {
             )
         };
         let answered = Cell::new(None);
-        tokio::time::timeout_at(deadline, self.exchange(request_id, &answered))
+        tokio::time::timeout_at(deadline, self.exchange(context, &answered))
             .await
             .map_err(|_| match answered.get() {
                 Some(code) => timed_out("no complete body").with_status(code),
@@ -237,15 +246,20 @@ impl HttpSource {
     /// holds the status once the answer's head has arrived.
     async fn exchange(
         &self,
-        request_id: Option<&[u8]>,
+        context: &PassedOn,
         answered: &Cell<Option<u16>>,
     ) -> Result<(u16, Option<Box<RawValue>>), Failure> {
         let request = || {
+            let (traceparent, tracestate) = &context.trace;
             let mut request = Request::get(self.target.clone())
                 .header(header::HOST, self.host.clone())
-                .header(header::ACCEPT, HeaderValue::from_static("application/json"));
-            if let Some(id) = request_id.and_then(|id| HeaderValue::from_bytes(id).ok()) {
-                request = request.header(REQUEST_ID, id);
+                .header(header::ACCEPT, HeaderValue::from_static("application/json"))
+                .header(TRACEPARENT, traceparent.clone());
+            if let Some(state) = tracestate {
+                request = request.header(TRACESTATE, state.clone());
+            }
+            if let Some(id) = &context.request_id {
+                request = request.header(REQUEST_ID, id.clone());
             }
             request.body(Empty::new()).map_err(|_| {
                 Failure::new(SourceErrorType::Protocol, "the request could not be made")

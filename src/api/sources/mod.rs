@@ -21,6 +21,7 @@ use utoipa::ToSchema;
 use crate::api::simulated_io::SimulatedIo;
 use crate::config::{ServeSettings, Upstream};
 use crate::telemetry::metrics::Metrics;
+use crate::telemetry::trace_context::TraceContext;
 
 /// The names of the simulated sources that stand in when no upstream is configured.
 pub const SIMULATED_SOURCES: [&str; 3] = ["simulated-1", "simulated-2", "simulated-3"];
@@ -272,15 +273,24 @@ enum Source {
 }
 
 impl Sources {
-    /// Calls every source at once, forwarding `request_id`; answers once all have finished or
-    /// failed, in configured order.
-    pub async fn call_all(&self, request_id: Option<&HeaderValue>) -> Vec<SourceResult> {
-        join_all(self.sources.iter().map(|source| source.call(request_id))).await
+    /// Calls every source at once, forwarding `request_id` and the `trace`; answers once all
+    /// have finished or failed, in configured order.
+    pub async fn call_all(
+        &self,
+        request_id: Option<&HeaderValue>,
+        trace: &TraceContext,
+    ) -> Vec<SourceResult> {
+        join_all(
+            self.sources
+                .iter()
+                .map(|source| source.call(request_id, trace)),
+        )
+        .await
     }
 }
 
 impl Source {
-    async fn call(&self, request_id: Option<&HeaderValue>) -> SourceResult {
+    async fn call(&self, request_id: Option<&HeaderValue>, trace: &TraceContext) -> SourceResult {
         match self {
             Self::Simulated { name, io } => {
                 let started = Instant::now();
@@ -288,7 +298,11 @@ impl Source {
                 let body = RawValue::from_string(json!({"Hello": "World"}).to_string()).ok();
                 SourceResult::succeeded(name, SourceKind::Simulated, started, 200, body)
             }
-            Self::Http(source) => source.call(request_id.map(HeaderValue::as_bytes)).await,
+            Self::Http(source) => {
+                source
+                    .call(request_id.map(HeaderValue::as_bytes), trace)
+                    .await
+            }
         }
     }
 }
