@@ -66,6 +66,7 @@ pub const BOUNDS: &[Bound] = &[
     bound("--upstream-timeout", Kind::Duration, "1ms", "1h"),
     bound("--upstream-max-body", Kind::Size, "1", "1GiB"),
     bound("--upstream-max-connections", Kind::Count, "1", "65535"),
+    bound("--upstream-body-budget", Kind::Size, "1KiB", "64GiB"),
     bound("healthcheck --port", Kind::Count, "1", "65535"),
     bound("healthcheck --timeout", Kind::Duration, "1ms", "1h"),
 ];

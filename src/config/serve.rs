@@ -57,6 +57,11 @@ pub const DEFAULT_OPENAPI_PATH: &str = "/openapi.json";
 pub const DEFAULT_UPSTREAM_TIMEOUT: Duration = Duration::from_secs(2);
 /// The largest upstream answer body read; past it the call fails as `too_large`.
 pub const DEFAULT_UPSTREAM_MAX_BODY: ByteSize = ByteSize::mib(1);
+/// The most upstream body bytes all aggregates together hold at once. 256 MiB holds 1,000
+/// concurrent aggregates of three 85 KiB bodies; past it a call fails as `overloaded` rather
+/// than the process growing without bound (three upstreams answering 1 MB to 400 slow clients
+/// once took greeter to 1 GiB).
+pub const DEFAULT_UPSTREAM_BODY_BUDGET: ByteSize = ByteSize::mib(256);
 /// Connections each worker keeps to each upstream at most. A worker carrying its half of 1,000
 /// concurrent aggregates calls each upstream about 500 times at once: 512 serves that without
 /// queueing, and bounds what one upstream takes of the open-files budget (workers × upstreams ×
@@ -265,6 +270,13 @@ pub struct ServeSettings {
           allow_negative_numbers = true)]
     pub upstream_max_connections: NonZeroUsize,
 
+    /// The most upstream body bytes all aggregates together hold at once (read, and until
+    /// their answer is sent), 1KiB to 64GiB; a call past it fails as overloaded.
+    #[arg(long, env = "GREETER_UPSTREAM_BODY_BUDGET", value_name = "SIZE",
+          default_value_t = DEFAULT_UPSTREAM_BODY_BUDGET,
+          value_parser = |s: &str| bounds::of("--upstream-body-budget").size(s))]
+    pub upstream_body_budget: ByteSize,
+
     /// PEM certificates of private CAs that https:// upstreams may be signed by, trusted as
     /// well as the public ones compiled in (Mozilla's). Certificates and host names are always
     /// verified.
@@ -308,6 +320,7 @@ impl Default for ServeSettings {
             upstream_timeout: DEFAULT_UPSTREAM_TIMEOUT.into(),
             upstream_max_body: DEFAULT_UPSTREAM_MAX_BODY,
             upstream_max_connections: NonZeroUsize::new(DEFAULT_UPSTREAM_MAX_CONNECTIONS).unwrap(),
+            upstream_body_budget: DEFAULT_UPSTREAM_BODY_BUDGET,
             upstream_ca_file: None,
         }
     }
@@ -368,6 +381,11 @@ impl ServeSettings {
     /// The most body bytes read from an upstream answer.
     pub fn upstream_max_body_bytes(&self) -> usize {
         bytes(self.upstream_max_body)
+    }
+
+    /// The most upstream body bytes held at once, all aggregates together.
+    pub fn upstream_body_budget_bytes(&self) -> usize {
+        bytes(self.upstream_body_budget)
     }
 
     /// Open connections per worker: `--max-connections`, or the default.

@@ -52,6 +52,8 @@ enum Behaviour {
     NestedArrays(usize),
     /// `200` with this body.
     Body(&'static str),
+    /// `200` with a JSON string of this many bytes, declared, after this long.
+    LargeAfter(Duration, usize),
 }
 
 /// A test upstream: its URL, how many connections it accepted, how many it saw closed by the
@@ -180,6 +182,10 @@ async fn serve(
                 json(&format!("{}{}", "[".repeat(depth), "]".repeat(depth)))
             }
             Behaviour::Body(body) => json(body),
+            Behaviour::LargeAfter(wait, size) => {
+                actix_rt::time::sleep(wait).await;
+                json(&format!("\"{}\"", "x".repeat(size - 2)))
+            }
         };
         if stream.write_all(&answer).await.is_err() {
             return;
@@ -195,7 +201,10 @@ async fn serve(
         }
         if !matches!(
             behaviour,
-            Behaviour::Json | Behaviour::Slow(_) | Behaviour::DropsSecondRequest
+            Behaviour::Json
+                | Behaviour::Slow(_)
+                | Behaviour::DropsSecondRequest
+                | Behaviour::LargeAfter(..)
         ) {
             return; // closes
         }
@@ -932,5 +941,153 @@ async fn without_a_trace_greeter_starts_one_per_aggregate() {
             line.ends_with(&format!(" trace_id={}", trace_ids[0][at])),
             "{line}"
         );
+    }
+}
+
+/// The app calling `upstreams` with a body budget of `budget` bytes, each body up to 1 MiB.
+fn app_with_budget(upstreams: &[(&str, &str)], budget: u64) -> TestApp {
+    spawn_app_with(ServeSettings {
+        upstreams: upstreams
+            .iter()
+            .map(|(name, url)| Upstream::parse(&format!("{name}={url}")).unwrap())
+            .collect(),
+        upstream_max_body: bytesize::ByteSize::mib(1),
+        upstream_body_budget: bytesize::ByteSize::b(budget),
+        ..test_settings()
+    })
+}
+
+/// Two bodies of 80,000 bytes against a budget of 100,000: one is read, the other refused as
+/// `overloaded` before it is read (its length is declared); once the answer is sent the bytes
+/// are given back, and the next aggregate gets its body again.
+#[actix_web::test]
+async fn bodies_past_the_budget_fail_as_overloaded_until_the_answer_is_sent() {
+    let first = upstream(Behaviour::Large(80_000)).await;
+    let second = upstream(Behaviour::Large(80_000)).await;
+    let app = app_with_budget(&[("first", &first.url), ("second", &second.url)], 100_000);
+
+    for _ in 0..3 {
+        let aggregate = app.get("/aggregate").await.json();
+        let results: Vec<&Value> = ["first", "second"]
+            .iter()
+            .map(|name| source(&aggregate, name))
+            .collect();
+        let ok = results.iter().filter(|r| r["ok"] == true).count();
+        assert_eq!(ok, 1, "{aggregate}");
+        let refused = results.iter().find(|r| r["ok"] == false).unwrap();
+        assert_eq!(refused["error"]["type"], "overloaded", "{refused}");
+        assert_eq!(refused["status"], 200, "{refused}");
+        assert_eq!(
+            refused["error"]["detail"],
+            "the bodies being held reached 100000 bytes (--upstream-body-budget): this one was \
+             not read"
+        );
+    }
+}
+
+/// A chunked body (no declared length) is taken from the budget as it arrives: past the budget,
+/// reading stops and the call is `overloaded`, not `too_large` (the body limit is higher).
+#[actix_web::test]
+async fn a_chunked_body_past_the_budget_is_overloaded_as_it_arrives() {
+    let chunked = upstream(Behaviour::LargeChunked(200_000)).await;
+    let app = app_with_budget(&[("chunked", &chunked.url)], 64 * 1024);
+
+    let aggregate = app.get("/aggregate").await.json();
+
+    let result = source(&aggregate, "chunked");
+    assert_eq!(result["error"]["type"], "overloaded", "{result}");
+}
+
+/// greeter's resident memory, in MiB.
+fn rss_mib(greeter: &GreeterProcess) -> f64 {
+    let status = std::fs::read_to_string(format!("/proc/{}/status", greeter.child.id())).unwrap();
+    let kib: f64 = status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmRSS:"))
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|kib| kib.parse().ok())
+        .expect("VmRSS in /proc/PID/status");
+    kib / 1024.0
+}
+
+/// Three upstreams answering 1 MB after 0.5 s to 200 clients that never read: without the
+/// budget greeter would hold 600 MB of bodies. With `--upstream-body-budget 16MiB` its RSS stays
+/// within the budget and the connections' buffers above where it started, and once the clients
+/// are gone it comes back near where it started within the idle timeout (the last idle upstream
+/// connection's close returns freed memory to the system).
+#[actix_web::test]
+async fn memory_stays_within_the_budget_under_slow_clients_and_comes_back_after() {
+    let upstreams = [
+        upstream(Behaviour::LargeAfter(Duration::from_millis(500), 1_000_000)).await,
+        upstream(Behaviour::LargeAfter(Duration::from_millis(500), 1_000_000)).await,
+        upstream(Behaviour::LargeAfter(Duration::from_millis(500), 1_000_000)).await,
+    ];
+    let flags: Vec<String> = ["a", "b", "c"]
+        .iter()
+        .zip(&upstreams)
+        .map(|(name, upstream)| format!("{name}={}", upstream.url))
+        .collect();
+    let (greeter, address) = GreeterProcess::serve(&[
+        "--upstream",
+        &flags[0],
+        "--upstream",
+        &flags[1],
+        "--upstream",
+        &flags[2],
+        "--upstream-max-body",
+        "2MiB",
+        "--upstream-body-budget",
+        "16MiB",
+        "--upstream-timeout",
+        "10s",
+    ]);
+    actix_rt::time::sleep(Duration::from_millis(500)).await;
+    let baseline = rss_mib(&greeter);
+    let socket_address: std::net::SocketAddr =
+        address.trim_start_matches("http://").parse().unwrap();
+
+    let mut clients = Vec::new();
+    for _ in 0..200 {
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.set_recv_buffer_size(4096).unwrap();
+        let mut stream = socket.connect(socket_address).await.unwrap();
+        stream
+            .write_all(b"GET /aggregate HTTP/1.1\r\nHost: t\r\n\r\n")
+            .await
+            .unwrap();
+        clients.push(stream); // never read
+    }
+    let mut peak = baseline;
+    for _ in 0..30 {
+        actix_rt::time::sleep(Duration::from_millis(100)).await;
+        peak = peak.max(rss_mib(&greeter));
+    }
+    let read: usize = upstreams
+        .iter()
+        .map(|u| u.accepted.load(Ordering::SeqCst))
+        .sum();
+    assert!(
+        read >= 200,
+        "the clients' calls reached the upstreams ({read})"
+    );
+    // At most twice the budget (the bodies, then the answers made of them, while the allocator
+    // keeps the bodies' freed pages for reuse) and the connections' buffers (measured with a
+    // budget of 1 KiB: 20 MiB).
+    assert!(
+        peak < baseline + 2.0 * 16.0 + 24.0,
+        "RSS went from {baseline:.1} MiB to {peak:.1} MiB"
+    );
+
+    drop(clients);
+    let gone = Instant::now();
+    let mut now = rss_mib(&greeter);
+    while now > baseline + 8.0 {
+        assert!(
+            gone.elapsed() < Duration::from_secs(8),
+            "RSS still {now:.1} MiB (from {baseline:.1}, peak {peak:.1}) {:?} after the clients left",
+            gone.elapsed()
+        );
+        actix_rt::time::sleep(Duration::from_millis(100)).await;
+        now = rss_mib(&greeter);
     }
 }

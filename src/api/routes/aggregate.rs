@@ -3,10 +3,12 @@
 
 use std::time::Instant;
 
-use actix_web::web::{Data, Json};
-use actix_web::{HttpMessage, HttpRequest, get};
+use actix_web::http::header::ContentType;
+use actix_web::web::Data;
+use actix_web::{HttpMessage, HttpRequest, HttpResponse, get};
 
 use crate::api::body::NoBody;
+use crate::api::sources::budget::HeldBody;
 use crate::api::sources::{Aggregate, Sources};
 use crate::telemetry::trace_context::{TRACEPARENT, TRACESTATE, TraceContext};
 
@@ -33,7 +35,7 @@ use crate::telemetry::trace_context::{TRACEPARENT, TRACESTATE, TraceContext};
     ),
 )]
 #[get("/aggregate")]
-pub async fn get_aggregate(_: NoBody, req: HttpRequest, sources: Data<Sources>) -> Json<Aggregate> {
+pub async fn get_aggregate(_: NoBody, req: HttpRequest, sources: Data<Sources>) -> HttpResponse {
     let started = Instant::now();
     let headers = req.headers();
     let trace = TraceContext::continue_or_start(
@@ -42,11 +44,18 @@ pub async fn get_aggregate(_: NoBody, req: HttpRequest, sources: Data<Sources>) 
     );
     // For the access line.
     req.extensions_mut().insert(trace.trace_id());
-    let results = sources
+    let (results, held) = sources
         .call_all(req.headers().get("x-request-id"), &trace)
         .await;
-    Json(Aggregate {
+    let aggregate = Aggregate {
         elapsed_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
         sources: results,
-    })
+    };
+    // The bodies' bytes stay held against the budget until the answer is sent.
+    // Sized once: the bodies and a little for each result's other fields.
+    let mut body = Vec::with_capacity(held.bytes() + 256 * (aggregate.sources.len() + 1));
+    serde_json::to_writer(&mut body, &aggregate).expect("an aggregate serializes");
+    HttpResponse::Ok()
+        .content_type(ContentType::json())
+        .body(HeldBody::new(body, held))
 }

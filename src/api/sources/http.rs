@@ -29,10 +29,12 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 use tokio::sync::Semaphore;
 
+use super::budget::{BodyBudget, Held};
 use super::json;
 use super::tls::{self, TlsClient};
 use super::{Failure, SourceErrorType, SourceKind, SourceResult};
 use crate::config::Upstream;
+use crate::lifecycle::memory;
 use crate::telemetry::metrics::Metrics;
 use crate::telemetry::trace_context::{TRACEPARENT, TRACESTATE, TraceContext};
 
@@ -43,6 +45,14 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 /// common upstreams' own idle timeouts (5 s), so that a call never reuses a connection the
 /// upstream is closing.
 const IDLE_TIMEOUT: Duration = Duration::from_secs(4);
+
+/// A 2xx answer: its status, its JSON body (`None` when empty), and the body's bytes held
+/// against the budget.
+struct Answer {
+    status: u16,
+    body: Option<Box<RawValue>>,
+    held: Held,
+}
 
 /// What a call passes on: the caller's request id, and its `traceparent` and `tracestate`.
 struct PassedOn {
@@ -72,6 +82,8 @@ pub struct HttpSource {
     host: HeaderValue,
     /// What is asked for: the URL's path and query.
     target: Uri,
+    /// What the bodies of all aggregates may hold at once.
+    budget: BodyBudget,
     /// For an `https://` upstream: the TLS client, and the name its certificate must be valid
     /// for.
     tls: Option<(TlsClient, rustls::pki_types::ServerName<'static>)>,
@@ -118,7 +130,13 @@ impl IdlePool {
                 let Some(pool) = pool.upgrade() else { return };
                 match pool.prune() {
                     Some(at) => next = at,
-                    None => return pool.pruning.set(false),
+                    None => {
+                        pool.pruning.set(false);
+                        // The burst is over: what it freed goes back to the system now rather
+                        // than at jemalloc's next decay tick, which an idle server never reaches.
+                        memory::release_freed_memory();
+                        return;
+                    }
                 }
             }
         });
@@ -145,6 +163,7 @@ impl HttpSource {
         upstream: &Upstream,
         limits: CallLimits,
         tls: Option<TlsClient>,
+        budget: BodyBudget,
         metrics: Option<Metrics>,
     ) -> Self {
         let url = &upstream.url;
@@ -169,6 +188,7 @@ impl HttpSource {
             host: HeaderValue::from_str(authority).expect("a URI's authority is a header value"),
             target: Uri::try_from(target).unwrap_or_else(|_| Uri::from_static("/")),
             tls,
+            budget,
             connections: Semaphore::new(limits.max_connections),
             idle: Rc::default(),
             limits,
@@ -178,17 +198,26 @@ impl HttpSource {
 
     /// Calls the upstream once, forwarding `request_id` and the `trace` (with a parent id of
     /// this call's own); logs one debug line.
-    pub async fn call(&self, request_id: Option<&[u8]>, trace: &TraceContext) -> SourceResult {
+    /// The body's bytes come back held against the budget.
+    pub async fn call(
+        &self,
+        request_id: Option<&[u8]>,
+        trace: &TraceContext,
+    ) -> (SourceResult, Held) {
         let started = Instant::now();
         let context = PassedOn {
             request_id: request_id.and_then(|id| HeaderValue::from_bytes(id).ok()),
             trace: trace.for_call(),
         };
-        let result = match self.answer(&context).await {
-            Ok((status, body)) => {
-                SourceResult::succeeded(&self.name, SourceKind::Http, started, status, body)
-            }
-            Err(failure) => SourceResult::failed(&self.name, SourceKind::Http, started, failure),
+        let (result, held) = match self.answer(&context).await {
+            Ok(Answer { status, body, held }) => (
+                SourceResult::succeeded(&self.name, SourceKind::Http, started, status, body),
+                held,
+            ),
+            Err(failure) => (
+                SourceResult::failed(&self.name, SourceKind::Http, started, failure),
+                Held::default(),
+            ),
         };
         let outcome = result.error.as_ref().map_or("ok", |e| e.kind.as_str());
         if let Some(metrics) = &self.metrics {
@@ -207,11 +236,11 @@ impl HttpSource {
                 .map_or("ok".to_owned(), |e| format!("{:?}: {}", e.kind, e.detail)),
             result.elapsed_ms,
         );
-        result
+        (result, held)
     }
 
     /// The upstream's status and JSON body (`None` when empty), or why there are none.
-    async fn answer(&self, context: &PassedOn) -> Result<(u16, Option<Box<RawValue>>), Failure> {
+    async fn answer(&self, context: &PassedOn) -> Result<Answer, Failure> {
         let timeout = self.limits.timeout;
         let _permit = tokio::time::timeout(timeout, self.connections.acquire())
             .await
@@ -248,7 +277,7 @@ impl HttpSource {
         &self,
         context: &PassedOn,
         answered: &Cell<Option<u16>>,
-    ) -> Result<(u16, Option<Box<RawValue>>), Failure> {
+    ) -> Result<Answer, Failure> {
         let request = || {
             let (traceparent, tracestate) = &context.trace;
             let mut request = Request::get(self.target.clone())
@@ -298,30 +327,64 @@ impl HttpSource {
                 http_status(code)
             });
         }
+        // A 2xx body is held until the answer is sent: its declared length is taken from the
+        // budget before reading (not read, and the connection not kept, when refused).
+        let successful = (200..300).contains(&code);
+        let mut held = Held::default();
+        if successful && let Some(length) = declared {
+            let length = usize::try_from(length).unwrap_or(usize::MAX);
+            self.budget
+                .take(&mut held, length)
+                .map_err(|failure| failure.with_status(code))?;
+        }
         // Read even an error's body (within the limits), so the connection can be reused.
-        let body = Limited::new(response.into_body(), self.limits.max_body)
-            .collect()
-            .await
-            .map(|collected| collected.to_bytes())
-            .map_err(|error| {
-                if error.is::<LengthLimitError>() {
-                    self.too_large().with_status(code)
-                } else {
-                    Failure::new(SourceErrorType::InvalidBody, "the body was cut short")
-                        .with_status(code)
+        let mut body = Limited::new(response.into_body(), self.limits.max_body);
+        // A declared length (within the limit, checked above) is allocated once.
+        let mut read = Vec::with_capacity(declared.map_or(0, |length| length as usize));
+        let outcome = loop {
+            match body.frame().await {
+                None => break Ok(()),
+                Some(Err(error)) if error.is::<LengthLimitError>() => {
+                    break Err(self.too_large().with_status(code));
                 }
-            });
-        if body.is_ok() {
+                Some(Err(_)) => {
+                    break Err(Failure::new(
+                        SourceErrorType::InvalidBody,
+                        "the body was cut short",
+                    )
+                    .with_status(code));
+                }
+                Some(Ok(frame)) => {
+                    let Ok(data) = frame.into_data() else {
+                        continue;
+                    };
+                    if successful && declared.is_none() {
+                        // A chunked body: taken as it arrives.
+                        if let Err(failure) = self.budget.take(&mut held, data.len()) {
+                            break Err(failure.with_status(code));
+                        }
+                    }
+                    read.extend_from_slice(&data);
+                }
+            }
+        };
+        if outcome.is_ok() {
             self.keep(connection);
         }
-        if !(200..300).contains(&code) {
+        if !successful {
             return Err(http_status(code));
         }
-        let body = body?;
-        if body.is_empty() {
-            return Ok((code, None)); // 204, or any 2xx without a body
+        outcome?;
+        if read.is_empty() {
+            // 204, or any 2xx without a body
+            return Ok(Answer {
+                status: code,
+                body: None,
+                held,
+            });
         }
-        let text = String::from_utf8(body.to_vec()).map_err(|_| {
+        let body = read;
+        let text = String::from_utf8(body).map_err(|_| {
             Failure::new(SourceErrorType::InvalidBody, "the body is not UTF-8").with_status(code)
         })?;
         // Checked, then kept as sent: no tree of values per body.
@@ -339,7 +402,11 @@ impl HttpSource {
             )
             .with_status(code)
         })?;
-        Ok((code, Some(json)))
+        Ok(Answer {
+            status: code,
+            body: Some(json),
+            held,
+        })
     }
 
     /// The most recently used idle connection that is still open (and `true`), or a new one.

@@ -5,6 +5,7 @@
 //! A worker's sources ([`Sources`]) hold its HTTP clients, which belong to the worker's event
 //! loop; [`SourcesConfig`] is what the server prepares once and each worker turns into its own.
 
+pub mod budget;
 pub mod http;
 pub mod json;
 pub mod tls;
@@ -113,6 +114,9 @@ pub enum SourceErrorType {
     TooLarge,
     /// The upstream does not speak HTTP/1.1.
     Protocol,
+    /// The bodies all aggregates hold reached `--upstream-body-budget`: this one was not read
+    /// (or not whole).
+    Overloaded,
     /// The TLS handshake with an `https://` upstream failed (`detail` names the cause: unknown
     /// issuer, expired, name mismatch, no common protocol version, not TLS at all).
     Tls,
@@ -128,6 +132,7 @@ impl SourceErrorType {
             Self::InvalidBody => "invalid_body",
             Self::TooLarge => "too_large",
             Self::Protocol => "protocol",
+            Self::Overloaded => "overloaded",
             Self::Tls => "tls",
         }
     }
@@ -211,6 +216,7 @@ pub struct SourcesConfig {
     io: SimulatedIo,
     limits: http::CallLimits,
     tls: Option<tls::TlsClient>,
+    budget: budget::BodyBudget,
     metrics: Option<Metrics>,
 }
 
@@ -227,6 +233,7 @@ impl SourcesConfig {
         };
         Ok(Self {
             tls,
+            budget: budget::BodyBudget::new(settings.upstream_body_budget_bytes()),
             metrics: metrics.cloned(),
             upstreams: settings.upstreams.clone(),
             io: SimulatedIo::new(settings.io_delay.into()),
@@ -253,6 +260,7 @@ impl SourcesConfig {
                         upstream,
                         self.limits,
                         self.tls.clone(),
+                        self.budget.clone(),
                         self.metrics.clone(),
                     )))
                 })
@@ -274,29 +282,44 @@ enum Source {
 
 impl Sources {
     /// Calls every source at once, forwarding `request_id` and the `trace`; answers once all
-    /// have finished or failed, in configured order.
+    /// have finished or failed, in configured order, with the bodies' bytes held against the
+    /// budget (hold them until the answer is sent).
     pub async fn call_all(
         &self,
         request_id: Option<&HeaderValue>,
         trace: &TraceContext,
-    ) -> Vec<SourceResult> {
-        join_all(
-            self.sources
-                .iter()
-                .map(|source| source.call(request_id, trace)),
-        )
-        .await
+    ) -> (Vec<SourceResult>, budget::Held) {
+        let calls = self
+            .sources
+            .iter()
+            .map(|source| source.call(request_id, trace));
+        let mut held = budget::Held::default();
+        let results = join_all(calls)
+            .await
+            .into_iter()
+            .map(|(result, bytes)| {
+                held.merge(bytes);
+                result
+            })
+            .collect();
+        (results, held)
     }
 }
 
 impl Source {
-    async fn call(&self, request_id: Option<&HeaderValue>, trace: &TraceContext) -> SourceResult {
+    async fn call(
+        &self,
+        request_id: Option<&HeaderValue>,
+        trace: &TraceContext,
+    ) -> (SourceResult, budget::Held) {
         match self {
             Self::Simulated { name, io } => {
                 let started = Instant::now();
                 io.wait().await;
                 let body = RawValue::from_string(json!({"Hello": "World"}).to_string()).ok();
-                SourceResult::succeeded(name, SourceKind::Simulated, started, 200, body)
+                let result =
+                    SourceResult::succeeded(name, SourceKind::Simulated, started, 200, body);
+                (result, budget::Held::default())
             }
             Self::Http(source) => {
                 source
