@@ -358,6 +358,13 @@ impl ServeSettings {
                 self.max_uri_length, self.max_header_size
             ));
         }
+        if self.upstream_body_budget < self.upstream_max_body {
+            return Err(format!(
+                "invalid value '{}' for '--upstream-body-budget <SIZE>': smaller than \
+                 --upstream-max-body ({}), so a body that size could never be held",
+                self.upstream_body_budget, self.upstream_max_body
+            ));
+        }
         if self.upstreams.len() > MAX_UPSTREAMS {
             return Err(format!(
                 "--upstream is given {} times: at most {MAX_UPSTREAMS} upstreams",

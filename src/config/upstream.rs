@@ -43,6 +43,19 @@ impl Upstream {
             Some("http" | "https") if url.host().is_some_and(|host| !host.is_empty()) => {}
             _ => return Err(format!("{url} is not an absolute http:// or https:// URL")),
         }
+        if url.scheme_str() == Some("https") {
+            // The name the certificate is verified against. The system's resolver reads more
+            // hosts than a certificate can name (`127.1`, `0x7f.0.0.1`): refused here, never
+            // called without TLS.
+            let host = url.host().unwrap_or_default();
+            let unbracketed = host.trim_start_matches('[').trim_end_matches(']');
+            if rustls_pki_types::ServerName::try_from(unbracketed).is_err() {
+                return Err(format!(
+                    "{url}: the host {host} is neither a DNS name nor an IP address that a \
+                     certificate can name"
+                ));
+            }
+        }
         Ok(Self {
             name: name.to_owned(),
             url,

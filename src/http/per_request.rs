@@ -214,11 +214,10 @@ fn prepare(req: &mut ServiceRequest, line: &AccessLine) {
 fn finish<B: MessageBody + 'static>(
     steps: &PerRequest,
     res: ServiceResponse<B>,
-    line: AccessLine,
+    mut line: AccessLine,
     in_flight: Option<InFlight>,
     rate_headers: Option<(HeaderValue, HeaderValue)>,
 ) -> ServiceResponse<LoggedBody<EitherBody<B>>> {
-    let mut line = line;
     if let Some(trace_id) = res.request().extensions().get::<TraceId>() {
         line.set_trace_id(*trace_id);
     }

@@ -39,6 +39,8 @@ static BUFFER: OnceLock<LogBuffer> = OnceLock::new();
 static FORMAT: OnceLock<LogFormat> = OnceLock::new();
 /// Whether text lines colour their level (stderr is a terminal); set by [`init_logging`].
 static COLOUR: OnceLock<bool> = OnceLock::new();
+/// Whether `RUST_LOG` filters messages too (`info/regex`); set by [`init_logging`].
+static MESSAGE_FILTER: OnceLock<bool> = OnceLock::new();
 
 /// The format lines are written in: the one [`init_logging`] was given, text before that.
 fn format() -> LogFormat {
@@ -233,7 +235,9 @@ pub fn append_text_line(
     let (Some(buffer), Some(&colour)) = (BUFFER.get(), COLOUR.get()) else {
         return false;
     };
-    if format() != LogFormat::Text {
+    // A message filter (`RUST_LOG=info/regex`) matches the formatted message: only the `log`
+    // path applies it.
+    if format() != LogFormat::Text || MESSAGE_FILTER.get() == Some(&true) {
         return false;
     }
     with_line(|line| {
@@ -289,6 +293,7 @@ pub fn init_logging(format: LogFormat) -> io::Result<()> {
         .parse_env(env)
         .build();
     let max_level = filter.filter();
+    let _ = MESSAGE_FILTER.set(std::env::var("RUST_LOG").is_ok_and(|value| value.contains('/')));
     let colour = *COLOUR.get_or_init(|| io::stderr().is_terminal());
     let logger = BufferedLogger {
         filter,

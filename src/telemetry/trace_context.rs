@@ -47,13 +47,19 @@ pub struct TraceContext {
 }
 
 impl TraceContext {
-    /// The trace of a request's `traceparent` and `tracestate` headers (each header's value),
-    /// or a new one, sampled, when it has no valid `traceparent`.
+    /// The trace of a request's `traceparent` and `tracestate` headers (each header's values),
+    /// or a new one, sampled, when it has no valid `traceparent` (none, one that does not
+    /// parse, or more than one: the specification's test suite starts a new trace then).
     pub fn continue_or_start<'a>(
-        traceparent: Option<&[u8]>,
+        traceparent: impl IntoIterator<Item = &'a [u8]>,
         tracestate: impl IntoIterator<Item = &'a [u8]>,
     ) -> Self {
-        match traceparent.and_then(parse_traceparent) {
+        let mut traceparents = traceparent.into_iter();
+        let only = match (traceparents.next(), traceparents.next()) {
+            (Some(only), None) => Some(only),
+            _ => None,
+        };
+        match only.and_then(parse_traceparent) {
             Some((trace_id, flags)) => Self {
                 trace_id,
                 flags,
@@ -89,13 +95,21 @@ impl TraceContext {
 /// The `tracestate` headers' values as one (several headers are one list), when they fit in
 /// [`MAX_TRACESTATE_BYTES`].
 fn joined_state<'a>(values: impl IntoIterator<Item = &'a [u8]>) -> Option<HeaderValue> {
-    let mut values = values.into_iter();
-    let mut joined = values.next()?.to_vec();
-    for value in values {
-        joined.push(b',');
-        joined.extend_from_slice(value);
+    // Empty list members (an empty header, `a=1,,b=2`'s middle) are left out, and an empty
+    // list is not sent at all.
+    let members = values
+        .into_iter()
+        .flat_map(|value| value.split(|&byte| byte == b','))
+        .map(<[u8]>::trim_ascii)
+        .filter(|member| !member.is_empty());
+    let mut joined = Vec::new();
+    for member in members {
+        if !joined.is_empty() {
+            joined.push(b',');
+        }
+        joined.extend_from_slice(member);
     }
-    if joined.len() > MAX_TRACESTATE_BYTES {
+    if joined.is_empty() || joined.len() > MAX_TRACESTATE_BYTES {
         return None;
     }
     HeaderValue::from_bytes(&joined).ok()
@@ -171,7 +185,7 @@ mod tests {
                 .map(|(_, value)| value.as_bytes())
                 .collect()
         };
-        TraceContext::continue_or_start(values(TRACEPARENT).first().copied(), values(TRACESTATE))
+        TraceContext::continue_or_start(values(TRACEPARENT), values(TRACESTATE))
     }
 
     #[test]
@@ -225,6 +239,27 @@ mod tests {
             assert!(sent.to_str().unwrap().ends_with("-01"), "{invalid}");
             assert_eq!(state, None, "{invalid}");
         }
+    }
+
+    #[test]
+    fn two_traceparents_start_a_new_trace() {
+        let trace = trace_of(&[(TRACEPARENT, CLIENT), (TRACEPARENT, CLIENT)]);
+        assert_ne!(
+            trace.trace_id().to_string(),
+            "4bf92f3577b34da6a3ce929d0e0e4736"
+        );
+    }
+
+    #[test]
+    fn empty_tracestate_members_are_left_out_and_an_empty_list_not_sent() {
+        let state = |values: &[&str]| {
+            let mut pairs = vec![(TRACEPARENT, CLIENT)];
+            pairs.extend(values.iter().map(|value| (TRACESTATE, *value)));
+            trace_of(&pairs).for_call().1
+        };
+        assert_eq!(state(&[""]), None);
+        assert_eq!(state(&[" , "]), None);
+        assert_eq!(state(&["a=1,,b=2", ""]).unwrap(), "a=1,b=2");
     }
 
     #[test]

@@ -110,6 +110,38 @@ fn a_target_with_quotes_cannot_forge_fields() {
 }
 
 #[test]
+fn a_message_filter_applies_to_access_lines() {
+    // `RUST_LOG`'s `/text` keeps only the lines whose message contains it (this one leaves out
+    // even "listening on": the port is chosen here).
+    let port = crate::nginx::free_port().to_string();
+    let mut process = GreeterProcess::start(
+        &["--port", &port, "--io-delay", "0s"],
+        &[("RUST_LOG", "info/keep-me")],
+    );
+    let socket = format!("127.0.0.1:{port}");
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while std::net::TcpStream::connect(&socket).is_err() {
+        assert!(std::time::Instant::now() < deadline, "not listening");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    for id in ["drop-me-1", "keep-me-1"] {
+        let request =
+            format!("GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\nX-Request-Id: {id}\r\n\r\n");
+        assert_eq!(answered_id(&socket, &request), id);
+    }
+    // Lines are written in order: the first request's line would show before the second's.
+    process.wait_for_line("keep-me-1", Duration::from_secs(5));
+    assert!(
+        !process
+            .lines()
+            .iter()
+            .any(|line| line.contains("drop-me-1")),
+        "{:#?}",
+        process.lines()
+    );
+}
+
+#[test]
 fn access_lines_can_be_silenced_on_their_own() {
     let mut process = GreeterProcess::start(
         &["--port", "0", "--io-delay", "0s"],

@@ -979,8 +979,8 @@ async fn bodies_past_the_budget_fail_as_overloaded_until_the_answer_is_sent() {
         assert_eq!(refused["status"], 200, "{refused}");
         assert_eq!(
             refused["error"]["detail"],
-            "the bodies being held reached 100000 bytes (--upstream-body-budget): this one was \
-             not read"
+            "80000 more bytes would pass the budget of 100000 (--upstream-body-budget; 80000 \
+             held now): this body was not read whole"
         );
     }
 }

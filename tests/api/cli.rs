@@ -100,6 +100,29 @@ fn bad_flag_values_get_a_one_line_error_and_exit_code_2() {
     // A target limit the head limit would always beat to it (the target is part of the head).
     let output = greeter(&["--max-uri-length", "8KiB", "--port", "0"], &[]);
     assert_one_line_error_naming(&output, "--max-header-size");
+    // A body budget below the largest body: a body that size could never be held.
+    let output = greeter(
+        &[
+            "--upstream-body-budget",
+            "512KiB",
+            "--upstream-max-body",
+            "1MiB",
+        ],
+        &[],
+    );
+    assert_one_line_error_naming(&output, "--upstream-body-budget");
+    assert!(String::from_utf8_lossy(&output.stderr).contains("smaller than --upstream-max-body"));
+    let output = greeter(
+        &[
+            "--upstream-body-budget",
+            "1MiB",
+            "--upstream-max-body",
+            "1MiB",
+            "--help",
+        ],
+        &[],
+    );
+    assert!(output.status.success(), "equal is fine");
 }
 
 #[test]

@@ -19,7 +19,7 @@ use crate::telemetry::trace_context::{TRACEPARENT, TRACESTATE, TraceContext};
 /// timed out (`--upstream-timeout`, 2 s by default): three 1 s calls take about 1 s, not 3 s.
 /// One source's failure never fails, delays or cancels another: each result says `ok`, or its
 /// `error` (`timeout`, `connect`, `http_status`, `invalid_body`, `too_large`, `protocol`,
-/// `tls`). The client's `X-Request-Id` is forwarded on every call, and its W3C `traceparent`
+/// `overloaded`, `tls`). The client's `X-Request-Id` is forwarded on every call, and its W3C `traceparent`
 /// (each call with a parent id of its own; a new trace when it sent none) and `tracestate`; a
 /// client that goes away cancels them.
 #[utoipa::path(
@@ -39,7 +39,7 @@ pub async fn get_aggregate(_: NoBody, req: HttpRequest, sources: Data<Sources>) 
     let started = Instant::now();
     let headers = req.headers();
     let trace = TraceContext::continue_or_start(
-        headers.get(TRACEPARENT).map(|value| value.as_bytes()),
+        headers.get_all(TRACEPARENT).map(|value| value.as_bytes()),
         headers.get_all(TRACESTATE).map(|value| value.as_bytes()),
     );
     // For the access line.

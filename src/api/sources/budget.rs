@@ -43,7 +43,7 @@ impl Held {
 }
 
 impl BodyBudget {
-    /// A budget of `bytes` (at most 64 GiB, which a semaphore counts).
+    /// A budget of `bytes` (at most what a semaphore counts, `usize::MAX >> 3`).
     pub fn new(bytes: usize) -> Self {
         let bytes = bytes.min(Semaphore::MAX_PERMITS);
         Self {
@@ -66,11 +66,12 @@ impl BodyBudget {
                     .ok()
             })
             .ok_or_else(|| {
+                let held_now = self.bytes - self.bytes_left.available_permits();
                 Failure::new(
                     SourceErrorType::Overloaded,
                     format!(
-                        "the bodies being held reached {} bytes (--upstream-body-budget): \
-                         this one was not read",
+                        "{more} more bytes would pass the budget of {} (--upstream-body-budget; \
+                         {held_now} held now): this body was not read whole",
                         self.bytes
                     ),
                 )

@@ -46,6 +46,17 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 /// upstream is closing.
 const IDLE_TIMEOUT: Duration = Duration::from_secs(4);
 
+/// How an upstream's connections are made.
+enum Transport {
+    /// In the clear (`http://`).
+    Plain,
+    /// Over TLS, the certificate verified for this name (`https://`).
+    Tls(TlsClient, rustls::pki_types::ServerName<'static>),
+    /// An `https://` upstream that TLS cannot be set up for: every call fails as `tls`, saying
+    /// why (not reachable from the command line, which refuses such an upstream).
+    Unusable(String),
+}
+
 /// A 2xx answer: its status, its JSON body (`None` when empty), and the body's bytes held
 /// against the budget.
 struct Answer {
@@ -84,9 +95,8 @@ pub struct HttpSource {
     target: Uri,
     /// What the bodies of all aggregates may hold at once.
     budget: BodyBudget,
-    /// For an `https://` upstream: the TLS client, and the name its certificate must be valid
-    /// for.
-    tls: Option<(TlsClient, rustls::pki_types::ServerName<'static>)>,
+    /// How connections are made: in the clear for `http://`, over TLS for `https://`.
+    transport: Transport,
     /// One permit per connection the worker may hold to the upstream.
     connections: Semaphore,
     /// Connections to reuse.
@@ -104,6 +114,8 @@ struct IdlePool {
     connections: RefCell<Vec<IdleConnection>>,
     /// Whether the timer is armed.
     pruning: Cell<bool>,
+    /// Connections taken out for a call and not yet back.
+    in_use: Cell<usize>,
 }
 
 impl IdlePool {
@@ -132,9 +144,12 @@ impl IdlePool {
                     Some(at) => next = at,
                     None => {
                         pool.pruning.set(false);
-                        // The burst is over: what it freed goes back to the system now rather
-                        // than at jemalloc's next decay tick, which an idle server never reaches.
-                        memory::release_freed_memory();
+                        // No connection left, idle or in use: the burst is over, and what it
+                        // freed goes back to the system now rather than at jemalloc's next
+                        // decay tick, which an idle server never reaches.
+                        if pool.in_use.get() == 0 {
+                            memory::release_freed_memory();
+                        }
                         return;
                     }
                 }
@@ -142,10 +157,25 @@ impl IdlePool {
         });
     }
 
+    /// Counts a call in flight until the guard is dropped.
+    fn busy(self: &Rc<Self>) -> InUse {
+        self.in_use.set(self.in_use.get() + 1);
+        InUse(Rc::clone(self))
+    }
+
     /// The most recently used connection idle for less than [`IDLE_TIMEOUT`], if any.
     fn take(&self) -> Option<IdleConnection> {
         self.prune();
         self.connections.borrow_mut().pop()
+    }
+}
+
+/// A call in flight on an upstream, counted in its pool while it lives.
+struct InUse(Rc<IdlePool>);
+
+impl Drop for InUse {
+    fn drop(&mut self) {
+        self.0.in_use.set(self.0.in_use.get() - 1);
     }
 }
 
@@ -171,10 +201,18 @@ impl HttpSource {
         // Checked when the settings were read (`Upstream::parse`).
         let port = crate::config::url_port(url).unwrap_or(80);
         let host = url.host().unwrap_or_default();
-        // A host `Uri` accepts is a DNS name or an IP address: `server_name` takes either.
-        let tls = tls
-            .filter(|_| upstream.is_https())
-            .and_then(|client| Some((client, tls::server_name(host).ok()?)));
+        let transport = if upstream.is_https() {
+            // `Upstream::parse` refuses a host a certificate cannot name, and startup makes a
+            // TLS client when any upstream is `https://`; if either is missing, every call
+            // fails as `tls`: an `https://` upstream is never called in the clear.
+            match (tls, tls::server_name(host)) {
+                (Some(client), Ok(name)) => Transport::Tls(client, name),
+                (None, _) => Transport::Unusable("no TLS client was set up".to_owned()),
+                (_, Err(why)) => Transport::Unusable(why),
+            }
+        } else {
+            Transport::Plain
+        };
         // `http://host?q` asks for `/?q`: the path is never empty.
         let target = match url.query() {
             Some(query) => format!("{}?{query}", url.path()),
@@ -187,7 +225,7 @@ impl HttpSource {
             // A URI's authority is visible ASCII, and so a header value.
             host: HeaderValue::from_str(authority).expect("a URI's authority is a header value"),
             target: Uri::try_from(target).unwrap_or_else(|_| Uri::from_static("/")),
-            tls,
+            transport,
             budget,
             connections: Semaphore::new(limits.max_connections),
             idle: Rc::default(),
@@ -255,6 +293,7 @@ impl HttpSource {
                 )
             })?
             .map_err(|_| Failure::new(SourceErrorType::Connect, "the upstream was closed"))?;
+        let _in_use = self.idle.busy();
         let deadline = tokio::time::Instant::now() + timeout;
         let timed_out = |what: &str| {
             Failure::new(
@@ -339,8 +378,12 @@ impl HttpSource {
         }
         // Read even an error's body (within the limits), so the connection can be reused.
         let mut body = Limited::new(response.into_body(), self.limits.max_body);
-        // A declared length (within the limit, checked above) is allocated once.
-        let mut read = Vec::with_capacity(declared.map_or(0, |length| length as usize));
+        // A declared length (within the limit, checked above) is allocated once; an error's
+        // body is read (so that the connection can be kept) but not kept.
+        let capacity = declared
+            .filter(|_| successful)
+            .map_or(0, |length| length as usize);
+        let mut read = Vec::with_capacity(capacity);
         let outcome = loop {
             match body.frame().await {
                 None => break Ok(()),
@@ -364,7 +407,9 @@ impl HttpSource {
                             break Err(failure.with_status(code));
                         }
                     }
-                    read.extend_from_slice(&data);
+                    if successful {
+                        read.extend_from_slice(&data);
+                    }
                 }
             }
         };
@@ -388,20 +433,16 @@ impl HttpSource {
             Failure::new(SourceErrorType::InvalidBody, "the body is not UTF-8").with_status(code)
         })?;
         // Checked, then kept as sent: no tree of values per body.
-        let json = RawValue::from_string(text).map_err(|error| {
-            Failure::new(
-                SourceErrorType::InvalidBody,
-                format!("the body is not JSON: {error}"),
-            )
-            .with_status(code)
+        let not_json =
+            |why: String| Failure::new(SourceErrorType::InvalidBody, why).with_status(code);
+        json::check(&text).map_err(|refusal| match refusal {
+            json::Refusal::NotJson(why) => not_json(format!("the body is not JSON: {why}")),
+            json::Refusal::Unreadable(why) => not_json(format!(
+                "the body is JSON that clients cannot read back: {why}"
+            )),
         })?;
-        json::check(json.get()).map_err(|why| {
-            Failure::new(
-                SourceErrorType::InvalidBody,
-                format!("the body is JSON that clients cannot read back: {why}"),
-            )
-            .with_status(code)
-        })?;
+        let json = RawValue::from_string(text)
+            .map_err(|error| not_json(format!("the body is not JSON: {error}")))?;
         Ok(Answer {
             status: code,
             body: Some(json),
@@ -455,12 +496,15 @@ impl HttpSource {
         })?;
         let _ = stream.set_nodelay(true);
         let received = Rc::new(Cell::new(0));
-        let sender = match &self.tls {
-            Some((client, host)) => {
+        let sender = match &self.transport {
+            Transport::Tls(client, host) => {
                 let stream = client.connect(host, stream).await?;
                 handshake(stream, &received).await?
             }
-            None => handshake(stream, &received).await?,
+            Transport::Plain => handshake(stream, &received).await?,
+            Transport::Unusable(why) => {
+                return Err(Failure::new(SourceErrorType::Tls, why.clone()));
+            }
         };
         Ok(IdleConnection {
             sender,

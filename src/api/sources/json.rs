@@ -15,25 +15,46 @@ use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visit
 /// levels down, and the whole answer must stay within serde_json's recursion limit of 128.
 pub const MAX_BODY_DEPTH: usize = 100;
 
-/// Checks that `text` (JSON) parses as serde_json parses it, nests at most [`MAX_BODY_DEPTH`]
-/// deep, and holds no number out of `f64`'s range; the error says why not.
-pub fn check(text: &str) -> Result<(), String> {
+/// Why a body is refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refusal {
+    /// Not JSON at all (serde_json's message).
+    NotJson(String),
+    /// JSON, but not what every client reads back: nested past [`MAX_BODY_DEPTH`], a number
+    /// past `f64`, a lone surrogate.
+    Unreadable(String),
+}
+
+/// Checks that `text` is JSON that serde_json parses, nests at most [`MAX_BODY_DEPTH`] deep,
+/// and holds no number out of `f64`'s range and no lone surrogate; the refusal says why not.
+pub fn check(text: &str) -> Result<(), Refusal> {
     let mut parser = serde_json::Deserializer::from_str(text);
     Walk { depth: 0 }
         .deserialize(&mut parser)
         .and_then(|()| parser.end())
         .map_err(|error| {
             let message = error.to_string();
-            // serde_json's own limit speaks of recursion; say what it means for a body.
+            // serde_json's own limit (128) speaks of recursion; say what it means for a body.
             if message.starts_with("recursion limit exceeded") || message.contains(NESTED) {
-                format!("arrays and objects nest deeper than {MAX_BODY_DEPTH}")
+                Refusal::Unreadable(format!(
+                    "arrays and objects nest deeper than {MAX_BODY_DEPTH}"
+                ))
+            } else if UNREADABLE.iter().any(|start| message.starts_with(start)) {
+                Refusal::Unreadable(message)
             } else {
-                message
+                Refusal::NotJson(message)
             }
         })
 }
 
 const NESTED: &str = "nested too deep";
+
+/// The starts of serde_json's messages for valid JSON it will not read.
+const UNREADABLE: [&str; 3] = [
+    "number out of range",
+    "lone leading surrogate",
+    "unexpected end of hex escape",
+];
 
 /// A value at `depth` (the top one at 0), walked and dropped.
 #[derive(Clone, Copy)]
@@ -131,7 +152,10 @@ mod tests {
 
     #[test]
     fn what_serde_json_refuses_is_named() {
-        let refused = |body: &str| check(body).expect_err(body);
+        let refused = |body: &str| match check(body).expect_err(body) {
+            Refusal::Unreadable(why) => why,
+            Refusal::NotJson(why) => format!("not JSON: {why}"),
+        };
         assert_eq!(
             refused(&nested(MAX_BODY_DEPTH + 1)),
             "arrays and objects nest deeper than 100"
@@ -144,8 +168,9 @@ mod tests {
         assert!(refused(&format!("1{}", "0".repeat(400))).starts_with("number out of range"));
         assert!(refused(r#""\ud800""#).starts_with("unexpected end of hex escape"));
         assert!(refused(r#""\udc00""#).starts_with("lone leading surrogate"));
-        assert!(refused("[1,]").starts_with("trailing comma"));
-        assert!(refused("{} {}").starts_with("trailing characters"));
+        assert!(refused("[1,]").starts_with("not JSON: trailing comma"));
+        assert!(refused("{} {}").starts_with("not JSON: trailing characters"));
+        assert!(refused("hello").starts_with("not JSON: expected value"));
     }
 
     /// The answer that holds a body as deep as allowed is read back by serde_json.
