@@ -1,5 +1,4 @@
-//! HTTPS to upstreams, on rustls (no OpenSSL; aws-lc-rs, rustls' default provider, which
-//! offers the post-quantum hybrid key exchange X25519MLKEM768 first): the upstream's certificate and host name are
+//! HTTPS to upstreams, on rustls (no OpenSSL; its *ring* provider, see [`TlsClient::new`]): the upstream's certificate and host name are
 //! always verified, against Mozilla's roots compiled in (webpki-roots, so a `FROM scratch` image
 //! needs no CA files) and the PEM certificates of `--upstream-ca-file` (a private CA). There is
 //! no switch to turn verification off. TLS 1.2 and 1.3; ALPN offers `http/1.1`. One client
@@ -54,7 +53,12 @@ impl TlsClient {
                 })?;
             }
         }
-        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+        // *ring*, not aws-lc-rs, rustls' default. rustls 0.23.48 deprecates *ring*'s provider
+        // because it lacks the post-quantum hybrid key exchange (X25519MLKEM768), but aws-lc
+        // made the binary 3.8 MB larger: the image past its 12 MB and idle RSS past its 10 MB
+        // (docs/benchmarks.md). X25519 and the NIST curves remain.
+        #[allow(deprecated)]
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
         let mut config = ClientConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
             .map_err(|error| format!("TLS cannot be set up: {error}"))?
