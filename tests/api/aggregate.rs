@@ -1072,9 +1072,10 @@ async fn memory_stays_within_the_budget_under_slow_clients_and_comes_back_after(
     );
     // At most twice the budget (the bodies, then the answers made of them, while the allocator
     // keeps the bodies' freed pages for reuse) and the connections' buffers (measured with a
-    // budget of 1 KiB: 20 MiB).
+    // budget of 1 KiB: 20 MiB). Peaks measured: 69 MiB run alone, 80 MiB beside the rest of the
+    // suite; without the budget it would pass 600 MiB, and a budget of 64 MiB reached 149 MiB.
     assert!(
-        peak < baseline + 2.0 * 16.0 + 24.0,
+        peak < baseline + 2.0 * 16.0 + 48.0,
         "RSS went from {baseline:.1} MiB to {peak:.1} MiB"
     );
 
