@@ -80,7 +80,7 @@ lint: $(DEPLOY_TOOLS) ## Check formatting, clippy, the doc comments' links and t
 	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --locked --no-deps --quiet
 	$(DEPLOY_VENV)/bin/yamllint --strict -d "{extends: default, rules: {line-length: {max: 120}, document-start: disable}}" deploy/kubernetes
 	$(DEPLOY_VENV)/bin/kubernetes-validate --strict --quiet -k $(KUBERNETES_VERSION) \
-		$$(ls deploy/kubernetes/*.yaml | grep -v kustomization.yaml)
+		$$(ls deploy/kubernetes/*.yaml deploy/kubernetes/*/*.yaml | grep -v kustomization.yaml)
 	$(DEPLOY_VENV)/bin/checkov --directory deploy/kubernetes --framework kubernetes \
 		--skip-download --compact --quiet
 	$(DEPLOY_VENV)/bin/hadolint --failure-threshold style deploy/container/Containerfile

@@ -5,9 +5,8 @@ use std::net::SocketAddr;
 use std::panic::AssertUnwindSafe;
 use std::process::ExitCode;
 
-use clap::Parser;
 use greeter::api::openapi::SpecVersion;
-use greeter::config::{Cli, Command, ServeSettings};
+use greeter::config::{Cli, Command, LoadError, ServeSettings};
 use greeter::lifecycle::serving::ServingState;
 use greeter::lifecycle::{healthcheck, memory, open_files, signals};
 use greeter::startup;
@@ -28,7 +27,9 @@ fn main() -> ExitCode {
     // First, before anything reads the environment: it removes LISTEN_FDS and LISTEN_PID, so
     // that no child process takes the socket for its own.
     let inherited = inherited_sockets();
-    match parse_command_line().into_command() {
+    let cli = parse_command_line();
+    let origins = cli.origins.clone();
+    match cli.into_command() {
         Command::Openapi { spec_version } => match spec_version.parse() {
             Ok(spec_version) => print_openapi(spec_version),
             Err(why) => {
@@ -49,6 +50,21 @@ fn main() -> ExitCode {
                 }
             }
         }
+        Command::CheckConfig(settings) => {
+            match settings
+                .check()
+                .and_then(|()| startup::AppState::new(&settings).map_err(|e| e.to_string()))
+            {
+                Ok(_) => {
+                    print!("{}", greeter::config::report::render(&settings, &origins));
+                    ExitCode::SUCCESS
+                }
+                Err(message) => {
+                    eprintln!("error: {message}");
+                    ExitCode::from(2)
+                }
+            }
+        }
         Command::Serve(settings) => match settings.check() {
             Ok(()) => match inherited {
                 Ok(mut inherited) => serve(settings, &mut inherited),
@@ -65,19 +81,26 @@ fn main() -> ExitCode {
     }
 }
 
-/// Parses the command line; a bad value ends the process with a one-line error and exit code 2.
+/// Parses the command line, and the configuration file it names; a bad value ends the process
+/// with a one-line error and exit code 2.
 fn parse_command_line() -> Cli {
-    Cli::try_parse().unwrap_or_else(|err| {
-        if !err.use_stderr() {
-            err.exit(); // --help and --version
+    Cli::load(std::env::args_os()).unwrap_or_else(|error| match error {
+        LoadError::Cli(err) => {
+            if !err.use_stderr() {
+                err.exit(); // --help and --version
+            }
+            let rendered = err.to_string();
+            let first_line = rendered
+                .lines()
+                .next()
+                .unwrap_or("error: invalid arguments");
+            eprintln!("{first_line} (see greeter --help)");
+            std::process::exit(2);
         }
-        let rendered = err.to_string();
-        let first_line = rendered
-            .lines()
-            .next()
-            .unwrap_or("error: invalid arguments");
-        eprintln!("{first_line} (see greeter --help)");
-        std::process::exit(2);
+        LoadError::File(message) => {
+            eprintln!("error: {message}");
+            std::process::exit(2);
+        }
     })
 }
 

@@ -344,12 +344,12 @@ pub fn run(
             authentication.key_count()
         );
     }
-    let aggregate_at_most = 2 * Duration::from(settings.upstream_timeout);
+    let aggregate_at_most = settings.longest_aggregate();
     if !settings.upstreams.is_empty()
         && aggregate_at_most > Duration::from(settings.shutdown_timeout)
     {
         log::warn!(
-            "an aggregate may take up to {} (twice --upstream-timeout), longer than \
+            "an aggregate may take up to {} (twice the longest upstream timeout), longer than \
              --shutdown-timeout {}: a shutdown may cut it short",
             humantime::format_duration(aggregate_at_most),
             settings.shutdown_timeout

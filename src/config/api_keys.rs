@@ -9,6 +9,8 @@ use std::sync::Arc;
 
 use sha2::{Digest, Sha256};
 
+use crate::config::files::read_text_file;
+
 /// The environment variable holding keys, comma separated.
 pub const API_KEYS_ENV: &str = "GREETER_API_KEYS";
 
@@ -47,37 +49,6 @@ impl fmt::Debug for Secret {
 /// keys file (`/dev/zero` would fill the memory).
 pub const MAX_KEYS_FILE_BYTES: u64 = 1 << 20;
 
-/// The text of a keys file: a regular file (a FIFO or a device would hang or never end the
-/// start, deaf to SIGTERM) of at most [`MAX_KEYS_FILE_BYTES`], in UTF-8.
-fn read_keys_file(path: &Path) -> Result<String, String> {
-    use std::io::Read;
-    use std::os::unix::fs::OpenOptionsExt;
-    let cannot = |cause: std::io::Error| format!("cannot read it: {cause}");
-    // Opened without waiting (a FIFO with no writer would block the open), then judged by what
-    // was opened, not by the path, which could change in between.
-    let file = std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NONBLOCK)
-        .open(path)
-        .map_err(cannot)?;
-    let metadata = file.metadata().map_err(cannot)?;
-    if !metadata.is_file() {
-        return Err("is not a regular file".to_owned());
-    }
-    let too_large = || format!("is larger than {MAX_KEYS_FILE_BYTES} bytes: not a keys file");
-    if metadata.len() > MAX_KEYS_FILE_BYTES {
-        return Err(too_large());
-    }
-    let mut bytes = Vec::new();
-    file.take(MAX_KEYS_FILE_BYTES + 1)
-        .read_to_end(&mut bytes)
-        .map_err(cannot)?;
-    if bytes.len() as u64 > MAX_KEYS_FILE_BYTES {
-        return Err(too_large());
-    }
-    String::from_utf8(bytes).map_err(|_| "is not UTF-8 text".to_owned())
-}
-
 /// The accepted keys, by digest; clones share them.
 #[derive(Clone)]
 pub struct ApiKeys {
@@ -101,9 +72,8 @@ impl ApiKeys {
             )),
             (Some(path), None) => {
                 let source = format!("--api-keys-file {}", path.display());
-                let text = read_keys_file(path).map_err(|why| format!("{source}: {why}"))?;
-                // Editors on Windows start a UTF-8 file with a byte-order mark.
-                let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
+                let text = read_text_file(path, MAX_KEYS_FILE_BYTES)
+                    .map_err(|why| format!("{source}: {why}"))?;
                 let keys = text.lines().enumerate().filter_map(|(index, line)| {
                     let key = line.split('#').next().unwrap_or_default().trim();
                     (!key.is_empty()).then(|| (format!("{source} line {}", index + 1), key))

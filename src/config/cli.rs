@@ -1,8 +1,16 @@
-//! The command line: `greeter [serve] [OPTIONS]`, `greeter openapi`, `greeter healthcheck`.
+//! The command line: `greeter [serve] [OPTIONS]`, `greeter check-config`, `greeter openapi`,
+//! `greeter healthcheck`; with `--config FILE`, the file's settings under the flags and
+//! environment variables given ([`Cli::load`]).
 
-use clap::{Parser, Subcommand};
+use std::collections::BTreeMap;
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+use clap::parser::ValueSource;
+use clap::{ArgMatches, CommandFactory, FromArgMatches, Parser, Subcommand};
 
 use crate::config::bounds;
+use crate::config::config_file::{self, NOT_IN_THE_FILE};
 use crate::config::serve::{DEFAULT_PORT, ServeSettings};
 
 /// The editions `greeter openapi --spec-version` takes (the API's `SpecVersion` parses each).
@@ -28,6 +36,44 @@ pub struct Cli {
     /// Server settings when no subcommand is given.
     #[command(flatten)]
     pub serve: ServeSettings,
+    /// Where each server setting's value came from, in `--help` order (`greeter check-config`
+    /// prints it).
+    #[arg(skip)]
+    pub origins: Vec<Resolved>,
+}
+
+/// A server setting as resolved: its key (the flag's long name with `_` for `-`), its values,
+/// and where they came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Resolved {
+    /// The key, as the configuration file names it.
+    pub key: String,
+    /// The values, as written (none for a setting left unset).
+    pub values: Vec<String>,
+    /// Where they came from.
+    pub origin: Origin,
+}
+
+/// Where a setting's value came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Origin {
+    /// Its default (or unset).
+    Default,
+    /// The configuration file, at this line.
+    File(usize),
+    /// The environment variable of this name.
+    Environment(String),
+    /// The command line.
+    Flag,
+}
+
+/// Why the command line, with its configuration file, cannot be read.
+#[derive(Debug)]
+pub enum LoadError {
+    /// A flag or an environment variable is wrong, or `--help` or `--version` was asked for.
+    Cli(clap::Error),
+    /// The configuration file: one line naming the file, the line and the key.
+    File(String),
 }
 
 impl Cli {
@@ -35,6 +81,180 @@ impl Cli {
     pub fn into_command(self) -> Command {
         self.command.unwrap_or(Command::Serve(self.serve))
     }
+
+    /// Reads `args` (the program's name first) and the environment, and with `--config FILE`
+    /// (or `GREETER_CONFIG`) the file beneath them: a setting given as a flag or in the
+    /// environment overrides the file's, and `--upstream` (or `GREETER_UPSTREAMS`) replaces its
+    /// upstreams. A value from the file passes the same parser as the flag.
+    pub fn load<I, T>(args: I) -> Result<Self, LoadError>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<OsString>,
+    {
+        let args: Vec<OsString> = args.into_iter().map(Into::into).collect();
+        let command = Self::command();
+        let matches = command
+            .clone()
+            .try_get_matches_from(&args)
+            .map_err(LoadError::Cli)?;
+        let subcommand = match matches.subcommand() {
+            Some((name @ ("serve" | "check-config"), _)) => Some(name.to_owned()),
+            Some(_) => return Self::from_arg_matches(&matches).map_err(LoadError::Cli),
+            None => None,
+        };
+        let settings_command = match &subcommand {
+            Some(name) => command.find_subcommand(name).unwrap_or(&command),
+            None => &command,
+        };
+        let settings_matches = matches.subcommand().map_or(&matches, |(_, m)| m);
+        let Some(path) = settings_matches.get_one::<PathBuf>("config").cloned() else {
+            let mut cli = Self::from_arg_matches(&matches).map_err(LoadError::Cli)?;
+            cli.origins = origins(settings_command, settings_matches, &BTreeMap::new());
+            return Ok(cli);
+        };
+        let ids: Vec<&str> = settings_command
+            .get_arguments()
+            .map(|arg| arg.get_id().as_str())
+            .filter(|id| !matches!(*id, "help" | "version"))
+            .collect();
+        let mut given = BTreeMap::new();
+        for id in &ids {
+            if !matches!(
+                settings_matches.value_source(id),
+                Some(ValueSource::CommandLine | ValueSource::EnvVariable)
+            ) || *id == "config"
+            {
+                continue;
+            }
+            let values = settings_matches
+                .get_raw(id)
+                .into_iter()
+                .flatten()
+                .map(|value| {
+                    value.to_str().map(str::to_owned).ok_or_else(|| {
+                        LoadError::File(format!(
+                            "the value of {id} is not UTF-8, which --config cannot layer"
+                        ))
+                    })
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            given.insert((*id).to_owned(), values);
+        }
+        let known: Vec<&str> = ids
+            .iter()
+            .copied()
+            .filter(|id| !NOT_IN_THE_FILE.contains(id))
+            .collect();
+        let layered = config_file::layer(&path, given, &known).map_err(LoadError::File)?;
+
+        // The layered settings, as flags, for clap to read as it reads any.
+        let mut argv: Vec<OsString> = args.iter().take(1).cloned().collect();
+        argv.extend(subcommand.iter().map(OsString::from));
+        let mut config = OsString::from("--config=");
+        config.push(&path);
+        argv.push(config);
+        let long_of = |id: &str| {
+            settings_command
+                .get_arguments()
+                .find(|arg| arg.get_id() == id)
+                .and_then(|arg| arg.get_long())
+        };
+        for (id, values) in &layered.settings {
+            let Some(long) = long_of(id) else { continue };
+            argv.extend(
+                values
+                    .iter()
+                    .map(|value| format!("--{long}={value}").into()),
+            );
+        }
+        let final_matches = command
+            .clone()
+            .try_get_matches_from(&argv)
+            .map_err(|error| {
+                let flag = match error.get(clap::error::ContextKind::InvalidArg) {
+                    Some(clap::error::ContextValue::String(arg)) => arg.clone(),
+                    _ => String::new(),
+                };
+                let flag = flag.split([' ', '=']).next().unwrap_or_default();
+                let from_file = layered
+                    .from_file
+                    .iter()
+                    .find(|(id, _)| long_of(id).is_some_and(|long| flag == format!("--{long}")));
+                match from_file {
+                    Some((id, line)) => {
+                        let rendered = error.to_string();
+                        let first = rendered.lines().next().unwrap_or_default();
+                        let why = first.strip_prefix("error: ").unwrap_or(first);
+                        LoadError::File(format!("{}:{line}: {id}: {why}", path.display()))
+                    }
+                    None => LoadError::Cli(error),
+                }
+            })?;
+        let mut cli = Self::from_arg_matches(&final_matches).map_err(LoadError::Cli)?;
+        // The values as clap read them; where each came from, as first given.
+        let given_origins = origins(settings_command, settings_matches, &layered.from_file);
+        let final_settings = final_matches
+            .subcommand()
+            .map_or(&final_matches, |(_, m)| m);
+        cli.origins = origins(settings_command, final_settings, &layered.from_file)
+            .into_iter()
+            .zip(given_origins)
+            .map(|(resolved, given)| Resolved {
+                origin: given.origin,
+                ..resolved
+            })
+            .collect();
+        // The upstreams, the file's unless `--upstream` or `GREETER_UPSTREAMS` replaced them.
+        let settings = match &mut cli.command {
+            Some(Command::Serve(settings) | Command::CheckConfig(settings)) => settings,
+            _ => &mut cli.serve,
+        };
+        settings.upstreams = layered.upstreams;
+        if let Some(upstreams) = cli.origins.iter_mut().find(|o| o.key == "upstreams") {
+            if upstreams.origin == Origin::Default && !settings.upstreams.is_empty() {
+                upstreams.origin = Origin::File(0);
+            }
+            upstreams.values = settings.upstreams.iter().map(|u| u.to_string()).collect();
+        }
+        Ok(cli)
+    }
+}
+
+/// Where each setting of `command` came from in `matches`; `from_file` names those the
+/// configuration file gave.
+fn origins(
+    command: &clap::Command,
+    matches: &ArgMatches,
+    from_file: &BTreeMap<String, usize>,
+) -> Vec<Resolved> {
+    command
+        .get_arguments()
+        .filter(|arg| !matches!(arg.get_id().as_str(), "help" | "version"))
+        .map(|arg| {
+            let id = arg.get_id().as_str();
+            let values = matches
+                .get_raw(id)
+                .into_iter()
+                .flatten()
+                .map(|value| value.to_string_lossy().into_owned())
+                .collect();
+            let origin = match (from_file.get(id), matches.value_source(id)) {
+                (Some(line), _) => Origin::File(*line),
+                (None, Some(ValueSource::EnvVariable)) => Origin::Environment(
+                    arg.get_env()
+                        .map(|name| name.to_string_lossy().into_owned())
+                        .unwrap_or_default(),
+                ),
+                (None, Some(ValueSource::CommandLine)) => Origin::Flag,
+                _ => Origin::Default,
+            };
+            Resolved {
+                key: id.to_owned(),
+                values,
+                origin,
+            }
+        })
+        .collect()
 }
 
 /// The subcommands.
@@ -44,6 +264,10 @@ impl Cli {
 pub enum Command {
     /// Serve the API (the default).
     Serve(ServeSettings),
+    /// Check the settings as `serve` would read them (flags, environment, `--config` file, the
+    /// files they name) and print them resolved, secrets redacted: exit 0, or 2 with one line
+    /// naming what is wrong. Binds no port.
+    CheckConfig(ServeSettings),
     /// Print the OpenAPI document to stdout and exit, without binding a port.
     Openapi {
         /// Which edition: 3.1 as generated, or 3.0.3 for generators that read only 3.0
@@ -75,11 +299,13 @@ mod tests {
 
     use super::*;
     use crate::config::{Mount, default_workers};
-    use clap::CommandFactory;
 
     fn parse(args: &[&str]) -> Result<Command, clap::Error> {
-        Cli::try_parse_from(std::iter::once("greeter").chain(args.iter().copied()))
-            .map(Cli::into_command)
+        match Cli::load(std::iter::once("greeter").chain(args.iter().copied())) {
+            Ok(cli) => Ok(cli.into_command()),
+            Err(LoadError::Cli(error)) => Err(error),
+            Err(LoadError::File(message)) => panic!("{message}"),
+        }
     }
 
     #[test]

@@ -73,6 +73,12 @@ pub const DEFAULT_IO_DELAY: Duration = Duration::from_secs(1);
 /// Settings of a running server.
 #[derive(Debug, Clone, Args)]
 pub struct ServeSettings {
+    /// A TOML file of settings (keys named as the flags, with _ for -) and of `[[upstreams]]`
+    /// with their own limits and headers; flags and environment variables override it
+    /// (docs/fan-out.md).
+    #[arg(long, env = "GREETER_CONFIG", value_name = "FILE")]
+    pub config: Option<std::path::PathBuf>,
+
     /// IP address to listen on.
     #[arg(long, env = "GREETER_HOST", default_value_t = DEFAULT_HOST)]
     pub host: IpAddr,
@@ -287,6 +293,7 @@ pub struct ServeSettings {
 impl Default for ServeSettings {
     fn default() -> Self {
         Self {
+            config: None,
             host: DEFAULT_HOST,
             port: DEFAULT_PORT,
             workers: default_workers(),
@@ -365,6 +372,18 @@ impl ServeSettings {
                 self.upstream_body_budget, self.upstream_max_body
             ));
         }
+        if let Some(upstream) = self.upstreams.iter().find(|u| {
+            u.max_body
+                .is_some_and(|max| max > self.upstream_body_budget)
+        }) {
+            return Err(format!(
+                "invalid value '{}' for '--upstream-body-budget <SIZE>': smaller than the \
+                 max_body of the upstream {} ({}), so a body that size could never be held",
+                self.upstream_body_budget,
+                upstream.name,
+                upstream.max_body.unwrap_or_default()
+            ));
+        }
         if self.upstreams.len() > MAX_UPSTREAMS {
             return Err(format!(
                 "--upstream is given {} times: at most {MAX_UPSTREAMS} upstreams",
@@ -385,9 +404,33 @@ impl ServeSettings {
         Ok(())
     }
 
-    /// The most body bytes read from an upstream answer.
-    pub fn upstream_max_body_bytes(&self) -> usize {
-        bytes(self.upstream_max_body)
+    /// The most body bytes read from `upstream`'s answers: its own `max_body`, or
+    /// `--upstream-max-body`.
+    pub fn max_body_bytes_of(&self, upstream: &Upstream) -> usize {
+        bytes(upstream.max_body.unwrap_or(self.upstream_max_body))
+    }
+
+    /// The budget of one call to `upstream`: its own `timeout`, or `--upstream-timeout`.
+    pub fn timeout_of(&self, upstream: &Upstream) -> Duration {
+        upstream.timeout.unwrap_or(self.upstream_timeout.into())
+    }
+
+    /// The connections each worker keeps to `upstream` at most: its own `max_connections`, or
+    /// `--upstream-max-connections`.
+    pub fn max_connections_of(&self, upstream: &Upstream) -> NonZeroUsize {
+        upstream
+            .max_connections
+            .unwrap_or(self.upstream_max_connections)
+    }
+
+    /// The longest an aggregate may take: twice the longest upstream timeout (waiting for a
+    /// connection, then the call), or the simulated wait when no upstream is configured.
+    pub fn longest_aggregate(&self) -> Duration {
+        self.upstreams
+            .iter()
+            .map(|upstream| 2 * self.timeout_of(upstream))
+            .max()
+            .unwrap_or(self.io_delay.into())
     }
 
     /// The most upstream body bytes held at once, all aggregates together.

@@ -1,17 +1,37 @@
-//! The upstream services of `GET /aggregate` (`--upstream NAME=URL`).
+//! The upstream services of `GET /aggregate`: `--upstream NAME=URL`, or `[[upstreams]]` in the
+//! configuration file, which may also give each its own limits, CA file and headers.
 
 use std::fmt;
+use std::num::NonZeroUsize;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use bytesize::ByteSize;
+
+use crate::config::headers::UpstreamHeader;
 
 /// The most upstreams `GET /aggregate` calls (the document bounds its `sources` by it).
 pub const MAX_UPSTREAMS: usize = 64;
 
-/// An upstream service of `GET /aggregate`: its name in the answer, and its URL.
+/// An upstream service of `GET /aggregate`: its name in the answer, its URL, and what the
+/// configuration file sets for it alone (unset, the `--upstream-*` settings apply).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Upstream {
     /// 1 to 32 of `[a-z0-9_-]`.
     pub name: String,
     /// An absolute `http://` or `https://` URL.
     pub url: http::Uri,
+    /// Its own `--upstream-timeout`.
+    pub timeout: Option<Duration>,
+    /// Its own `--upstream-max-connections`.
+    pub max_connections: Option<NonZeroUsize>,
+    /// Its own `--upstream-max-body`.
+    pub max_body: Option<ByteSize>,
+    /// PEM certificates it may be signed by, besides Mozilla's roots and
+    /// `--upstream-ca-file`'s.
+    pub ca_file: Option<PathBuf>,
+    /// Headers sent with every call to it.
+    pub headers: Vec<UpstreamHeader>,
 }
 
 impl Upstream {
@@ -59,6 +79,11 @@ impl Upstream {
         Ok(Self {
             name: name.to_owned(),
             url,
+            timeout: None,
+            max_connections: None,
+            max_body: None,
+            ca_file: None,
+            headers: Vec::new(),
         })
     }
 

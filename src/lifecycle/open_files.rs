@@ -9,14 +9,18 @@ use crate::config::ServeSettings;
 /// Descriptors besides connections: listeners, event loops and their wakers, stdio, the log.
 pub const SPARE_DESCRIPTORS: u64 = 64;
 
-/// The open files `settings` can use: every worker at `--max-connections` and at
-/// `--upstream-max-connections` to each upstream, and the spares.
+/// The open files `settings` can use: every worker at `--max-connections` and at each
+/// upstream's most connections (its `max_connections`, or `--upstream-max-connections`), and
+/// the spares.
 pub fn needed(settings: &ServeSettings) -> u64 {
     let workers = settings.workers.get() as u64;
     let clients = workers.saturating_mul(settings.max_connections().get() as u64);
-    let upstream = workers
-        .saturating_mul(settings.upstreams.len() as u64)
-        .saturating_mul(settings.upstream_max_connections.get() as u64);
+    let per_worker: u64 = settings
+        .upstreams
+        .iter()
+        .map(|upstream| settings.max_connections_of(upstream).get() as u64)
+        .fold(0, u64::saturating_add);
+    let upstream = workers.saturating_mul(per_worker);
     clients
         .saturating_add(upstream)
         .saturating_add(SPARE_DESCRIPTORS)

@@ -707,7 +707,12 @@ fn the_readme_agrees_with_the_code() {
             "the README says {column:?} for {flag}, the code {range}"
         );
     }
-    for subcommand in ["greeter [serve]", "greeter openapi", "greeter healthcheck"] {
+    for subcommand in [
+        "greeter [serve]",
+        "greeter check-config",
+        "greeter openapi",
+        "greeter healthcheck",
+    ] {
         assert!(readme.contains(subcommand), "the README lacks {subcommand}");
     }
     let lines = readme.lines().count();

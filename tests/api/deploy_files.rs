@@ -50,6 +50,7 @@ fn every_setting_the_deployment_files_give_is_one_greeter_takes() {
     for file in [
         "deploy/systemd/greeter.service",
         "deploy/kubernetes/deployment.yaml",
+        "deploy/kubernetes/with-upstreams/kustomization.yaml",
     ] {
         let text = std::fs::read_to_string(project_root().join(file)).unwrap();
         for found in variable.find_iter(&text) {
@@ -60,4 +61,51 @@ fn every_setting_the_deployment_files_give_is_one_greeter_takes() {
             );
         }
     }
+}
+
+/// The configuration file of the Kubernetes ConfigMap is one greeter takes, given the Secret's
+/// values where the Deployment puts them.
+#[test]
+fn the_configmaps_configuration_file_checks() {
+    let manifest = std::fs::read_to_string(
+        project_root().join("deploy/kubernetes/with-upstreams/configmap.yaml"),
+    )
+    .unwrap();
+    // The block under `greeter.toml: |`, indented by four spaces.
+    let toml: String = manifest
+        .split_once("greeter.toml: |\n")
+        .unwrap()
+        .1
+        .lines()
+        .map(|line| format!("{}\n", line.strip_prefix("    ").unwrap_or(line)))
+        .collect();
+    let dir = std::env::temp_dir().join(format!("greeter-configmap-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let key = dir.join("weather-key");
+    std::fs::write(&key, "replace-me").unwrap();
+    let config = dir.join("greeter.toml");
+    std::fs::write(
+        &config,
+        toml.replace(
+            "/run/secrets/greeter/weather-key",
+            &key.display().to_string(),
+        ),
+    )
+    .unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_greeter"))
+        .arg("check-config")
+        .arg("--config")
+        .arg(&config)
+        .env("BILLING_TOKEN", "Bearer replace-me")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(stdout.contains("name = \"weather\""), "{stdout}");
+    assert!(!stdout.contains("replace-me"), "{stdout}");
+    std::fs::remove_dir_all(dir).unwrap();
 }

@@ -11,10 +11,11 @@ use rcgen::{
     BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, KeyUsagePurpose,
     date_time_ymd,
 };
-use serde_json::{Value, json};
+use serde_json::json;
 
 use crate::helpers::{TestApp, skip, spawn_app_with, test_settings};
 use crate::nginx::{Nginx, TempDir, find_program, free_port};
+use crate::test_upstream::source;
 
 /// A private CA, the certificates it signs, and one from a CA nobody trusts, as PEM files.
 struct Certificates {
@@ -77,7 +78,7 @@ impl Certificates {
 }
 
 /// A self-signed CA named `name`: its certificate's PEM, and the issuer that signs with it.
-fn certificate_authority(name: &str) -> (String, Issuer<'static, KeyPair>) {
+pub(crate) fn certificate_authority(name: &str) -> (String, Issuer<'static, KeyPair>) {
     let key = KeyPair::generate().unwrap();
     let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
     params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
@@ -155,16 +156,6 @@ fn app_calling(ports: &[(&str, u16)], ca_file: Option<PathBuf>) -> TestApp {
     })
 }
 
-/// The result of the source `name` in an aggregate.
-fn source<'a>(aggregate: &'a Value, name: &str) -> &'a Value {
-    aggregate["sources"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["name"] == name)
-        .unwrap_or_else(|| panic!("no {name} in {aggregate}"))
-}
-
 #[actix_web::test]
 async fn each_failed_handshake_is_a_typed_tls_error_and_the_good_upstream_is_ok() {
     let Some(nginx) = nginx_or_skip() else { return };
@@ -232,8 +223,33 @@ async fn a_private_ca_is_trusted_only_when_given() {
         result["error"]["detail"]
             .as_str()
             .unwrap()
-            .contains("(a private CA goes in --upstream-ca-file)"),
+            .contains("(a private CA goes in --upstream-ca-file, or the upstream's ca_file)"),
         "{result}"
+    );
+}
+
+/// An upstream's own `ca_file` (from the configuration file) is trusted for it alone.
+#[actix_web::test]
+async fn an_upstreams_own_ca_file_is_trusted_for_it_alone() {
+    let Some(nginx) = nginx_or_skip() else { return };
+    let certificates = Certificates::make();
+    let (_nginx, ports) = tls_upstreams(&nginx, &certificates);
+    let (_, port) = ports.iter().copied().find(|(n, _)| *n == "good").unwrap();
+    let url = format!("https://localhost:{port}/good");
+    let mut own = Upstream::parse(&format!("own={url}")).unwrap();
+    own.ca_file = Some(certificates.path("ca.pem"));
+    let app = spawn_app_with(ServeSettings {
+        upstreams: vec![own, Upstream::parse(&format!("other={url}")).unwrap()],
+        ..test_settings()
+    });
+
+    let aggregate = app.get("/aggregate").await.json();
+
+    assert_eq!(source(&aggregate, "own")["ok"], true, "{aggregate}");
+    assert_eq!(
+        source(&aggregate, "other")["error"]["type"],
+        "tls",
+        "{aggregate}"
     );
 }
 
@@ -310,8 +326,10 @@ fn an_unusable_ca_file_is_a_one_line_start_up_error() {
     )
     .unwrap();
     let missing = dir.0.join("missing.pem");
+    let device = std::path::PathBuf::from("/dev/zero");
     for (file, says) in [
-        (&missing, "No such file or directory"),
+        (&missing, "cannot read it: No such file or directory"),
+        (&device, "is not a regular file"),
         (&empty, "holds no PEM certificate"),
         (&garbage, "not a PEM bundle"),
     ] {

@@ -93,6 +93,8 @@ pub struct HttpSource {
     host: HeaderValue,
     /// What is asked for: the URL's path and query.
     target: Uri,
+    /// The headers the configuration adds to every call.
+    headers: Vec<(HeaderName, HeaderValue)>,
     /// What the bodies of all aggregates may hold at once.
     budget: BodyBudget,
     /// How connections are made: in the clear for `http://`, over TLS for `https://`.
@@ -225,6 +227,11 @@ impl HttpSource {
             // A URI's authority is visible ASCII, and so a header value.
             host: HeaderValue::from_str(authority).expect("a URI's authority is a header value"),
             target: Uri::try_from(target).unwrap_or_else(|_| Uri::from_static("/")),
+            headers: upstream
+                .headers
+                .iter()
+                .map(|header| (header.name.clone(), header.value.clone()))
+                .collect(),
             transport,
             budget,
             connections: Semaphore::new(limits.max_connections),
@@ -321,8 +328,15 @@ impl HttpSource {
             let (traceparent, tracestate) = &context.trace;
             let mut request = Request::get(self.target.clone())
                 .header(header::HOST, self.host.clone())
-                .header(header::ACCEPT, HeaderValue::from_static("application/json"))
                 .header(TRACEPARENT, traceparent.clone());
+            // The configured headers, then `Accept` unless they name one.
+            for (name, value) in &self.headers {
+                request = request.header(name, value.clone());
+            }
+            if !self.headers.iter().any(|(name, _)| name == header::ACCEPT) {
+                request =
+                    request.header(header::ACCEPT, HeaderValue::from_static("application/json"));
+            }
             if let Some(state) = tracestate {
                 request = request.header(TRACESTATE, state.clone());
             }

@@ -212,36 +212,62 @@ fn millis(elapsed: Duration) -> u64 {
 /// The sources as the settings describe them, prepared once per server.
 #[derive(Debug, Clone)]
 pub struct SourcesConfig {
-    upstreams: Vec<Upstream>,
+    upstreams: Vec<UpstreamConfig>,
     io: SimulatedIo,
-    limits: http::CallLimits,
-    tls: Option<tls::TlsClient>,
     budget: budget::BodyBudget,
     metrics: Option<Metrics>,
 }
 
+/// One upstream with its limits and the TLS client its `https://` calls use.
+#[derive(Debug, Clone)]
+struct UpstreamConfig {
+    upstream: Upstream,
+    limits: http::CallLimits,
+    tls: Option<tls::TlsClient>,
+}
+
 impl SourcesConfig {
     /// The sources of `settings`: its upstreams (their calls counted in `metrics`, if any), or
-    /// the simulated ones; fails, in one line, when `--upstream-ca-file` cannot be used.
+    /// the simulated ones; fails, in one line, when a CA file (`--upstream-ca-file`, an
+    /// upstream's `ca_file`) cannot be used.
     pub fn new(settings: &ServeSettings, metrics: Option<&Metrics>) -> Result<Self, String> {
-        let wants_tls = settings.upstream_ca_file.is_some()
-            || settings.upstreams.iter().any(Upstream::is_https);
-        let tls = if wants_tls {
-            Some(tls::TlsClient::new(settings.upstream_ca_file.as_deref())?)
+        let shared_ca: Vec<(&str, &std::path::Path)> = settings
+            .upstream_ca_file
+            .iter()
+            .map(|path| ("--upstream-ca-file", path.as_path()))
+            .collect();
+        let wants_tls = !shared_ca.is_empty() || settings.upstreams.iter().any(Upstream::is_https);
+        let shared = if wants_tls {
+            Some(tls::TlsClient::new(&shared_ca)?)
         } else {
             None
         };
+        let mut upstreams = Vec::with_capacity(settings.upstreams.len());
+        for upstream in &settings.upstreams {
+            let tls = match &upstream.ca_file {
+                Some(path) => {
+                    let setting = format!("the ca_file of the upstream {}", upstream.name);
+                    let mut files = shared_ca.clone();
+                    files.push((&setting, path));
+                    Some(tls::TlsClient::new(&files)?)
+                }
+                None => shared.clone(),
+            };
+            upstreams.push(UpstreamConfig {
+                upstream: upstream.clone(),
+                limits: http::CallLimits {
+                    timeout: settings.timeout_of(upstream),
+                    max_body: settings.max_body_bytes_of(upstream),
+                    max_connections: settings.max_connections_of(upstream).get(),
+                },
+                tls,
+            });
+        }
         Ok(Self {
-            tls,
+            upstreams,
             budget: budget::BodyBudget::new(settings.upstream_body_budget_bytes()),
             metrics: metrics.cloned(),
-            upstreams: settings.upstreams.clone(),
             io: SimulatedIo::new(settings.io_delay.into()),
-            limits: http::CallLimits {
-                timeout: settings.upstream_timeout.into(),
-                max_body: settings.upstream_max_body_bytes(),
-                max_connections: settings.upstream_max_connections.get(),
-            },
         })
     }
 
@@ -255,11 +281,11 @@ impl SourcesConfig {
         } else {
             self.upstreams
                 .iter()
-                .map(|upstream| {
+                .map(|config| {
                     Source::Http(Box::new(http::HttpSource::new(
-                        upstream,
-                        self.limits,
-                        self.tls.clone(),
+                        &config.upstream,
+                        config.limits,
+                        config.tls.clone(),
                         self.budget.clone(),
                         self.metrics.clone(),
                     )))

@@ -20,6 +20,7 @@ use tokio_rustls::TlsConnector;
 use tokio_rustls::client::TlsStream;
 
 use super::{Failure, SourceErrorType};
+use crate::config::files::read_regular_file;
 
 /// The most bytes `--upstream-ca-file` may hold (a bundle of every public CA is about 220 KiB).
 pub const MAX_CA_FILE_BYTES: u64 = 4 * 1024 * 1024;
@@ -37,20 +38,19 @@ impl std::fmt::Debug for TlsClient {
 }
 
 impl TlsClient {
-    /// A client trusting Mozilla's roots and the certificates in `ca_file`, if any; the error
-    /// is one line naming the file and what is wrong with it.
-    pub fn new(ca_file: Option<&Path>) -> Result<Self, String> {
+    /// A client trusting Mozilla's roots and the certificates in each of `ca_files`, each
+    /// named by the setting that gave it (`--upstream-ca-file`, an upstream's `ca_file`); the
+    /// error is one line naming the setting, the file and what is wrong with it.
+    pub fn new(ca_files: &[(&str, &Path)]) -> Result<Self, String> {
         let mut roots = RootCertStore {
             roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
         };
-        if let Some(path) = ca_file {
-            for certificate in read_ca_file(path)? {
-                roots.add(certificate).map_err(|error| {
-                    format!(
-                        "--upstream-ca-file {}: a certificate is unfit as a root: {error}",
-                        path.display()
-                    )
-                })?;
+        for &(setting, path) in ca_files {
+            let named = |why: String| format!("{setting} {}: {why}", path.display());
+            for certificate in read_ca_file(path).map_err(named)? {
+                roots
+                    .add(certificate)
+                    .map_err(|error| named(format!("a certificate is unfit as a root: {error}")))?;
             }
         }
         // *ring*, not aws-lc-rs, rustls' default. rustls 0.23.48 deprecates *ring*'s provider
@@ -92,21 +92,12 @@ pub fn server_name(host: &str) -> Result<ServerName<'static>, String> {
 
 /// The PEM certificates in `path`: at least one, the file at most [`MAX_CA_FILE_BYTES`].
 fn read_ca_file(path: &Path) -> Result<Vec<CertificateDer<'static>>, String> {
-    let named = |why: String| format!("--upstream-ca-file {}: {why}", path.display());
-    let size = std::fs::metadata(path)
-        .map_err(|error| named(error.to_string()))?
-        .len();
-    if size > MAX_CA_FILE_BYTES {
-        return Err(named(format!(
-            "{size} bytes; a CA bundle is at most {MAX_CA_FILE_BYTES}"
-        )));
-    }
-    let pem = std::fs::read(path).map_err(|error| named(error.to_string()))?;
+    let pem = read_regular_file(path, MAX_CA_FILE_BYTES)?;
     let certificates = CertificateDer::pem_slice_iter(&pem)
         .collect::<Result<Vec<_>, _>>()
-        .map_err(|error| named(format!("not a PEM bundle: {error}")))?;
+        .map_err(|error| format!("not a PEM bundle: {error}"))?;
     if certificates.is_empty() {
-        return Err(named("holds no PEM certificate".to_owned()));
+        return Err("holds no PEM certificate".to_owned());
     }
     Ok(certificates)
 }
@@ -129,7 +120,7 @@ fn handshake_failed(error: &io::Error, host: &ServerName<'_>) -> Failure {
     let detail = match cause {
         rustls::Error::InvalidCertificate(certificate) => match certificate {
             CertificateError::UnknownIssuer => "unknown issuer: the upstream's certificate is \
-                not signed by a trusted CA (a private CA goes in --upstream-ca-file)"
+                not signed by a trusted CA (a private CA goes in --upstream-ca-file, or the upstream's ca_file)"
                 .to_owned(),
             CertificateError::Expired | CertificateError::ExpiredContext { .. } => {
                 "expired: the upstream's certificate is past its end date".to_owned()
