@@ -104,6 +104,7 @@ impl AppState {
         .map_err(StartupError::ApiKeys)?;
         let mut api = crate::api::document_for(Deployment {
             api_keys: keys.is_some(),
+            parameters: &settings.parameters,
         });
         if let Some(root) = &settings.root_path {
             api.servers = Some(vec![OpenApiServer::new(root.as_str())]);

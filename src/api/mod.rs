@@ -2,7 +2,7 @@
 //!
 //! Here belong the routes ([`routes`], one file per concern), the docs pages and documents
 //! ([`docs`]), the accepted values and their rules ([`domain`]), the request bodies ([`body`]), the answers' shapes
-//! ([`errors`] for `{"detail": ...}`, [`validation`] for FastAPI's 422), the OpenAPI document and
+//! ([`errors`] for `{"detail": ...}`, [`validation`] for FastAPI's 422; [`query`] decodes queries), the OpenAPI document and
 //! its 3.0 edition ([`openapi`]), and the I/O the routes wait on ([`simulated_io`], and the
 //! upstream services `GET /aggregate` calls, [`sources`]). Not here:
 //! anything every request passes through regardless of its route (that is [`crate::http`]),
@@ -16,6 +16,7 @@ pub mod docs;
 pub mod domain;
 pub mod errors;
 pub mod openapi;
+pub mod query;
 pub mod routes;
 pub mod simulated_io;
 pub mod sources;
@@ -49,8 +50,16 @@ pub fn document() -> utoipa::openapi::OpenApi {
 }
 
 /// The complete OpenAPI document as a server of `deployment` serves it.
-pub fn document_for(deployment: openapi::Deployment) -> utoipa::openapi::OpenApi {
+pub fn document_for(deployment: openapi::Deployment<'_>) -> utoipa::openapi::OpenApi {
     let mut api = api_app().split_for_parts().1;
+    if let Some(aggregate) = api
+        .paths
+        .paths
+        .get_mut("/aggregate")
+        .and_then(|item| item.get.as_mut())
+    {
+        openapi::parameters::describe(aggregate, deployment.parameters);
+    }
     openapi::add_shared_refusals(&mut api, deployment);
     api
 }

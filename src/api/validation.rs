@@ -109,6 +109,16 @@ impl Violation {
     }
 }
 
+impl From<crate::config::parameters::Refusal> for Violation {
+    fn from(refusal: crate::config::parameters::Refusal) -> Self {
+        Self {
+            kind: refusal.kind,
+            msg: refusal.msg,
+            ctx: refusal.ctx,
+        }
+    }
+}
+
 /// One invalid input: where it is, what is wrong, and what was sent.
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 #[schema(example = json!({

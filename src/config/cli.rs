@@ -210,6 +210,7 @@ impl Cli {
             _ => &mut cli.serve,
         };
         settings.upstreams = layered.upstreams;
+        settings.parameters = layered.parameters;
         if let Some(upstreams) = cli.origins.iter_mut().find(|o| o.key == "upstreams") {
             if upstreams.origin == Origin::Default && !settings.upstreams.is_empty() {
                 upstreams.origin = Origin::File(0);

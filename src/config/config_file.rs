@@ -20,14 +20,15 @@ use serde::{Deserialize, Serialize};
 use crate::config::bounds::{self, non_zero};
 use crate::config::files::read_text_file;
 use crate::config::headers::{MAX_HEADERS, UpstreamHeader, ValueSource};
+use crate::config::parameters::{Declaration, Parameter};
 use crate::config::upstream::{MAX_UPSTREAMS, Upstream};
 
 /// The largest configuration file read.
 pub const MAX_CONFIG_FILE_BYTES: u64 = 1 << 20;
 
-/// The settings the file cannot set as top-level keys: the file itself, and the upstreams
-/// (`[[upstreams]]` tables instead).
-pub const NOT_IN_THE_FILE: [&str; 2] = ["config", "upstreams"];
+/// The settings the file cannot set as top-level keys: the file itself, the upstreams
+/// (`[[upstreams]]` tables instead) and the parameters (`[[parameters]]`).
+pub const NOT_IN_THE_FILE: [&str; 3] = ["config", "upstreams", "parameters"];
 
 /// A configuration file's settings, layered under the flags and environment variables given.
 #[derive(Debug)]
@@ -37,6 +38,8 @@ pub struct Layered {
     pub settings: BTreeMap<String, Vec<String>>,
     /// The upstreams: the file's, unless `--upstream` or `GREETER_UPSTREAMS` was given.
     pub upstreams: Vec<Upstream>,
+    /// The parameters of `GET /aggregate`.
+    pub parameters: Vec<Parameter>,
     /// Which settings came from the file, with its line, to name it in an error.
     pub from_file: BTreeMap<String, usize>,
 }
@@ -46,6 +49,8 @@ pub struct Layered {
 struct Shape {
     #[serde(default)]
     upstreams: Vec<UpstreamTable>,
+    #[serde(default)]
+    parameters: Vec<Declaration>,
     #[serde(flatten)]
     settings: BTreeMap<String, Value>,
 }
@@ -188,6 +193,8 @@ pub fn layer(
                 format!(" (keys use _ where flags use -: {})", key.replace('-', "_"))
             } else if key == "upstream" {
                 " (upstreams are [[upstreams]] tables)".to_owned()
+            } else if key == "parameter" {
+                " (parameters are [[parameters]] tables)".to_owned()
             } else {
                 String::new()
             };
@@ -252,9 +259,21 @@ pub fn layer(
             })
         })
         .collect::<Result<_, _>>()?;
+    let parameters = layered
+        .parameters
+        .into_iter()
+        .enumerate()
+        .map(|(index, table)| {
+            Parameter::declare(table).map_err(|(key, why)| {
+                let path = [Step::Key("parameters"), Step::Index(index), Step::Key(key)];
+                source.error(&path, why)
+            })
+        })
+        .collect::<Result<_, _>>()?;
     Ok(Layered {
         settings,
         upstreams,
+        parameters,
         from_file,
     })
 }

@@ -7,6 +7,7 @@
 use std::fmt::Write;
 
 use crate::config::cli::{Origin, Resolved};
+use crate::config::parameters::Rule;
 use crate::config::serve::ServeSettings;
 
 /// The resolved settings, as TOML with a comment on each line naming its origin.
@@ -99,6 +100,42 @@ pub fn render(settings: &ServeSettings, origins: &[Resolved]) -> String {
                 );
             }
         }
+    }
+    for parameter in &settings.parameters {
+        let _ = writeln!(out, "\n[[parameters]]");
+        let _ = writeln!(out, "name = {}", quoted(&parameter.name));
+        let _ = match &parameter.rule {
+            Rule::String {
+                min_length,
+                max_length,
+                pattern,
+            } => {
+                let _ = writeln!(out, "type = \"string\"");
+                let _ = writeln!(out, "min_length = {min_length}");
+                let _ = writeln!(out, "max_length = {max_length}");
+                match pattern {
+                    Some(pattern) => writeln!(out, "pattern = {}", quoted(pattern.as_str())),
+                    None => Ok(()),
+                }
+            }
+            Rule::Integer { minimum, maximum } => {
+                let _ = writeln!(out, "type = \"integer\"");
+                let _ = minimum.map(|minimum| writeln!(out, "minimum = {minimum}"));
+                match maximum {
+                    Some(maximum) => writeln!(out, "maximum = {maximum}"),
+                    None => Ok(()),
+                }
+            }
+            Rule::Enum { values } => {
+                let _ = writeln!(out, "type = \"enum\"");
+                let values: Vec<String> = values.iter().map(|v| quoted(v)).collect();
+                writeln!(out, "values = [{}]", values.join(", "))
+            }
+        };
+        let _ = match &parameter.default {
+            Some(default) => writeln!(out, "default = {}", quoted(default)),
+            None => writeln!(out, "required = true"),
+        };
     }
     out
 }

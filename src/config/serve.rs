@@ -10,6 +10,7 @@ use clap::Args;
 
 use crate::config::api_keys::{API_KEYS_ENV, Secret};
 use crate::config::bounds::{self, non_zero, non_zero_u32, parse_port};
+use crate::config::parameters::{MAX_PARAMETERS, Parameter, Rule, Slot};
 use crate::config::upstream::{MAX_UPSTREAMS, Upstream};
 use crate::config::values::{
     ForwardedHeader, LogFormat, Mount, Rate, TrustedProxies, UrlPath, parse_origin,
@@ -283,6 +284,10 @@ pub struct ServeSettings {
           value_parser = |s: &str| bounds::of("--upstream-body-budget").size(s))]
     pub upstream_body_budget: ByteSize,
 
+    /// The parameters of `GET /aggregate`, from the configuration file's `[[parameters]]`.
+    #[arg(skip)]
+    pub parameters: Vec<Parameter>,
+
     /// PEM certificates of private CAs that https:// upstreams may be signed by, trusted as
     /// well as the public ones compiled in (Mozilla's). Certificates and host names are always
     /// verified.
@@ -329,6 +334,7 @@ impl Default for ServeSettings {
             upstream_max_connections: NonZeroUsize::new(DEFAULT_UPSTREAM_MAX_CONNECTIONS).unwrap(),
             upstream_body_budget: DEFAULT_UPSTREAM_BODY_BUDGET,
             upstream_ca_file: None,
+            parameters: Vec::new(),
         }
     }
 }
@@ -390,6 +396,7 @@ impl ServeSettings {
                 self.upstreams.len()
             ));
         }
+        self.check_parameters()?;
         for (index, upstream) in self.upstreams.iter().enumerate() {
             if self.upstreams[..index]
                 .iter()
@@ -400,6 +407,57 @@ impl ServeSettings {
                     upstream, upstream.name
                 ));
             }
+        }
+        Ok(())
+    }
+
+    /// Every placeholder of an upstream URL names a declared parameter, every parameter fills
+    /// some placeholder, no name is declared twice, and a path segment's value is never empty.
+    fn check_parameters(&self) -> Result<(), String> {
+        if self.parameters.len() > MAX_PARAMETERS {
+            return Err(format!(
+                "{} parameters: at most {MAX_PARAMETERS}",
+                self.parameters.len()
+            ));
+        }
+        for (index, parameter) in self.parameters.iter().enumerate() {
+            if self.parameters[..index]
+                .iter()
+                .any(|p| p.name == parameter.name)
+            {
+                return Err(format!(
+                    "the parameter {} is declared twice",
+                    parameter.name
+                ));
+            }
+        }
+        let mut used = vec![false; self.parameters.len()];
+        for upstream in &self.upstreams {
+            for (name, slot) in upstream.target.placeholders() {
+                let Some(index) = self.parameters.iter().position(|p| p.name == name) else {
+                    return Err(format!(
+                        "the upstream {} has the placeholder {{{name}}}, but no parameter \
+                         {name} is declared ([[parameters]] in --config)",
+                        upstream.name
+                    ));
+                };
+                used[index] = true;
+                if slot == Slot::Path
+                    && let Rule::String { min_length: 0, .. } = self.parameters[index].rule
+                {
+                    return Err(format!(
+                        "the parameter {name} fills a path segment of the upstream {}, so its \
+                         min_length must be at least 1 (an empty value would empty the segment)",
+                        upstream.name
+                    ));
+                }
+            }
+        }
+        if let Some(index) = used.iter().position(|used| !used) {
+            return Err(format!(
+                "the parameter {} fills no upstream URL's placeholder",
+                self.parameters[index].name
+            ));
         }
         Ok(())
     }

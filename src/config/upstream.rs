@@ -9,6 +9,7 @@ use std::time::Duration;
 use bytesize::ByteSize;
 
 use crate::config::headers::UpstreamHeader;
+use crate::config::parameters::Template;
 
 /// The most upstreams `GET /aggregate` calls (the document bounds its `sources` by it).
 pub const MAX_UPSTREAMS: usize = 64;
@@ -21,6 +22,9 @@ pub struct Upstream {
     pub name: String,
     /// An absolute `http://` or `https://` URL.
     pub url: http::Uri,
+    /// What is asked for: the URL's path and query (`/` when it has no path), with the
+    /// `{name}` placeholders parameters fill.
+    pub target: Template,
     /// Its own `--upstream-timeout`.
     pub timeout: Option<Duration>,
     /// Its own `--upstream-max-connections`.
@@ -76,9 +80,16 @@ impl Upstream {
                 ));
             }
         }
+        // `http://host?q` asks for `/?q`: the path is never empty.
+        let target = match url.query() {
+            Some(query) => format!("{}?{query}", url.path()),
+            None => url.path().to_owned(),
+        };
+        let target = Template::parse(&target).map_err(|why| format!("{url}: {why}"))?;
         Ok(Self {
             name: name.to_owned(),
             url,
+            target,
             timeout: None,
             max_connections: None,
             max_body: None,

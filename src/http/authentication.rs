@@ -138,7 +138,10 @@ mod tests {
         )
         .unwrap()
         .unwrap();
-        let deployment = crate::api::openapi::Deployment { api_keys: true };
+        let deployment = crate::api::openapi::Deployment {
+            api_keys: true,
+            ..Default::default()
+        };
         let auth = Authentication::new(keys, &crate::api::document_for(deployment));
         assert!(auth.protected.contains(&(Method::GET, "/".to_owned())));
         assert!(

@@ -1,6 +1,6 @@
-//! Clients generated from the document a server with API keys serves (it declares the bearer
-//! scheme; the committed, default one does not), each calling every operation against that
-//! server: Python (openapi-python-client), TypeScript (openapi-typescript + openapi-fetch) and
+//! Clients generated from the document a server with API keys and `GET /aggregate`'s
+//! parameters configured serves (it declares the bearer scheme and the parameters; the
+//! committed, default one does neither), each calling every operation against that server: Python (openapi-python-client), TypeScript (openapi-typescript + openapi-fetch) and
 //! Rust (progenitor, from the OpenAPI 3.0 edition). The generators are pinned
 //! and installed by `make test` into `.venv`, `tests/clients/typescript/node_modules` and
 //! `target/clients/rust`; what they generate is written under `target/` or git-ignored folders.
@@ -12,17 +12,18 @@ use std::time::Duration;
 use greeter::config::ServeSettings;
 use greeter::config::api_keys::Secret;
 
-use crate::helpers::{project_root, skip, spawn_app_in_thread, test_settings};
+use crate::helpers::{project_root, settings_with_parameters, skip, spawn_app_in_thread};
 
 /// The API key the clients send (the server also has another).
 const API_KEY: &str = "client-check-key-0123456789";
 
-/// A server that requires API keys, with its base URL.
+/// A server that requires API keys and whose `GET /aggregate` takes parameters (calling a
+/// greeter upstream with them), with its base URL.
 fn fresh_server() -> String {
     let settings = ServeSettings {
         io_delay: Duration::ZERO.into(),
         api_keys_env: Some(Secret::new(format!("another-key-0123456789,{API_KEY}"))),
-        ..test_settings()
+        ..settings_with_parameters()
     };
     format!("http://{}", spawn_app_in_thread(settings))
 }
@@ -96,7 +97,7 @@ fn python_client_calls_every_operation() {
         .env("PYTHONPATH", &out));
 
     assert!(
-        stdout.contains("python client: 16 checks passed"),
+        stdout.contains("python client: 17 checks passed"),
         "{stdout}"
     );
 }
@@ -128,7 +129,7 @@ fn typescript_client_calls_every_operation() {
         .current_dir(&dir));
 
     assert!(
-        stdout.contains("typescript client: 16 checks passed"),
+        stdout.contains("typescript client: 17 checks passed"),
         "{stdout}"
     );
 }
@@ -157,5 +158,5 @@ fn rust_client_calls_every_operation() {
 
     let stdout = run(&mut cargo);
 
-    assert!(stdout.contains("rust client: 14 checks passed"), "{stdout}");
+    assert!(stdout.contains("rust client: 15 checks passed"), "{stdout}");
 }

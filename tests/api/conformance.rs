@@ -1,8 +1,9 @@
 //! schemathesis runs every check it has against a live server, for both editions of the spec:
 //! server errors, status codes, content types, response schemas and headers, acceptance of
 //! valid data, rejection of invalid data, unsupported methods, and more; each against the
-//! document the server serves, with API keys off (the default) and on. A failure is a bug in
-//! the service or the spec.
+//! document the server serves, with API keys off (the default) and on; the keyed server also
+//! has `GET /aggregate`'s parameters configured (calling a real greeter upstream with them). A
+//! failure is a bug in the service or the spec.
 
 use std::process::Command;
 use std::time::Duration;
@@ -11,7 +12,9 @@ use greeter::api::openapi::SpecVersion;
 use greeter::config::ServeSettings;
 use greeter::config::api_keys::Secret;
 
-use crate::helpers::{project_root, skip, spawn_app_in_thread, test_settings};
+use crate::helpers::{
+    project_root, settings_with_parameters, skip, spawn_app_in_thread, test_settings,
+};
 
 /// Test cases per operation and phase; the seed makes a run reproducible (set
 /// `GREETER_SCHEMATHESIS_SEED` to explore others).
@@ -28,10 +31,15 @@ fn conforms(version: SpecVersion, api_keys: bool) {
     if !st.exists() {
         return skip("schemathesis is not in .venv; `make test` installs it");
     }
+    let base = if api_keys {
+        settings_with_parameters()
+    } else {
+        test_settings()
+    };
     let settings = ServeSettings {
         io_delay: Duration::ZERO.into(),
         api_keys_env: api_keys.then(|| Secret::new(API_KEY)),
-        ..test_settings()
+        ..base
     };
     let url = format!("http://{}", spawn_app_in_thread(settings));
     let seed = std::env::var("GREETER_SCHEMATHESIS_SEED").unwrap_or_else(|_| DEFAULT_SEED.into());

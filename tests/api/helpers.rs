@@ -173,6 +173,47 @@ pub fn test_settings() -> ServeSettings {
     }
 }
 
+/// The parameters of a configured `GET /aggregate`, as `GET /hello/{name}` and
+/// `GET /greetings` take them: `name` (required, 1 to 64 characters, no control character) and
+/// `language` (one of five, `en` by default).
+pub fn greeting_parameters() -> Vec<greeter::config::parameters::Parameter> {
+    [
+        serde_json::json!({"name": "name", "required": true, "max_length": 64,
+                           "pattern": greeter::api::domain::Name::PATTERN,
+                           "description": "Who to greet."}),
+        serde_json::json!({"name": "language", "type": "enum",
+                           "values": ["en", "fr", "es", "de", "ja"], "default": "en",
+                           "description": "The greeting's language."}),
+    ]
+    .into_iter()
+    .map(|table| {
+        greeter::config::parameters::Parameter::declare(serde_json::from_value(table).unwrap())
+            .unwrap()
+    })
+    .collect()
+}
+
+/// Settings whose `GET /aggregate` takes [`greeting_parameters`] and calls a greeter started
+/// here (no I/O wait) with them: `hello` asks `GET /hello/{name}`, `greetings`
+/// `GET /greetings?name={name}&language={language}`.
+pub fn settings_with_parameters() -> ServeSettings {
+    let upstream = spawn_app_in_thread(ServeSettings {
+        io_delay: Duration::ZERO.into(),
+        ..test_settings()
+    });
+    let upstream = |name: &str, path: &str| {
+        greeter::config::Upstream::parse(&format!("{name}=http://{upstream}{path}")).unwrap()
+    };
+    ServeSettings {
+        upstreams: vec![
+            upstream("hello", "/hello/{name}"),
+            upstream("greetings", "/greetings?name={name}&language={language}"),
+        ],
+        parameters: greeting_parameters(),
+        ..test_settings()
+    }
+}
+
 /// Starts the app with `settings` (host and port aside), in this test's runtime.
 pub fn spawn_app_with(settings: ServeSettings) -> TestApp {
     spawn_app_serving(settings, ServingState::new())

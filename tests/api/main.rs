@@ -31,6 +31,7 @@ mod name_property;
 mod nginx;
 mod openapi;
 mod openapi30_check;
+mod parameters;
 mod rate_limit;
 mod resilience;
 mod routing;

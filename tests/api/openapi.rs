@@ -450,7 +450,10 @@ async fn every_operation_documents_exactly_the_statuses_it_answers() {
     // The document of a server with API keys: every status some setting can provoke (the
     // default one lacks only the 401, as tests/api/truthful.rs checks).
     let spec = serde_json::to_value(greeter::api::document_for(
-        greeter::api::openapi::Deployment { api_keys: true },
+        greeter::api::openapi::Deployment {
+            api_keys: true,
+            ..Default::default()
+        },
     ))
     .unwrap();
     let cases = provoking_requests();

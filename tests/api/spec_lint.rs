@@ -40,12 +40,17 @@ fn spectral(dir: &Path, spec: &Path) -> Output {
         .expect("cannot run spectral")
 }
 
-/// Both editions as committed (keys off) and as a keyed server serves them (written to
-/// `target/lint/keyed/`), each with whether it is keyed.
+/// Both editions as committed (keys off) and as a keyed server with `GET /aggregate`'s
+/// parameters configured serves them (written to `target/lint/keyed/`), each with whether it
+/// is keyed.
 fn documents() -> Vec<(PathBuf, bool)> {
     let keyed_dir = project_root().join("target/lint/keyed");
     std::fs::create_dir_all(&keyed_dir).unwrap();
-    let keyed = greeter::api::document_for(greeter::api::openapi::Deployment { api_keys: true });
+    let parameters = crate::helpers::greeting_parameters();
+    let keyed = greeter::api::document_for(greeter::api::openapi::Deployment {
+        api_keys: true,
+        parameters: &parameters,
+    });
     let mut found = Vec::new();
     for (version, file, _) in EDITIONS {
         found.push((project_root().join(file), false));

@@ -11,6 +11,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement
 use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
 
 pub mod check;
+pub mod parameters;
 pub mod v3_0;
 
 /// Small documents for the conversion's and the checker's tests.
@@ -63,12 +64,14 @@ pub fn is_public(path: &str) -> bool {
 
 /// What a server's settings change in the document it serves, beyond the routes. The committed
 /// document is the default's ([`Deployment::default`]): no API keys.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Deployment {
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Deployment<'a> {
     /// Whether API keys are on: the bearer scheme, each operation's requirement and its `401`
     /// are declared only then, so that the document never asks for a key the server does not
     /// check (schemathesis, Dredd and the generated clients take it at its word).
     pub api_keys: bool,
+    /// The parameters of `GET /aggregate` (`[[parameters]]`): each described, with its `422`.
+    pub parameters: &'a [crate::config::parameters::Parameter],
 }
 
 /// Adds the answers no handler writes but every operation can get: `414` and `431` from the head
@@ -76,7 +79,7 @@ pub struct Deployment {
 /// sent to a `GET` operation (every `GET` route takes [`crate::api::body::NoBody`]); on every
 /// operation but the public ones ([`is_public`]), `429` with the rate-limit headers; and with API
 /// keys on, `401` with the bearer scheme as its `security` (the public ones say `security: []`).
-pub fn add_shared_refusals(api: &mut utoipa::openapi::OpenApi, deployment: Deployment) {
+pub fn add_shared_refusals(api: &mut utoipa::openapi::OpenApi, deployment: Deployment<'_>) {
     if deployment.api_keys {
         add_bearer_scheme(api);
     }

@@ -10,6 +10,7 @@ use actix_web::{HttpMessage, HttpRequest, HttpResponse, get};
 use crate::api::body::NoBody;
 use crate::api::sources::budget::HeldBody;
 use crate::api::sources::{Aggregate, Sources};
+use crate::api::validation::HttpValidationError;
 use crate::telemetry::trace_context::{TRACEPARENT, TRACESTATE, TraceContext};
 
 /// Call every source at once
@@ -21,7 +22,9 @@ use crate::telemetry::trace_context::{TRACEPARENT, TRACESTATE, TraceContext};
 /// `error` (`timeout`, `connect`, `http_status`, `invalid_body`, `too_large`, `protocol`,
 /// `overloaded`, `tls`). The client's `X-Request-Id` is forwarded on every call, and its W3C `traceparent`
 /// (each call with a parent id of its own; a new trace when it sent none) and `tracestate`; a
-/// client that goes away cancels them.
+/// client that goes away cancels them. When the server's configuration declares parameters,
+/// they are this operation's query parameters (listed here), each checked before any call
+/// (`422`) and filling the upstream URLs' placeholders, percent-encoded.
 #[utoipa::path(
     tag = "fan-out",
     responses(
@@ -35,7 +38,11 @@ use crate::telemetry::trace_context::{TRACEPARENT, TRACESTATE, TraceContext};
     ),
 )]
 #[get("/aggregate")]
-pub async fn get_aggregate(_: NoBody, req: HttpRequest, sources: Data<Sources>) -> HttpResponse {
+pub async fn get_aggregate(
+    _: NoBody,
+    req: HttpRequest,
+    sources: Data<Sources>,
+) -> Result<HttpResponse, HttpValidationError> {
     let started = Instant::now();
     let headers = req.headers();
     let trace = TraceContext::continue_or_start(
@@ -44,8 +51,9 @@ pub async fn get_aggregate(_: NoBody, req: HttpRequest, sources: Data<Sources>) 
     );
     // For the access line.
     req.extensions_mut().insert(trace.trace_id());
+    let values = sources.parameter_values(req.query_string())?;
     let (results, held) = sources
-        .call_all(req.headers().get("x-request-id"), &trace)
+        .call_all(&values, req.headers().get("x-request-id"), &trace)
         .await;
     let aggregate = Aggregate {
         elapsed_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
@@ -55,7 +63,7 @@ pub async fn get_aggregate(_: NoBody, req: HttpRequest, sources: Data<Sources>) 
     // Sized once: the bodies and a little for each result's other fields.
     let mut body = Vec::with_capacity(held.bytes() + 256 * (aggregate.sources.len() + 1));
     serde_json::to_writer(&mut body, &aggregate).expect("an aggregate serializes");
-    HttpResponse::Ok()
+    Ok(HttpResponse::Ok()
         .content_type(ContentType::json())
-        .body(HeldBody::new(body, held))
+        .body(HeldBody::new(body, held)))
 }

@@ -31,9 +31,11 @@ use tokio::sync::Semaphore;
 
 use super::budget::{BodyBudget, Held};
 use super::json;
+use super::parameters::ParameterValues;
 use super::tls::{self, TlsClient};
 use super::{Failure, SourceErrorType, SourceKind, SourceResult};
 use crate::config::Upstream;
+use crate::config::parameters::Template;
 use crate::lifecycle::memory;
 use crate::telemetry::metrics::Metrics;
 use crate::telemetry::trace_context::{TRACEPARENT, TRACESTATE, TraceContext};
@@ -65,8 +67,10 @@ struct Answer {
     held: Held,
 }
 
-/// What a call passes on: the caller's request id, and its `traceparent` and `tracestate`.
+/// What a call asks for and passes on: the target (with the parameters' values), the caller's
+/// request id, and its `traceparent` and `tracestate`.
 struct PassedOn {
+    target: Uri,
     request_id: Option<HeaderValue>,
     trace: (HeaderValue, Option<HeaderValue>),
 }
@@ -91,8 +95,10 @@ pub struct HttpSource {
     address: String,
     /// The `Host` header.
     host: HeaderValue,
-    /// What is asked for: the URL's path and query.
-    target: Uri,
+    /// What is asked for: the URL's path and query, with the placeholders parameters fill.
+    template: Template,
+    /// The target itself, when no parameter fills it.
+    fixed_target: Option<Uri>,
     /// The headers the configuration adds to every call.
     headers: Vec<(HeaderName, HeaderValue)>,
     /// What the bodies of all aggregates may hold at once.
@@ -215,18 +221,18 @@ impl HttpSource {
         } else {
             Transport::Plain
         };
-        // `http://host?q` asks for `/?q`: the path is never empty.
-        let target = match url.query() {
-            Some(query) => format!("{}?{query}", url.path()),
-            None => url.path().to_owned(),
-        };
         Self {
             name: upstream.name.clone(),
             url: url.to_string(),
             address: format!("{host}:{port}"), // an IPv6 host keeps its brackets
             // A URI's authority is visible ASCII, and so a header value.
             host: HeaderValue::from_str(authority).expect("a URI's authority is a header value"),
-            target: Uri::try_from(target).unwrap_or_else(|_| Uri::from_static("/")),
+            fixed_target: upstream
+                .target
+                .is_fixed()
+                .then(|| Uri::try_from(upstream.target.fill(|_| "")).ok())
+                .flatten(),
+            template: upstream.target.clone(),
             headers: upstream
                 .headers
                 .iter()
@@ -241,20 +247,28 @@ impl HttpSource {
         }
     }
 
-    /// Calls the upstream once, forwarding `request_id` and the `trace` (with a parent id of
-    /// this call's own); logs one debug line.
+    /// Calls the upstream once, its URL filled with the parameters' `values`, forwarding
+    /// `request_id` and the `trace` (with a parent id of this call's own); logs one debug line.
     /// The body's bytes come back held against the budget.
     pub async fn call(
         &self,
+        values: &ParameterValues,
         request_id: Option<&[u8]>,
         trace: &TraceContext,
     ) -> (SourceResult, Held) {
         let started = Instant::now();
-        let context = PassedOn {
-            request_id: request_id.and_then(|id| HeaderValue::from_bytes(id).ok()),
-            trace: trace.for_call(),
+        let answer = match self.target(values) {
+            Ok(target) => {
+                let context = PassedOn {
+                    target,
+                    request_id: request_id.and_then(|id| HeaderValue::from_bytes(id).ok()),
+                    trace: trace.for_call(),
+                };
+                self.answer(&context).await
+            }
+            Err(failure) => Err(failure),
         };
-        let (result, held) = match self.answer(&context).await {
+        let (result, held) = match answer {
             Ok(Answer { status, body, held }) => (
                 SourceResult::succeeded(&self.name, SourceKind::Http, started, status, body),
                 held,
@@ -282,6 +296,20 @@ impl HttpSource {
             result.elapsed_ms,
         );
         (result, held)
+    }
+
+    /// The path and query to ask for: the URL's own, or with the parameters' values.
+    fn target(&self, values: &ParameterValues) -> Result<Uri, Failure> {
+        if let Some(target) = &self.fixed_target {
+            return Ok(target.clone());
+        }
+        // Every value is percent-encoded but for unreserved characters: always a valid target.
+        Uri::try_from(self.template.fill(|name| values.get(name))).map_err(|_| {
+            Failure::new(
+                SourceErrorType::Protocol,
+                "the URL filled with the parameters' values is not a URL",
+            )
+        })
     }
 
     /// The upstream's status and JSON body (`None` when empty), or why there are none.
@@ -326,7 +354,7 @@ impl HttpSource {
     ) -> Result<Answer, Failure> {
         let request = || {
             let (traceparent, tracestate) = &context.trace;
-            let mut request = Request::get(self.target.clone())
+            let mut request = Request::get(context.target.clone())
                 .header(header::HOST, self.host.clone())
                 .header(TRACEPARENT, traceparent.clone());
             // The configured headers, then `Accept` unless they name one.

@@ -8,6 +8,7 @@
 pub mod budget;
 pub mod http;
 pub mod json;
+pub mod parameters;
 pub mod tls;
 
 use std::time::{Duration, Instant};
@@ -20,9 +21,12 @@ use serde_json::value::RawValue;
 use utoipa::ToSchema;
 
 use crate::api::simulated_io::SimulatedIo;
+use crate::api::validation::HttpValidationError;
+use crate::config::parameters::Parameter;
 use crate::config::{ServeSettings, Upstream};
 use crate::telemetry::metrics::Metrics;
 use crate::telemetry::trace_context::TraceContext;
+use parameters::ParameterValues;
 
 /// The names of the simulated sources that stand in when no upstream is configured.
 pub const SIMULATED_SOURCES: [&str; 3] = ["simulated-1", "simulated-2", "simulated-3"];
@@ -213,6 +217,7 @@ fn millis(elapsed: Duration) -> u64 {
 #[derive(Debug, Clone)]
 pub struct SourcesConfig {
     upstreams: Vec<UpstreamConfig>,
+    parameters: std::sync::Arc<[Parameter]>,
     io: SimulatedIo,
     budget: budget::BodyBudget,
     metrics: Option<Metrics>,
@@ -265,6 +270,7 @@ impl SourcesConfig {
         }
         Ok(Self {
             upstreams,
+            parameters: settings.parameters.clone().into(),
             budget: budget::BodyBudget::new(settings.upstream_body_budget_bytes()),
             metrics: metrics.cloned(),
             io: SimulatedIo::new(settings.io_delay.into()),
@@ -292,13 +298,17 @@ impl SourcesConfig {
                 })
                 .collect()
         };
-        Sources { sources }
+        Sources {
+            sources,
+            parameters: self.parameters.clone(),
+        }
     }
 }
 
 /// A worker's sources.
 pub struct Sources {
     sources: Vec<Source>,
+    parameters: std::sync::Arc<[Parameter]>,
 }
 
 enum Source {
@@ -307,18 +317,24 @@ enum Source {
 }
 
 impl Sources {
-    /// Calls every source at once, forwarding `request_id` and the `trace`; answers once all
-    /// have finished or failed, in configured order, with the bodies' bytes held against the
-    /// budget (hold them until the answer is sent).
+    /// The parameters' values in `query`, checked, or every invalid one in FastAPI's `422`.
+    pub fn parameter_values(&self, query: &str) -> Result<ParameterValues, HttpValidationError> {
+        ParameterValues::from_query(query, &self.parameters)
+    }
+
+    /// Calls every source at once, with the parameters' `values`, forwarding `request_id` and
+    /// the `trace`; answers once all have finished or failed, in configured order, with the
+    /// bodies' bytes held against the budget (hold them until the answer is sent).
     pub async fn call_all(
         &self,
+        values: &ParameterValues,
         request_id: Option<&HeaderValue>,
         trace: &TraceContext,
     ) -> (Vec<SourceResult>, budget::Held) {
         let calls = self
             .sources
             .iter()
-            .map(|source| source.call(request_id, trace));
+            .map(|source| source.call(values, request_id, trace));
         let mut held = budget::Held::default();
         let results = join_all(calls)
             .await
@@ -335,6 +351,7 @@ impl Sources {
 impl Source {
     async fn call(
         &self,
+        values: &ParameterValues,
         request_id: Option<&HeaderValue>,
         trace: &TraceContext,
     ) -> (SourceResult, budget::Held) {
@@ -349,7 +366,7 @@ impl Source {
             }
             Self::Http(source) => {
                 source
-                    .call(request_id.map(HeaderValue::as_bytes), trace)
+                    .call(values, request_id.map(HeaderValue::as_bytes), trace)
                     .await
             }
         }

@@ -11,6 +11,7 @@ from greeter_client.api.greeting import get_greeting, get_greetings, get_named_g
 from greeter_client.api.health import get_health, get_readiness
 from greeter_client.models import (
     Aggregate,
+    GetAggregateLanguage,
     Greeting,
     GreetingMessage,
     GreetingRequest,
@@ -46,12 +47,21 @@ def main(base_url: str, api_key: str) -> None:
     assert isinstance(get_health.sync(client=anonymous), Health)
     checks += 1
 
-    aggregate = get_aggregate.sync(client=client)
+    # The server's GET /aggregate takes the parameters its configuration declares (name, and
+    # language with a default), and calls a greeter upstream with them.
+    aggregate = get_aggregate.sync(client=client, name="Zoë/Ada 100%", language=GetAggregateLanguage.FR)
     assert isinstance(aggregate, Aggregate), aggregate
     names = [source.name for source in aggregate.sources]
-    assert names == ["simulated-1", "simulated-2", "simulated-3"], names
+    assert names == ["hello", "greetings"], names
     for source in aggregate.sources:
-        assert source.ok and source.kind == SourceKind.SIMULATED and source.status == 200, source
+        assert source.ok and source.kind == SourceKind.HTTP and source.status == 200, source
+    assert aggregate.sources[0].body["Hello"] == "Zoë/Ada 100%", aggregate.sources[0].body
+    assert aggregate.sources[1].body["message"] == "Bonjour, Zoë/Ada 100%!", aggregate.sources[1].body
+    checks += 1
+
+    invalid = get_aggregate.sync_detailed(client=client, name="")
+    assert invalid.status_code == 422 and isinstance(invalid.parsed, HTTPValidationError), invalid
+    assert invalid.parsed.detail[0].loc == ["query", "name"], invalid.parsed
     checks += 1
 
     greeting = get_greeting.sync(client=client)

@@ -30,18 +30,33 @@ let checks = 0;
 }
 
 {
-  const { data, response } = await client.GET("/aggregate");
+  // The server's GET /aggregate takes the parameters its configuration declares (name, and
+  // language with a default), and calls a greeter upstream with them.
+  const { data, response } = await client.GET("/aggregate", {
+    params: { query: { name: "Zoë/Ada 100%", language: "fr" } },
+  });
   assert.equal(response.status, 200);
   const sources = data?.sources ?? [];
   assert.deepEqual(
     sources.map((source) => source.name),
-    ["simulated-1", "simulated-2", "simulated-3"],
+    ["hello", "greetings"],
   );
   for (const source of sources) {
     assert.equal(source.ok, true);
-    assert.equal(source.kind, "simulated");
+    assert.equal(source.kind, "http");
     assert.equal(source.status, 200);
   }
+  assert.deepEqual(sources[0]?.body, { Hello: "Zoë/Ada 100%" });
+  assert.equal((sources[1]?.body as { message: string }).message, "Bonjour, Zoë/Ada 100%!");
+  checks++;
+}
+
+{
+  const { error, response } = await client.GET("/aggregate", { params: { query: { name: "" } } });
+  assert.equal(response.status, 422);
+  assert.ok(error && typeof error.detail !== "string", "a 422 body lists its problems");
+  assert.equal(error.detail[0]?.type, "string_too_short");
+  assert.deepEqual(error.detail[0]?.loc, ["query", "name"]);
   checks++;
 }
 

@@ -33,17 +33,33 @@ async fn main() {
     anonymous.get_health().send().await.expect("GET /healthz without a key");
     checks += 1;
 
+    // The server's GET /aggregate takes the parameters its configuration declares (name, and
+    // language with a default), and calls a greeter upstream with them.
     let aggregate = client
         .get_aggregate()
+        .name("Zoë/Ada 100%")
+        .language(types::GetAggregateLanguage::Fr)
         .send()
         .await
         .expect("GET /aggregate")
         .into_inner();
     let names: Vec<&str> = aggregate.sources.iter().map(|s| s.name.as_str()).collect();
-    assert_eq!(names, ["simulated-1", "simulated-2", "simulated-3"]);
+    assert_eq!(names, ["hello", "greetings"]);
     for source in &aggregate.sources {
         assert!(source.ok, "{source:?}");
-        assert_eq!(source.kind, types::SourceKind::Simulated);
+        assert_eq!(source.kind, types::SourceKind::Http);
+    }
+    assert_eq!(
+        aggregate.sources[0].body.as_ref().map(|body| body["Hello"].clone()),
+        Some(serde_json::json!("Zoë/Ada 100%"))
+    );
+    checks += 1;
+
+    // The generated type carries the parameter's rules: an empty name is refused before it is
+    // sent.
+    match client.get_aggregate().name("").send().await {
+        Err(Error::InvalidRequest(why)) => assert!(why.contains("name"), "{why}"),
+        other => panic!("GET /aggregate?name= : {other:?}"),
     }
     checks += 1;
 
