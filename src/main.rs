@@ -6,6 +6,7 @@ use std::panic::AssertUnwindSafe;
 use std::process::ExitCode;
 
 use greeter::api::openapi::SpecVersion;
+use greeter::config::cli::{Resolved, place_error};
 use greeter::config::{Cli, Command, LoadError, ServeSettings};
 use greeter::lifecycle::serving::ServingState;
 use greeter::lifecycle::{healthcheck, memory, open_files, signals};
@@ -37,7 +38,9 @@ fn main() -> ExitCode {
                 ExitCode::from(2)
             }
         },
-        Command::Healthcheck { url, port, timeout } => {
+        Command::Healthcheck {
+            url, port, timeout, ..
+        } => {
             let url = url.unwrap_or_else(|| healthcheck::default_url(port));
             match healthcheck::check(&url, timeout.into()) {
                 Ok(status) => {
@@ -60,21 +63,23 @@ fn main() -> ExitCode {
                     ExitCode::SUCCESS
                 }
                 Err(message) => {
-                    eprintln!("error: {message}");
+                    let placed = place_error(&message, &origins, settings.config.as_deref());
+                    eprintln!("error: {placed}");
                     ExitCode::from(2)
                 }
             }
         }
         Command::Serve(settings) => match settings.check() {
             Ok(()) => match inherited {
-                Ok(mut inherited) => serve(settings, &mut inherited),
+                Ok(mut inherited) => serve(settings, &origins, &mut inherited),
                 Err(message) => {
                     eprintln!("error: {message}");
                     ExitCode::from(2)
                 }
             },
             Err(message) => {
-                eprintln!("error: {message} (see greeter --help)");
+                let placed = place_error(&message, &origins, settings.config.as_deref());
+                eprintln!("error: {placed} (see greeter --help)");
                 ExitCode::from(2)
             }
         },
@@ -98,7 +103,10 @@ fn parse_command_line() -> Cli {
             std::process::exit(2);
         }
         LoadError::File(message) => {
-            eprintln!("error: {message}");
+            eprintln!(
+                "error: {}",
+                greeter::config::config_file::one_line(&message)
+            );
             std::process::exit(2);
         }
     })
@@ -181,7 +189,11 @@ fn print_openapi(spec_version: SpecVersion) -> ExitCode {
     }
 }
 
-fn serve(settings: ServeSettings, inherited: &mut listenfd::ListenFd) -> ExitCode {
+fn serve(
+    settings: ServeSettings,
+    origins: &[Resolved],
+    inherited: &mut listenfd::ListenFd,
+) -> ExitCode {
     if let Err(err) = logging::init_logging(settings.log_format) {
         eprintln!("error: cannot start logging: {err}");
         return ExitCode::FAILURE;
@@ -196,7 +208,11 @@ fn serve(settings: ServeSettings, inherited: &mut listenfd::ListenFd) -> ExitCod
             ExitCode::SUCCESS
         }
         Ok(Err(err)) => {
-            logging::print_error(&err.to_string());
+            logging::print_error(&place_error(
+                &err.to_string(),
+                origins,
+                settings.config.as_deref(),
+            ));
             ExitCode::FAILURE
         }
         Err(_) => {

@@ -10,7 +10,7 @@ use clap::parser::ValueSource;
 use clap::{ArgMatches, CommandFactory, FromArgMatches, Parser, Subcommand};
 
 use crate::config::bounds;
-use crate::config::config_file::{self, NOT_IN_THE_FILE};
+use crate::config::config_file::{self, SettingKey, UPSTREAMS_KEY};
 use crate::config::serve::{DEFAULT_PORT, ServeSettings};
 
 /// The editions `greeter openapi --spec-version` takes (the API's `SpecVersion` parses each).
@@ -48,6 +48,8 @@ pub struct Cli {
 pub struct Resolved {
     /// The key, as the configuration file names it.
     pub key: String,
+    /// Whether it takes a list.
+    pub list: bool,
     /// The values, as written (none for a setting left unset).
     pub values: Vec<String>,
     /// Where they came from.
@@ -85,7 +87,8 @@ impl Cli {
     /// Reads `args` (the program's name first) and the environment, and with `--config FILE`
     /// (or `GREETER_CONFIG`) the file beneath them: a setting given as a flag or in the
     /// environment overrides the file's, and `--upstream` (or `GREETER_UPSTREAMS`) replaces its
-    /// upstreams. A value from the file passes the same parser as the flag.
+    /// upstreams. A value from the file passes the same parser as the flag. `greeter
+    /// healthcheck` reads the file's `port`.
     pub fn load<I, T>(args: I) -> Result<Self, LoadError>
     where
         I: IntoIterator<Item = T>,
@@ -98,54 +101,56 @@ impl Cli {
             .try_get_matches_from(&args)
             .map_err(LoadError::Cli)?;
         let subcommand = match matches.subcommand() {
-            Some((name @ ("serve" | "check-config"), _)) => Some(name.to_owned()),
+            Some((name @ ("serve" | "check-config" | "healthcheck"), _)) => Some(name.to_owned()),
             Some(_) => return Self::from_arg_matches(&matches).map_err(LoadError::Cli),
             None => None,
         };
-        let settings_command = match &subcommand {
+        let this_command = match &subcommand {
             Some(name) => command.find_subcommand(name).unwrap_or(&command),
             None => &command,
         };
-        let settings_matches = matches.subcommand().map_or(&matches, |(_, m)| m);
-        let Some(path) = settings_matches.get_one::<PathBuf>("config").cloned() else {
+        let this_matches = matches.subcommand().map_or(&matches, |(_, m)| m);
+        let Some(path) = this_matches.get_one::<PathBuf>("config").cloned() else {
             let mut cli = Self::from_arg_matches(&matches).map_err(LoadError::Cli)?;
-            cli.origins = origins(settings_command, settings_matches, &BTreeMap::new());
+            cli.origins = origins(this_command, this_matches, &BTreeMap::new());
             return Ok(cli);
         };
-        let ids: Vec<&str> = settings_command
-            .get_arguments()
-            .map(|arg| arg.get_id().as_str())
-            .filter(|id| !matches!(*id, "help" | "version"))
+        // What the file may give: the server's settings (`healthcheck` takes `port` of them).
+        let serve_keys: Vec<(String, bool)> = setting_args(&command)
+            .map(|arg| (file_key(arg), is_list(arg)))
+            .filter(|(key, _)| key != UPSTREAMS_KEY)
+            .collect();
+        let known: Vec<SettingKey<'_>> = serve_keys
+            .iter()
+            .map(|(key, list)| SettingKey { key, list: *list })
             .collect();
         let mut given = BTreeMap::new();
-        for id in &ids {
-            if !matches!(
-                settings_matches.value_source(id),
+        for arg in setting_args(this_command) {
+            let id = arg.get_id().as_str();
+            let key = file_key(arg);
+            let was_given = matches!(
+                this_matches.value_source(id),
                 Some(ValueSource::CommandLine | ValueSource::EnvVariable)
-            ) || *id == "config"
-            {
+            );
+            if !was_given || !(key == UPSTREAMS_KEY || known.iter().any(|k| k.key == key)) {
                 continue;
             }
-            let values = settings_matches
+            let values = this_matches
                 .get_raw(id)
                 .into_iter()
                 .flatten()
                 .map(|value| {
                     value.to_str().map(str::to_owned).ok_or_else(|| {
                         LoadError::File(format!(
-                            "the value of {id} is not UTF-8, which --config cannot layer"
+                            "the value of --{} is not UTF-8, which --config cannot layer",
+                            arg.get_long().unwrap_or(id)
                         ))
                     })
                 })
                 .collect::<Result<Vec<_>, _>>()?;
-            given.insert((*id).to_owned(), values);
+            given.insert(key, values);
         }
-        let known: Vec<&str> = ids
-            .iter()
-            .copied()
-            .filter(|id| !NOT_IN_THE_FILE.contains(id))
-            .collect();
-        let layered = config_file::layer(&path, given, &known).map_err(LoadError::File)?;
+        let layered = config_file::layer(&path, &given, &known).map_err(LoadError::File)?;
 
         // The layered settings, as flags, for clap to read as it reads any.
         let mut argv: Vec<OsString> = args.iter().take(1).cloned().collect();
@@ -153,14 +158,13 @@ impl Cli {
         let mut config = OsString::from("--config=");
         config.push(&path);
         argv.push(config);
-        let long_of = |id: &str| {
-            settings_command
-                .get_arguments()
-                .find(|arg| arg.get_id() == id)
+        let long_of = |key: &str| {
+            setting_args(this_command)
+                .find(|arg| file_key(arg) == key)
                 .and_then(|arg| arg.get_long())
         };
-        for (id, values) in &layered.settings {
-            let Some(long) = long_of(id) else { continue };
+        for (key, values) in &layered.settings {
+            let Some(long) = long_of(key) else { continue };
             argv.extend(
                 values
                     .iter()
@@ -179,24 +183,27 @@ impl Cli {
                 let from_file = layered
                     .from_file
                     .iter()
-                    .find(|(id, _)| long_of(id).is_some_and(|long| flag == format!("--{long}")));
+                    .find(|(key, _)| long_of(key).is_some_and(|long| flag == format!("--{long}")));
                 match from_file {
-                    Some((id, line)) => {
+                    Some((key, line)) => {
                         let rendered = error.to_string();
                         let first = rendered.lines().next().unwrap_or_default();
                         let why = first.strip_prefix("error: ").unwrap_or(first);
-                        LoadError::File(format!("{}:{line}: {id}: {why}", path.display()))
+                        LoadError::File(config_file::one_line(&format!(
+                            "{}:{line}: {key}: {why}",
+                            path.display()
+                        )))
                     }
                     None => LoadError::Cli(error),
                 }
             })?;
         let mut cli = Self::from_arg_matches(&final_matches).map_err(LoadError::Cli)?;
-        // The values as clap read them; where each came from, as first given.
-        let given_origins = origins(settings_command, settings_matches, &layered.from_file);
+        // The values as clap read them; where each came from, as first given or the file.
+        let given_origins = origins(this_command, this_matches, &layered.from_file);
         let final_settings = final_matches
             .subcommand()
             .map_or(&final_matches, |(_, m)| m);
-        cli.origins = origins(settings_command, final_settings, &layered.from_file)
+        cli.origins = origins(this_command, final_settings, &layered.from_file)
             .into_iter()
             .zip(given_origins)
             .map(|(resolved, given)| Resolved {
@@ -204,42 +211,89 @@ impl Cli {
                 ..resolved
             })
             .collect();
-        // The upstreams, the file's unless `--upstream` or `GREETER_UPSTREAMS` replaced them.
+        // The upstreams, the file's unless `--upstream` or `GREETER_UPSTREAMS` replaced them,
+        // and the parameters.
         let settings = match &mut cli.command {
             Some(Command::Serve(settings) | Command::CheckConfig(settings)) => settings,
-            _ => &mut cli.serve,
+            Some(_) => return Ok(cli),
+            None => &mut cli.serve,
         };
         settings.upstreams = layered.upstreams;
         settings.parameters = layered.parameters;
-        if let Some(upstreams) = cli.origins.iter_mut().find(|o| o.key == "upstreams") {
-            if upstreams.origin == Origin::Default && !settings.upstreams.is_empty() {
-                upstreams.origin = Origin::File(0);
-            }
+        if let Some(upstreams) = cli.origins.iter_mut().find(|o| o.key == UPSTREAMS_KEY) {
             upstreams.values = settings.upstreams.iter().map(|u| u.to_string()).collect();
         }
         Ok(cli)
     }
 }
 
+/// `message` (an error naming a flag) with the configuration file's line and key in front
+/// when the first flag it names took its value from the file; on one line.
+pub fn place_error(
+    message: &str,
+    origins: &[Resolved],
+    config: Option<&std::path::Path>,
+) -> String {
+    let message = config_file::one_line(message);
+    let Some(config) = config else {
+        return message;
+    };
+    let flags = message
+        .match_indices("--")
+        .map(|(at, _)| &message[at + 2..])
+        .map(|rest| {
+            let end = rest
+                .find(|c: char| !(c.is_ascii_lowercase() || c == '-'))
+                .unwrap_or(rest.len());
+            rest[..end].replace('-', "_")
+        });
+    for key in flags {
+        if let Some(Resolved {
+            origin: Origin::File(line),
+            ..
+        }) = origins.iter().find(|r| r.key == key)
+        {
+            return format!("{}:{line}: {key}: {message}", config.display());
+        }
+    }
+    message
+}
+
+/// The settings among `command`'s arguments: all but `--help`, `--version` and `--config`.
+fn setting_args(command: &clap::Command) -> impl Iterator<Item = &clap::Arg> {
+    command.get_arguments().filter(|arg| {
+        !matches!(arg.get_id().as_str(), "help" | "version" | "config") && arg.get_long().is_some()
+    })
+}
+
+/// A setting's key in the configuration file: its flag's long name with `_` for `-`.
+fn file_key(arg: &clap::Arg) -> String {
+    arg.get_long().unwrap_or_default().replace('-', "_")
+}
+
+/// Whether a setting takes a list (its flag repeats).
+fn is_list(arg: &clap::Arg) -> bool {
+    matches!(arg.get_action(), clap::ArgAction::Append)
+}
+
 /// Where each setting of `command` came from in `matches`; `from_file` names those the
-/// configuration file gave.
+/// configuration file gave, by key.
 fn origins(
     command: &clap::Command,
     matches: &ArgMatches,
     from_file: &BTreeMap<String, usize>,
 ) -> Vec<Resolved> {
-    command
-        .get_arguments()
-        .filter(|arg| !matches!(arg.get_id().as_str(), "help" | "version"))
+    setting_args(command)
         .map(|arg| {
             let id = arg.get_id().as_str();
+            let key = file_key(arg);
             let values = matches
                 .get_raw(id)
                 .into_iter()
                 .flatten()
                 .map(|value| value.to_string_lossy().into_owned())
                 .collect();
-            let origin = match (from_file.get(id), matches.value_source(id)) {
+            let origin = match (from_file.get(&key), matches.value_source(id)) {
                 (Some(line), _) => Origin::File(*line),
                 (None, Some(ValueSource::EnvVariable)) => Origin::Environment(
                     arg.get_env()
@@ -250,7 +304,8 @@ fn origins(
                 _ => Origin::Default,
             };
             Resolved {
-                key: id.to_owned(),
+                list: is_list(arg),
+                key,
                 values,
                 origin,
             }
@@ -286,6 +341,9 @@ pub enum Command {
         #[arg(long, env = "GREETER_PORT", default_value_t = DEFAULT_PORT,
               value_parser = |s: &str| bounds::of("healthcheck --port").count(s).map(|n| n as u16))]
         port: u16,
+        /// A configuration file whose `port` is the default URL's (as `greeter --config`).
+        #[arg(long, env = "GREETER_CONFIG", value_name = "FILE")]
+        config: Option<PathBuf>,
         /// The longest the whole check may take, 1ms to 1h.
         #[arg(long, value_name = "DURATION", default_value = "2s",
               value_parser = |s: &str| bounds::of("healthcheck --timeout").duration(s))]

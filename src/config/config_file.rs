@@ -1,13 +1,15 @@
 //! The configuration file (`--config FILE`, `GREETER_CONFIG`): TOML, for what flags cannot say
 //! well. Its top-level keys are the server's settings, named as their flags are with `_` for
 //! `-` (`upstream_timeout = "5s"` is `--upstream-timeout 5s`); its `[[upstreams]]` tables name
-//! each upstream with its own limits, CA file and headers (`config/greeter.example.toml`).
+//! each upstream with its own limits, CA file and headers, its `[[parameters]]` tables the
+//! parameters of `GET /aggregate` (`deploy/config/greeter.toml` shows every key).
 //!
 //! figment layers the sources: the file, then the flags and environment variables that were
 //! given, which override it (`--upstream` or `GREETER_UPSTREAMS` replaces the file's upstreams);
 //! clap then reads the result, so a value from the file passes the same parser, with the same
 //! bounds, as the flag. Unknown keys are refused, and every error is one line naming the file,
-//! the line and the key.
+//! the line and the key, never a value (a value may be a secret). A relative path in the file
+//! (`ca_file`, a header's `file`) is relative to the file's folder.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -18,29 +20,38 @@ use figment::value::Value;
 use serde::{Deserialize, Serialize};
 
 use crate::config::bounds::{self, non_zero};
-use crate::config::files::read_text_file;
-use crate::config::headers::{MAX_HEADERS, UpstreamHeader, ValueSource};
+use crate::config::files::{read_regular_file, read_text_file};
+use crate::config::headers::{HeaderSource, MAX_HEADERS, UpstreamHeader};
 use crate::config::parameters::{Declaration, Parameter};
-use crate::config::upstream::{MAX_UPSTREAMS, Upstream};
+use crate::config::upstream::{MAX_CA_FILE_BYTES, MAX_UPSTREAMS, Upstream};
 
 /// The largest configuration file read.
 pub const MAX_CONFIG_FILE_BYTES: u64 = 1 << 20;
 
-/// The settings the file cannot set as top-level keys: the file itself, the upstreams
-/// (`[[upstreams]]` tables instead) and the parameters (`[[parameters]]`).
-pub const NOT_IN_THE_FILE: [&str; 3] = ["config", "upstreams", "parameters"];
+/// The key of `--upstream`, whose values the file gives as `[[upstreams]]` tables instead.
+pub const UPSTREAMS_KEY: &str = "upstream";
+
+/// A setting the file may give at its top level.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SettingKey<'a> {
+    /// The flag's long name with `_` for `-`.
+    pub key: &'a str,
+    /// Whether it takes a list (a repeatable flag).
+    pub list: bool,
+}
 
 /// A configuration file's settings, layered under the flags and environment variables given.
 #[derive(Debug)]
 pub struct Layered {
-    /// Every setting's values by its id (a flag's long name with `_` for `-`): the file's,
-    /// replaced by those given as flags or in the environment.
+    /// Every setting's values by its key: the file's, replaced by those given as flags or in
+    /// the environment.
     pub settings: BTreeMap<String, Vec<String>>,
     /// The upstreams: the file's, unless `--upstream` or `GREETER_UPSTREAMS` was given.
     pub upstreams: Vec<Upstream>,
     /// The parameters of `GET /aggregate`.
     pub parameters: Vec<Parameter>,
-    /// Which settings came from the file, with its line, to name it in an error.
+    /// The settings the file gave (and nothing given overrode), with their line; the
+    /// upstreams, when they are the file's, under [`UPSTREAMS_KEY`].
     pub from_file: BTreeMap<String, usize>,
 }
 
@@ -55,62 +66,56 @@ struct Shape {
     settings: BTreeMap<String, Value>,
 }
 
-/// An `[[upstreams]]` table.
+/// An `[[upstreams]]` table. Its numbers and sizes are read as the flags read them, written as
+/// strings or as numbers alike.
 #[derive(Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 struct UpstreamTable {
     name: String,
     url: String,
-    timeout: Option<String>,
-    max_connections: Option<u64>,
+    timeout: Option<Value>,
+    max_connections: Option<Value>,
     max_body: Option<Value>,
     ca_file: Option<PathBuf>,
     #[serde(default)]
-    headers: BTreeMap<String, HeaderTable>,
+    headers: BTreeMap<String, Value>,
 }
 
-/// A header's value: written as it is, or `{ env = "NAME" }`, or `{ file = "PATH" }`.
-#[derive(Debug, Deserialize, Serialize)]
-#[serde(untagged)]
-enum HeaderTable {
-    Literal(String),
-    From(FromTable),
-}
-
-#[derive(Debug, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-struct FromTable {
-    env: Option<String>,
-    file: Option<PathBuf>,
-}
-
-/// A place in the file, for an error: a key, or an index in an array.
+/// A place in the file, for an error: a key, or an index in an array of tables.
 enum Step<'a> {
     Key(&'a str),
     Index(usize),
 }
 
-/// The file, read and parsed, to name lines in errors.
-struct Source {
+/// The file's text, parsed with the place of every key, to name lines in errors.
+struct FileText {
     path: PathBuf,
     text: String,
     document: toml_edit::ImDocument<String>,
 }
 
-impl Source {
+impl FileText {
     fn read(path: &Path) -> Result<Self, String> {
         let text = read_text_file(path, MAX_CONFIG_FILE_BYTES)
-            .map_err(|why| format!("{}: {why}", path.display()))?;
+            .map_err(|why| one_line(&format!("{}: {why}", path.display())))?;
         let document = toml_edit::ImDocument::parse(text.clone()).map_err(|error| {
             let line = error.span().map_or(1, |span| line_at(&text, span.start));
             let message = error.message().lines().next().unwrap_or("not TOML").trim();
-            format!("{}:{line}: {message}", path.display())
+            one_line(&format!("{}:{line}: {message}", path.display()))
         })?;
         Ok(Self {
             path: path.to_owned(),
             text,
             document,
         })
+    }
+
+    /// `path` as the file means it: relative to the file's folder.
+    fn resolve(&self, path: &Path) -> PathBuf {
+        match self.path.parent() {
+            Some(folder) if path.is_relative() => folder.join(path),
+            _ => path.to_owned(),
+        }
     }
 
     /// The line of the key at `path`, or of the nearest table holding it.
@@ -150,7 +155,7 @@ impl Source {
         line
     }
 
-    /// `file:line: key: why`.
+    /// `file:line: key: why`, on one line.
     fn error(&self, path: &[Step<'_>], why: impl std::fmt::Display) -> String {
         let key = path
             .iter()
@@ -159,12 +164,12 @@ impl Source {
                 Step::Index(index) => format!("[{index}]"),
             })
             .collect::<String>();
-        format!(
+        one_line(&format!(
             "{}:{}: {}: {why}",
             self.path.display(),
             self.line_of(path),
             key.trim_start_matches('.')
-        )
+        ))
     }
 }
 
@@ -176,43 +181,32 @@ fn line_at(text: &str, offset: usize) -> usize {
         + 1
 }
 
+/// `text` with its control characters escaped (`\n`, `\u{7f}`), so that an error is one line
+/// whatever a key, a path or a name holds.
+pub fn one_line(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_debug().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
+}
+
 /// Reads the file at `path` and layers `given` over it: the values of the settings given as
-/// flags or in the environment, by id. `known` are the ids a file may set.
+/// flags or in the environment, by key (`--upstream`'s under [`UPSTREAMS_KEY`]). `known` are
+/// the settings a file may give at its top level.
 pub fn layer(
     path: &Path,
-    given: BTreeMap<String, Vec<String>>,
-    known: &[&str],
+    given: &BTreeMap<String, Vec<String>>,
+    known: &[SettingKey<'_>],
 ) -> Result<Layered, String> {
-    let source = Source::read(path)?;
-    let file: Shape = Figment::from(Toml::string(&source.text))
-        .extract()
-        .map_err(|error| figment_error(&source, &error))?;
-    for (key, value) in &file.settings {
-        if !known.contains(&key.as_str()) {
-            let hint = if key.contains('-') {
-                format!(" (keys use _ where flags use -: {})", key.replace('-', "_"))
-            } else if key == "upstream" {
-                " (upstreams are [[upstreams]] tables)".to_owned()
-            } else if key == "parameter" {
-                " (parameters are [[parameters]] tables)".to_owned()
-            } else {
-                String::new()
-            };
-            return Err(source.error(&[Step::Key(key)], format!("unknown setting{hint}")));
-        }
-        values_of(value).map_err(|why| source.error(&[Step::Key(key)], why))?;
-    }
-    let from_file = file
-        .settings
-        .keys()
-        .filter(|key| !given.contains_key(*key))
-        .map(|key| (key.clone(), source.line_of(&[Step::Key(key)])))
-        .collect();
-
-    // The flags and environment given, over the file.
+    let file = FileText::read(path)?;
     let mut over = BTreeMap::new();
-    for (key, values) in &given {
-        if key == "upstreams" {
+    for (key, values) in given {
+        if key == UPSTREAMS_KEY {
             let tables: Vec<_> = values
                 .iter()
                 .map(|value| {
@@ -220,45 +214,71 @@ pub fn layer(
                     BTreeMap::from([("name", name), ("url", url)])
                 })
                 .collect();
-            over.insert(
-                key.clone(),
-                Value::serialize(tables).map_err(|e| e.to_string())?,
-            );
+            let tables = Value::serialize(tables).map_err(|error| error.to_string())?;
+            over.insert("upstreams".to_owned(), tables);
         } else {
             over.insert(key.clone(), Value::from(values.clone()));
         }
     }
-    let upstreams_given = given.contains_key("upstreams");
-    let layered: Shape = Figment::from(Toml::string(&source.text))
+    let layered: Shape = Figment::from(Toml::string(&file.text))
         .merge(Serialized::globals(over))
         .extract()
-        .map_err(|error| figment_error(&source, &error))?;
-    let settings = layered
-        .settings
-        .iter()
-        .map(|(key, value)| Ok((key.clone(), values_of(value)?)))
-        .collect::<Result<_, String>>()?;
-    if layered.upstreams.len() > MAX_UPSTREAMS && !upstreams_given {
-        return Err(source.error(
-            &[Step::Key("upstreams")],
-            format!(
-                "{} upstreams: at most {MAX_UPSTREAMS}",
-                layered.upstreams.len()
-            ),
-        ));
+        .map_err(|error| figment_error(&file, &error))?;
+
+    // What is not given comes from the file: its keys are checked here.
+    let mut settings = BTreeMap::new();
+    for (key, value) in &layered.settings {
+        let at = [Step::Key(key)];
+        let Some(setting) = known.iter().find(|setting| setting.key == key) else {
+            return Err(file.error(&at, unknown_setting(key, known)));
+        };
+        let values = values_of(value).map_err(|why| file.error(&at, why))?;
+        if values.len() != 1 && !setting.list {
+            return Err(file.error(&at, "expected one value, not a list"));
+        }
+        settings.insert(key.clone(), values);
     }
-    let upstreams = layered
-        .upstreams
-        .into_iter()
-        .enumerate()
-        .map(|(index, table)| {
-            upstream(table).map_err(|(keys, why)| {
-                let mut path = vec![Step::Key("upstreams"), Step::Index(index)];
-                path.extend(keys.iter().map(|key| Step::Key(key)));
-                source.error(&path, why)
-            })
-        })
-        .collect::<Result<_, _>>()?;
+    let mut from_file: BTreeMap<String, usize> = settings
+        .keys()
+        .filter(|key| !given.contains_key(*key))
+        .map(|key| (key.clone(), file.line_of(&[Step::Key(key)])))
+        .collect();
+
+    let upstreams_given = given.contains_key(UPSTREAMS_KEY);
+    if !upstreams_given && !layered.upstreams.is_empty() {
+        from_file.insert(
+            UPSTREAMS_KEY.to_owned(),
+            file.line_of(&[Step::Key("upstreams")]),
+        );
+        if layered.upstreams.len() > MAX_UPSTREAMS {
+            return Err(file.error(
+                &[Step::Key("upstreams")],
+                format!(
+                    "{} upstreams: at most {MAX_UPSTREAMS}",
+                    layered.upstreams.len()
+                ),
+            ));
+        }
+    }
+    let mut upstreams: Vec<Upstream> = Vec::with_capacity(layered.upstreams.len());
+    for (index, table) in layered.upstreams.into_iter().enumerate() {
+        fn at<'a>(index: usize, keys: &[&'a str]) -> Vec<Step<'a>> {
+            let mut path = vec![Step::Key("upstreams"), Step::Index(index)];
+            path.extend(keys.iter().map(|key| Step::Key(key)));
+            path
+        }
+        let upstream = upstream(table, &file).map_err(|(keys, why)| {
+            let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
+            file.error(&at(index, &keys), why)
+        })?;
+        if upstreams.iter().any(|u| u.name == upstream.name) {
+            return Err(file.error(
+                &at(index, &["name"]),
+                format!("the name {} is given twice", upstream.name),
+            ));
+        }
+        upstreams.push(upstream);
+    }
     let parameters = layered
         .parameters
         .into_iter()
@@ -266,7 +286,7 @@ pub fn layer(
         .map(|(index, table)| {
             Parameter::declare(table).map_err(|(key, why)| {
                 let path = [Step::Key("parameters"), Step::Index(index), Step::Key(key)];
-                source.error(&path, why)
+                file.error(&path, why)
             })
         })
         .collect::<Result<_, _>>()?;
@@ -276,6 +296,21 @@ pub fn layer(
         parameters,
         from_file,
     })
+}
+
+/// Why `key` is no setting, with a hint when it resembles one.
+fn unknown_setting(key: &str, known: &[SettingKey<'_>]) -> String {
+    let underscored = key.replace('-', "_");
+    let hint = if key == "upstream" {
+        " (upstreams are [[upstreams]] tables)".to_owned()
+    } else if key == "parameter" {
+        " (parameters are [[parameters]] tables)".to_owned()
+    } else if underscored != key && known.iter().any(|s| s.key == underscored) {
+        format!(" (keys use _ where flags use -: {underscored})")
+    } else {
+        String::new()
+    };
+    format!("unknown setting{hint}")
 }
 
 /// A setting's values: a string, a number or a boolean, or an array of them.
@@ -297,73 +332,59 @@ fn values_of(value: &Value) -> Result<Vec<String>, String> {
     }
 }
 
-/// One `[[upstreams]]` table as an [`Upstream`]; the error names the key at fault.
-fn upstream(table: UpstreamTable) -> Result<Upstream, (Vec<String>, String)> {
+/// One value, as a flag takes it: a string or a number.
+fn one_value(value: &Value) -> Result<String, String> {
+    match values_of(value)?.as_slice() {
+        [one] => Ok(one.clone()),
+        _ => Err("expected one value, not a list".to_owned()),
+    }
+}
+
+/// One `[[upstreams]]` table as an [`Upstream`]; the error names the keys of the value at
+/// fault.
+fn upstream(table: UpstreamTable, file: &FileText) -> Result<Upstream, (Vec<String>, String)> {
     let key = |key: &str| vec![key.to_owned()];
-    let mut upstream =
-        Upstream::parse(&format!("{}={}", table.name, table.url)).map_err(|why| {
-            let at = if why.starts_with("the name") {
-                "name"
-            } else {
-                "url"
-            };
-            (key(at), why)
-        })?;
+    Upstream::check_name(&table.name).map_err(|why| (key("name"), why))?;
+    let mut upstream = Upstream::parse(&format!("{}={}", table.name, table.url))
+        .map_err(|why| (key("url"), why))?;
     if let Some(timeout) = &table.timeout {
-        let timeout = bounds::of("--upstream-timeout")
-            .duration(timeout)
+        let timeout = one_value(timeout)
+            .and_then(|text| bounds::of("--upstream-timeout").duration(&text))
             .map_err(|why| (key("timeout"), why))?;
         upstream.timeout = Some(timeout.into());
     }
-    if let Some(count) = table.max_connections {
-        let count = bounds::of("--upstream-max-connections")
-            .count(&count.to_string())
+    if let Some(count) = &table.max_connections {
+        let count = one_value(count)
+            .and_then(|text| bounds::of("--upstream-max-connections").count(&text))
             .map_err(|why| (key("max_connections"), why))?;
         upstream.max_connections = Some(non_zero(count));
     }
     if let Some(size) = &table.max_body {
-        let size = values_of(size)
-            .ok()
-            .and_then(|mut values| values.pop().filter(|_| values.is_empty()))
-            .ok_or((
-                key("max_body"),
-                "expected a size such as \"1MiB\"".to_owned(),
-            ))?;
-        let size = bounds::of("--upstream-max-body")
-            .size(&size)
+        let size = one_value(size)
+            .and_then(|text| bounds::of("--upstream-max-body").size(&text))
             .map_err(|why| (key("max_body"), why))?;
         upstream.max_body = Some(size);
     }
-    if table.ca_file.is_some() && !upstream.is_https() {
-        return Err((
-            key("ca_file"),
-            "the upstream is called over http://, without TLS: a CA file would go unused"
-                .to_owned(),
-        ));
+    if let Some(path) = table.ca_file {
+        if !upstream.is_https() {
+            return Err((
+                key("ca_file"),
+                "the upstream is called over http://, without TLS: a CA file would go unused"
+                    .to_owned(),
+            ));
+        }
+        let path = file.resolve(&path);
+        // Read at start with the TLS set-up; a file that cannot be read is named here.
+        read_regular_file(&path, MAX_CA_FILE_BYTES)
+            .map_err(|why| (key("ca_file"), format!("{}: {why}", path.display())))?;
+        upstream.ca_file = Some(path);
     }
-    upstream.ca_file = table.ca_file;
     if table.headers.len() > MAX_HEADERS {
         return Err((key("headers"), format!("at most {MAX_HEADERS} headers")));
     }
     for (name, value) in table.headers {
         let at = vec!["headers".to_owned(), name.clone()];
-        let source = match value {
-            HeaderTable::Literal(text) => ValueSource::Literal(text),
-            HeaderTable::From(FromTable {
-                env: Some(variable),
-                file: None,
-            }) => ValueSource::Env(variable),
-            HeaderTable::From(FromTable {
-                env: None,
-                file: Some(path),
-            }) => ValueSource::File(path),
-            HeaderTable::From(_) => {
-                return Err((
-                    at,
-                    "give exactly one of env = \"NAME\" or file = \"PATH\"".to_owned(),
-                ));
-            }
-        };
+        let source = header_source(&value, file).map_err(|why| (at.clone(), why))?;
         let header = UpstreamHeader::resolve(&name, source).map_err(|why| (at.clone(), why))?;
         if upstream.headers.iter().any(|h| h.name == header.name) {
             return Err((at, format!("{} is given twice", header.name)));
@@ -373,37 +394,104 @@ fn upstream(table: UpstreamTable) -> Result<Upstream, (Vec<String>, String)> {
     Ok(upstream)
 }
 
-/// A figment error as one line naming the file, the line and the key.
-fn figment_error(source: &Source, error: &figment::Error) -> String {
-    let mut path: Vec<Step<'_>> = error
-        .path
-        .iter()
-        .map(|key| match key.parse() {
-            Ok(index) => Step::Index(index),
-            Err(_) => Step::Key(key),
-        })
-        .collect();
+/// A header's value as the file writes it: a string, `{ env = "NAME" }` or
+/// `{ file = "PATH" }`.
+fn header_source(value: &Value, file: &FileText) -> Result<HeaderSource, String> {
+    const EXPECTED: &str = "expected a string, { env = \"NAME\" } or { file = \"PATH\" }";
+    match value {
+        Value::String(_, text) => Ok(HeaderSource::Literal(text.clone())),
+        Value::Dict(_, table) => {
+            let text = |key: &str| match table.get(key) {
+                Some(Value::String(_, text)) => Ok(Some(text.clone())),
+                Some(_) => Err(format!("{key} is a string")),
+                None => Ok(None),
+            };
+            let unknown = table
+                .keys()
+                .find(|key| !matches!(key.as_str(), "env" | "file"));
+            match (text("env")?, text("file")?, unknown) {
+                (Some(variable), None, None) => Ok(HeaderSource::Env(variable)),
+                (None, Some(path), None) => Ok(HeaderSource::File(file.resolve(Path::new(&path)))),
+                _ => Err(format!("{EXPECTED}: exactly one of env or file")),
+            }
+        }
+        _ => Err(EXPECTED.to_owned()),
+    }
+}
+
+/// A figment error as one line naming the file, the line and the key, and never the value
+/// (which may be a secret).
+fn figment_error(file: &FileText, error: &figment::Error) -> String {
+    use figment::error::Kind;
+    let mut path: Vec<Step<'_>> = Vec::new();
+    for (index, key) in error.path.iter().enumerate() {
+        let in_array =
+            index > 0 && matches!(error.path[index - 1].as_str(), "upstreams" | "parameters");
+        match key.parse() {
+            Ok(position) if in_array => path.push(Step::Index(position)),
+            _ => path.push(Step::Key(key)),
+        }
+    }
     let why = match &error.kind {
-        figment::error::Kind::UnknownField(field, expected) => {
+        Kind::UnknownField(field, expected) => {
             if error.path.last() != Some(field) {
                 path.push(Step::Key(field));
             }
             format!("unknown key; expected one of {}", expected.join(", "))
         }
-        figment::error::Kind::MissingField(field) => format!("the key {field} is missing"),
-        figment::error::Kind::Message(message) if message.contains("untagged enum") => {
-            "expected a string, { env = \"NAME\" } or { file = \"PATH\" }".to_owned()
+        Kind::MissingField(field) => format!("the key {field} is missing"),
+        Kind::InvalidType(actual, expected) => {
+            format!("expected {expected}, found {}", type_of(actual))
         }
+        Kind::InvalidValue(actual, expected) => {
+            format!("expected {expected}, found another {}", type_of(actual))
+        }
+        Kind::InvalidLength(length, expected) => format!("{length} items; expected {expected}"),
+        Kind::UnknownVariant(_, expected) => {
+            format!("expected one of {}", expected.join(", "))
+        }
+        Kind::DuplicateField(field) => format!("{field} is given twice"),
+        Kind::Message(message) => message.clone(),
         kind => kind.to_string(),
     };
-    source.error(&path, why)
+    file.error(&path, why)
+}
+
+/// What kind of value `actual` is, without the value.
+fn type_of(actual: &figment::error::Actual) -> &'static str {
+    use figment::error::Actual;
+    match actual {
+        Actual::Bool(_) => "a boolean",
+        Actual::Unsigned(_) | Actual::Signed(_) | Actual::Float(_) => "a number",
+        Actual::Char(_) | Actual::Str(_) => "a string",
+        Actual::Seq => "a list",
+        Actual::Map => "a table",
+        _ => "another kind of value",
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    const KNOWN: [&str; 4] = ["port", "upstream_timeout", "cors_allow_origins", "io_delay"];
+    const KNOWN: [SettingKey<'static>; 4] = [
+        SettingKey {
+            key: "port",
+            list: false,
+        },
+        SettingKey {
+            key: "upstream_timeout",
+            list: false,
+        },
+        SettingKey {
+            key: "cors_allow_origin",
+            list: true,
+        },
+        SettingKey {
+            key: "io_delay",
+            list: false,
+        },
+    ];
 
     fn file(text: &str) -> (PathBuf, impl Drop) {
         struct Remove(PathBuf);
@@ -436,21 +524,25 @@ mod tests {
     #[test]
     fn the_file_is_layered_under_what_was_given() {
         let (path, _remove) = file(
-            "port = 9000\nio_delay = \"2s\"\ncors_allow_origins = [\"https://a.example\", \
+            "port = 9000\nio_delay = \"2s\"\ncors_allow_origin = [\"https://a.example\", \
              \"https://b.example\"]\n\n[[upstreams]]\nname = \"billing\"\nurl = \
              \"https://billing.example/v1\"\ntimeout = \"3s\"\nmax_connections = 8\nmax_body = \
              \"2MiB\"\nheaders = { Accept = \"application/json\" }\n",
         );
-        let layered = layer(&path, given(&[("port", &["9100"])]), &KNOWN).unwrap();
+        let layered = layer(&path, &given(&[("port", &["9100"])]), &KNOWN).unwrap();
         assert_eq!(layered.settings["port"], ["9100"], "the flag wins");
         assert_eq!(layered.settings["io_delay"], ["2s"]);
         assert_eq!(
-            layered.settings["cors_allow_origins"],
+            layered.settings["cors_allow_origin"],
             ["https://a.example", "https://b.example"]
         );
         assert_eq!(
             layered.from_file,
-            BTreeMap::from([("cors_allow_origins".into(), 3), ("io_delay".into(), 2)])
+            BTreeMap::from([
+                ("cors_allow_origin".into(), 3),
+                ("io_delay".into(), 2),
+                ("upstream".into(), 5)
+            ])
         );
         let [billing] = &layered.upstreams[..] else {
             panic!("{:?}", layered.upstreams)
@@ -463,7 +555,7 @@ mod tests {
 
         let replaced = layer(
             &path,
-            given(&[("upstreams", &["users=http://127.0.0.1:9/u"])]),
+            &given(&[("upstream", &["users=http://127.0.0.1:9/u"])]),
             &KNOWN,
         )
         .unwrap();
@@ -534,7 +626,7 @@ mod tests {
                 "[[upstreams]]\nname = \"a\"\nurl = \"http://x\"\n[upstreams.headers]\n\
                  X-Key = { env = \"A\", file = \"/b\" }\n",
                 5,
-                "upstreams[0].headers.X-Key: give exactly one of",
+                "upstreams[0].headers.X-Key: expected a string, { env = \"NAME\" } or { file = \"PATH\" }: exactly one",
             ),
             (
                 "[[upstreams]]\nname = \"a\"\nurl = \"http://x\"\n[upstreams.headers]\n\
@@ -542,6 +634,29 @@ mod tests {
                 5,
                 "upstreams[0].headers.X-Key: expected a string, { env",
             ),
+            ("port = [1, 2]\n", 1, "port: expected one value, not a list"),
+            (
+                "[[upstreams]]\nname = \"a\"\nurl = \"http://x\"\nheaders = \"Authorization: s3cr3t\"\n",
+                4,
+                "upstreams[0].headers: expected a map, found a string",
+            ),
+            (
+                "[[upstreams]]\nname = \"a\"\nurl = \"http://x\"\n[upstreams.headers]\n\"0\" = 1\n",
+                5,
+                "upstreams[0].headers.0: expected a string",
+            ),
+            (
+                "[[upstreams]]\nname = \"a\"\nurl = \"http://x\"\n[[upstreams]]\nname = \"a\"\n\
+                 url = \"http://y\"\n",
+                5,
+                "upstreams[1].name: the name a is given twice",
+            ),
+            (
+                "[[upstreams]]\nname = \"a\"\nurl = \"https://x\"\nca_file = \"no\\nsuch.pem\"\n",
+                4,
+                "upstreams[0].ca_file: ",
+            ),
+            ("\"a\\nb\" = 1\n", 1, "a\\nb: unknown setting"),
             (
                 "[[upstreams]]\nname = \"a\"\nurl = \"http://x\"\nheaders.Host = \"h\"\n",
                 4,
@@ -549,7 +664,7 @@ mod tests {
             ),
         ] {
             let (path, _remove) = file(text);
-            let error = layer(&path, BTreeMap::new(), &KNOWN).unwrap_err();
+            let error = layer(&path, &BTreeMap::new(), &KNOWN).unwrap_err();
             let prefix = format!("{}:{line}: ", path.display());
             assert!(error.starts_with(&prefix), "{text:?}: {error}");
             assert!(error.contains(says), "{text:?}: {error}");
@@ -559,12 +674,12 @@ mod tests {
 
     #[test]
     fn a_file_that_is_not_one_is_named() {
-        let error = layer(Path::new("/nonexistent.toml"), BTreeMap::new(), &KNOWN).unwrap_err();
+        let error = layer(Path::new("/nonexistent.toml"), &BTreeMap::new(), &KNOWN).unwrap_err();
         assert!(
             error.starts_with("/nonexistent.toml: cannot read it"),
             "{error}"
         );
-        let error = layer(Path::new("/dev/zero"), BTreeMap::new(), &KNOWN).unwrap_err();
+        let error = layer(Path::new("/dev/zero"), &BTreeMap::new(), &KNOWN).unwrap_err();
         assert_eq!(error, "/dev/zero: is not a regular file");
     }
 }

@@ -38,11 +38,23 @@ const RESERVED: [&str; 13] = [
 
 /// Words that make a header's name a credential's, so that its value is never shown even when
 /// written in the file.
-const CREDENTIAL_WORDS: [&str; 6] = ["auth", "key", "token", "secret", "password", "cookie"];
+const CREDENTIAL_WORDS: [&str; 11] = [
+    "auth",
+    "key",
+    "token",
+    "secret",
+    "password",
+    "passwd",
+    "cookie",
+    "credential",
+    "session",
+    "signature",
+    "bearer",
+];
 
 /// Where a header's value comes from, as the configuration file says.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ValueSource {
+pub enum HeaderSource {
     /// Written in the file.
     Literal(String),
     /// The environment variable of this name, read at start.
@@ -58,13 +70,13 @@ pub struct UpstreamHeader {
     pub name: HeaderName,
     /// Its value, marked sensitive when it is a secret.
     pub value: HeaderValue,
-    source: ValueSource,
+    source: HeaderSource,
 }
 
 impl UpstreamHeader {
     /// The header `name` with the value `source` gives; the error is a few words that name the
     /// variable or file, never a value (the caller names the header).
-    pub fn resolve(name: &str, source: ValueSource) -> Result<Self, String> {
+    pub fn resolve(name: &str, source: HeaderSource) -> Result<Self, String> {
         let name =
             HeaderName::try_from(name).map_err(|_| format!("{name:?} is not a header name"))?;
         if RESERVED.contains(&name.as_str()) {
@@ -73,10 +85,10 @@ impl UpstreamHeader {
             ));
         }
         let bytes = match &source {
-            ValueSource::Literal(text) => text.as_bytes().to_vec(),
-            ValueSource::Env(variable) => env_value(variable)
+            HeaderSource::Literal(text) => text.as_bytes().to_vec(),
+            HeaderSource::Env(variable) => env_value(variable)
                 .map_err(|why| format!("the environment variable {variable} {why}"))?,
-            ValueSource::File(path) => {
+            HeaderSource::File(path) => {
                 file_value(path).map_err(|why| format!("the file {} {why}", path.display()))?
             }
         };
@@ -98,11 +110,16 @@ impl UpstreamHeader {
         Ok(Self { value, ..header })
     }
 
+    /// Where the value came from.
+    pub fn source(&self) -> &HeaderSource {
+        &self.source
+    }
+
     /// Whether the value is never shown: read from the environment or a file, or a
     /// credential's header.
     pub fn is_secret(&self) -> bool {
         let name = self.name.as_str();
-        !matches!(self.source, ValueSource::Literal(_))
+        !matches!(self.source, HeaderSource::Literal(_))
             || CREDENTIAL_WORDS.iter().any(|word| name.contains(word))
     }
 
@@ -111,14 +128,14 @@ impl UpstreamHeader {
     pub fn describe(&self) -> String {
         let length = self.value.len();
         match &self.source {
-            ValueSource::Literal(_) if !self.is_secret() => {
+            HeaderSource::Literal(_) if !self.is_secret() => {
                 String::from_utf8_lossy(self.value.as_bytes()).into_owned()
             }
-            ValueSource::Literal(_) => format!("<redacted: {length} bytes, written in the file>"),
-            ValueSource::Env(variable) => {
+            HeaderSource::Literal(_) => format!("<redacted: {length} bytes, written in the file>"),
+            HeaderSource::Env(variable) => {
                 format!("<redacted: {length} bytes, from the environment variable {variable}>")
             }
-            ValueSource::File(path) => {
+            HeaderSource::File(path) => {
                 format!(
                     "<redacted: {length} bytes, from the file {}>",
                     path.display()
@@ -134,18 +151,27 @@ impl fmt::Debug for UpstreamHeader {
     }
 }
 
-/// The variable's value: set, and text.
+/// The variable's value, as bytes (a header may carry any but control characters, as from a
+/// file).
 fn env_value(variable: &str) -> Result<Vec<u8>, String> {
-    match std::env::var(variable) {
-        Ok(value) => Ok(value.into_bytes()),
-        Err(std::env::VarError::NotPresent) => Err("is not set".to_owned()),
-        Err(std::env::VarError::NotUnicode(_)) => Err("is not text".to_owned()),
+    use std::os::unix::ffi::OsStringExt;
+    if variable.is_empty() || variable.contains(['=', '\0']) {
+        return Err("is not a variable's name".to_owned());
     }
+    std::env::var_os(variable)
+        .map(OsStringExt::into_vec)
+        .ok_or_else(|| "is not set".to_owned())
 }
 
 /// The file's value: without the one line ending that `echo` or an editor leaves at the end.
 fn file_value(path: &Path) -> Result<Vec<u8>, String> {
-    let mut bytes = read_regular_file(path, MAX_VALUE_BYTES as u64 + 2)?;
+    // Two bytes more than a value: its line ending.
+    let mut bytes = read_regular_file(path, MAX_VALUE_BYTES as u64 + 2).map_err(|why| match why
+        .strip_prefix("is larger than")
+    {
+        Some(_) => format!("holds a value longer than {MAX_VALUE_BYTES} bytes"),
+        None => why,
+    })?;
     if bytes.ends_with(b"\n") {
         bytes.pop();
         if bytes.ends_with(b"\r") {
@@ -164,13 +190,13 @@ mod tests {
     #[test]
     fn a_literal_is_shown_unless_the_header_carries_credentials() {
         let accept =
-            UpstreamHeader::resolve("Accept", ValueSource::Literal("text/json".into())).unwrap();
+            UpstreamHeader::resolve("Accept", HeaderSource::Literal("text/json".into())).unwrap();
         assert_eq!(accept.name, "accept");
         assert_eq!(accept.describe(), "text/json");
         assert!(!accept.value.is_sensitive());
         for name in ["Authorization", "X-Api-Key", "X-Auth-Token", "Cookie"] {
             let header =
-                UpstreamHeader::resolve(name, ValueSource::Literal(SECRET.into())).unwrap();
+                UpstreamHeader::resolve(name, HeaderSource::Literal(SECRET.into())).unwrap();
             assert!(header.value.is_sensitive(), "{name}");
             assert!(!header.describe().contains(SECRET), "{name}");
             assert!(!format!("{header:?}").contains(SECRET), "{name}");
@@ -183,7 +209,7 @@ mod tests {
         // SAFETY: this test's own variable; no other test reads or writes it.
         unsafe { std::env::set_var(&variable, SECRET) };
         let from_env =
-            UpstreamHeader::resolve("X-Plain", ValueSource::Env(variable.clone())).unwrap();
+            UpstreamHeader::resolve("X-Plain", HeaderSource::Env(variable.clone())).unwrap();
         assert_eq!(from_env.value, SECRET);
         assert!(from_env.value.is_sensitive());
         assert_eq!(
@@ -194,7 +220,7 @@ mod tests {
         let path = std::env::temp_dir().join(format!("greeter-header-{}", std::process::id()));
         std::fs::write(&path, format!("{SECRET}\r\n")).unwrap();
         let from_file =
-            UpstreamHeader::resolve("X-Plain", ValueSource::File(path.clone())).unwrap();
+            UpstreamHeader::resolve("X-Plain", HeaderSource::File(path.clone())).unwrap();
         assert_eq!(from_file.value, SECRET, "the line ending is dropped");
         assert!(!from_file.describe().contains(SECRET));
         std::fs::remove_file(&path).unwrap();
@@ -205,36 +231,36 @@ mod tests {
         let path = std::env::temp_dir().join(format!("greeter-header-bad-{}", std::process::id()));
         std::fs::write(&path, format!("{SECRET}\nsecond line\n")).unwrap();
         for (name, source, says) in [
-            ("Host", ValueSource::Literal("x".into()), "set by greeter"),
+            ("Host", HeaderSource::Literal("x".into()), "set by greeter"),
             (
                 "traceparent",
-                ValueSource::Literal("x".into()),
+                HeaderSource::Literal("x".into()),
                 "set by greeter",
             ),
             (
                 "Bad Name",
-                ValueSource::Literal("x".into()),
+                HeaderSource::Literal("x".into()),
                 "not a header name",
             ),
             (
                 "X-A",
-                ValueSource::Literal(String::new()),
+                HeaderSource::Literal(String::new()),
                 "the value is empty",
             ),
             (
                 "X-A",
-                ValueSource::Literal(format!("{SECRET}\r\nX-B: 1")),
+                HeaderSource::Literal(format!("{SECRET}\r\nX-B: 1")),
                 "control character",
             ),
-            ("X-A", ValueSource::File(path.clone()), "control character"),
+            ("X-A", HeaderSource::File(path.clone()), "control character"),
             (
                 "X-A",
-                ValueSource::File("/nonexistent".into()),
+                HeaderSource::File("/nonexistent".into()),
                 "No such file",
             ),
             (
                 "X-A",
-                ValueSource::Env("GREETER_TEST_UNSET_VARIABLE".into()),
+                HeaderSource::Env("GREETER_TEST_UNSET_VARIABLE".into()),
                 "is not set",
             ),
         ] {
@@ -243,10 +269,10 @@ mod tests {
             assert!(!error.contains(SECRET), "{name}: {error}");
         }
         std::fs::write(&path, "x".repeat(MAX_VALUE_BYTES + 1)).unwrap();
-        let error = UpstreamHeader::resolve("X-A", ValueSource::File(path.clone())).unwrap_err();
+        let error = UpstreamHeader::resolve("X-A", HeaderSource::File(path.clone())).unwrap_err();
         assert!(error.contains("longer than 16384 bytes"), "{error}");
         std::fs::write(&path, "x".repeat(MAX_VALUE_BYTES)).unwrap();
-        assert!(UpstreamHeader::resolve("X-A", ValueSource::File(path.clone())).is_ok());
+        assert!(UpstreamHeader::resolve("X-A", HeaderSource::File(path.clone())).is_ok());
         std::fs::remove_file(&path).unwrap();
     }
 }

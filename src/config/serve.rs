@@ -396,7 +396,11 @@ impl ServeSettings {
                 self.upstreams.len()
             ));
         }
-        self.check_parameters()?;
+        // Parameters come from the configuration file only: their errors name it.
+        self.check_parameters().map_err(|why| match &self.config {
+            Some(path) => format!("{}: {why}", path.display()),
+            None => why,
+        })?;
         for (index, upstream) in self.upstreams.iter().enumerate() {
             if self.upstreams[..index]
                 .iter()

@@ -14,6 +14,10 @@ use crate::config::parameters::Template;
 /// The most upstreams `GET /aggregate` calls (the document bounds its `sources` by it).
 pub const MAX_UPSTREAMS: usize = 64;
 
+/// The most bytes a CA file (`--upstream-ca-file`, an upstream's `ca_file`) may hold; a bundle
+/// of every public CA is about 220 KiB.
+pub const MAX_CA_FILE_BYTES: u64 = 4 * 1024 * 1024;
+
 /// An upstream service of `GET /aggregate`: its name in the answer, its URL, and what the
 /// configuration file sets for it alone (unset, the `--upstream-*` settings apply).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -42,21 +46,28 @@ impl Upstream {
     /// Longest name.
     pub const MAX_NAME_CHARS: usize = 32;
 
+    /// Checks a name: 1 to 32 of `a-z`, `0-9`, `_` and `-`.
+    pub fn check_name(name: &str) -> Result<(), String> {
+        let name_ok = (1..=Self::MAX_NAME_CHARS).contains(&name.len())
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-');
+        if name_ok {
+            Ok(())
+        } else {
+            Err(format!(
+                "the name {name:?} must be 1 to {} of a-z, 0-9, _ and -",
+                Self::MAX_NAME_CHARS
+            ))
+        }
+    }
+
     /// Reads `NAME=URL`.
     pub fn parse(input: &str) -> Result<Self, String> {
         let Some((name, url)) = input.split_once('=') else {
             return Err("expected NAME=URL".to_owned());
         };
-        let name_ok = (1..=Self::MAX_NAME_CHARS).contains(&name.len())
-            && name
-                .bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-');
-        if !name_ok {
-            return Err(format!(
-                "the name {name:?} must be 1 to {} of a-z, 0-9, _ and -",
-                Self::MAX_NAME_CHARS
-            ));
-        }
+        Self::check_name(name)?;
         let url: http::Uri = url.parse().map_err(|_| format!("{url:?} is not a URL"))?;
         let authority = url.authority().map(|a| a.as_str()).unwrap_or_default();
         if authority.contains('@') {

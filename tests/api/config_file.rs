@@ -171,19 +171,41 @@ fn check_config_prints_the_resolved_settings_with_secrets_redacted() {
         "port = \"9100\"  # command line",
         "upstream_timeout = \"4s\"  # environment: GREETER_UPSTREAM_TIMEOUT",
         "host = \"127.0.0.1\"  # default",
+        &format!("[[upstreams]]  # {config}:4"),
         "name = \"billing\"",
         "timeout = \"3s\"  # its own",
-        "max_body = \"1.0 MiB\"  # from --upstream-max-body",
+        "max_body = 1048576  # bytes, from --upstream-max-body",
         "\"accept\" = \"application/json\"",
-        "\"authorization\" = \"<redacted: 22 bytes, from the environment variable TEST_TOKEN>\"",
-        &format!("\"x-api-key\" = \"<redacted: 23 bytes, from the file {secret_file}>\""),
-        "\"x-auth-token\" = \"<redacted: 22 bytes, written in the file>\"",
+        "\"authorization\" = { env = \"TEST_TOKEN\" }  # a secret, 22 bytes",
+        &format!("\"x-api-key\" = {{ file = \"{secret_file}\" }}  # a secret, 23 bytes"),
+        "# \"x-auth-token\" = <a credential written in the file, 22 bytes, redacted>",
     ] {
         assert!(
             stdout.lines().any(|l| l == line),
             "no {line:?} in:\n{stdout}"
         );
     }
+    // The output is a configuration file that gives the same settings.
+    let again = write(&dir, "again.toml", &stdout);
+    let output = greeter(
+        &["check-config", "--config", &again],
+        &[("TEST_TOKEN", SECRET_ENV)],
+    );
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let replayed = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        replayed.contains("upstream_timeout = \"4s\"  # "),
+        "{replayed}"
+    );
+    assert!(
+        replayed.contains("\"authorization\" = { env = \"TEST_TOKEN\" }"),
+        "{replayed}"
+    );
     for output in [&stdout, &stderr] {
         assert!(!output.contains(SECRET_ENV) && !output.contains(SECRET_FILE));
     }
@@ -206,7 +228,7 @@ fn check_config_prints_the_resolved_settings_with_secrets_redacted() {
 #[test]
 fn a_bad_file_is_one_line_naming_file_line_and_key() {
     let dir = TempDir::new("bad-config");
-    let cases: [(&str, usize, &str); 8] = [
+    let cases: [(&str, usize, &str); 11] = [
         ("port = 8000\nworkrs = 2\n", 2, "workrs: unknown setting"),
         (
             "\nio_delay = \"soon\"\n",
@@ -239,8 +261,23 @@ fn a_bad_file_is_one_line_naming_file_line_and_key() {
         (
             "[[upstreams]]\nname = \"a\"\nurl = \"http://127.0.0.1:9/\"\n\
              [[upstreams]]\nname = \"a\"\nurl = \"http://127.0.0.1:8/\"\n",
-            0,
-            "the name a is given twice",
+            5,
+            "upstreams[1].name: the name a is given twice",
+        ),
+        (
+            "port = 0\nrate_limit_burst = 5\n",
+            2,
+            "rate_limit_burst: --rate-limit-burst needs --rate-limit",
+        ),
+        (
+            "\nupstream_body_budget = \"1KiB\"\n",
+            2,
+            "upstream_body_budget: invalid value '1.0 KiB' for '--upstream-body-budget",
+        ),
+        (
+            "api_keys_file = \"/nonexistent/keys\"\n",
+            1,
+            "api_keys_file: --api-keys-file /nonexistent/keys: cannot read it",
         ),
     ];
     for (text, line, says) in cases {
@@ -250,7 +287,14 @@ fn a_bad_file_is_one_line_naming_file_line_and_key() {
             args.extend(["--config", &config]);
             let output = greeter(&args, &[]);
             let stderr = String::from_utf8_lossy(&output.stderr);
-            assert_eq!(output.status.code(), Some(2), "{text:?}: {stderr}");
+            // Serving, a file that cannot be read at start is logged (exit 1) as any start-up
+            // error; every other mistake stops it before that (exit 2).
+            let code = if text.starts_with("api_keys_file") && command[0] != "check-config" {
+                1
+            } else {
+                2
+            };
+            assert_eq!(output.status.code(), Some(code), "{text:?}: {stderr}");
             assert_eq!(stderr.lines().count(), 1, "{text:?}: {stderr}");
             let expected = match line {
                 0 => "error: ".to_owned(),
@@ -304,4 +348,29 @@ fn the_example_file_checks() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(0), "{stderr}");
     assert!(Path::new(&example).exists());
+}
+
+/// `greeter healthcheck` asks the port of the configuration file the server reads
+/// (`GREETER_CONFIG` in a container), unless told another.
+#[test]
+fn healthcheck_asks_the_configuration_files_port() {
+    let (mut server, address) = GreeterProcess::serve(&[]);
+    let port = address.rsplit(':').next().unwrap().to_owned();
+    let dir = TempDir::new("healthcheck-config");
+    let config = write(&dir, "greeter.toml", &format!("port = {port}\n"));
+    let output = Command::new(env!("CARGO_BIN_EXE_greeter"))
+        .arg("healthcheck")
+        .env("GREETER_CONFIG", &config)
+        .env_remove("GREETER_PORT")
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let elsewhere = greeter(&["healthcheck", "--config", &config, "--port", "1"], &[]);
+    assert_eq!(elsewhere.status.code(), Some(1), "the flag wins");
+    server.signal(Signal::SIGTERM);
+    server.wait_for_exit(Duration::from_secs(10));
 }

@@ -206,17 +206,18 @@ fn placeholders_and_parameters_must_match() {
     let cases = [
         (
             "[[upstreams]]\nname = \"a\"\nurl = \"http://127.0.0.1:9/{city}\"\n",
-            "error: the upstream a has the placeholder {city}, but no parameter city is declared",
+            "greeter.toml: the upstream a has the placeholder {city}, but no parameter city is \
+             declared",
         ),
         (
             "[[upstreams]]\nname = \"a\"\nurl = \"http://127.0.0.1:9/\"\n\n[[parameters]]\n\
              name = \"city\"\nrequired = true\n",
-            "error: the parameter city fills no upstream URL's placeholder",
+            "greeter.toml: the parameter city fills no upstream URL's placeholder",
         ),
         (
             "[[upstreams]]\nname = \"a\"\nurl = \"http://127.0.0.1:9/{city}\"\n\n\
              [[parameters]]\nname = \"city\"\nmin_length = 0\ndefault = \"\"\n",
-            "error: the parameter city fills a path segment of the upstream a, so its \
+            "greeter.toml: the parameter city fills a path segment of the upstream a, so its \
              min_length must be at least 1",
         ),
         (

@@ -21,9 +21,7 @@ use tokio_rustls::client::TlsStream;
 
 use super::{Failure, SourceErrorType};
 use crate::config::files::read_regular_file;
-
-/// The most bytes `--upstream-ca-file` may hold (a bundle of every public CA is about 220 KiB).
-pub const MAX_CA_FILE_BYTES: u64 = 4 * 1024 * 1024;
+use crate::config::upstream::MAX_CA_FILE_BYTES;
 
 /// The TLS client every upstream call over `https://` uses.
 #[derive(Clone)]
