@@ -23,7 +23,7 @@ use crate::config::bounds::{self, non_zero};
 use crate::config::files::{read_regular_file, read_text_file};
 use crate::config::headers::{HeaderSource, MAX_HEADERS, UpstreamHeader};
 use crate::config::parameters::{Declaration, Parameter};
-use crate::config::upstream::{MAX_CA_FILE_BYTES, MAX_UPSTREAMS, Upstream};
+use crate::config::upstream::{HttpVersion, MAX_CA_FILE_BYTES, MAX_UPSTREAMS, Upstream};
 
 /// The largest configuration file read.
 pub const MAX_CONFIG_FILE_BYTES: u64 = 1 << 20;
@@ -77,6 +77,7 @@ struct UpstreamTable {
     max_connections: Option<Value>,
     max_body: Option<Value>,
     ca_file: Option<PathBuf>,
+    http: Option<String>,
     #[serde(default)]
     headers: BTreeMap<String, Value>,
 }
@@ -379,6 +380,9 @@ fn upstream(table: UpstreamTable, file: &FileText) -> Result<Upstream, (Vec<Stri
             .map_err(|why| (key("ca_file"), format!("{}: {why}", path.display())))?;
         upstream.ca_file = Some(path);
     }
+    if let Some(version) = &table.http {
+        upstream.http = HttpVersion::parse(version).map_err(|why| (key("http"), why))?;
+    }
     if table.headers.len() > MAX_HEADERS {
         return Err((key("headers"), format!("at most {MAX_HEADERS} headers")));
     }
@@ -527,7 +531,7 @@ mod tests {
             "port = 9000\nio_delay = \"2s\"\ncors_allow_origin = [\"https://a.example\", \
              \"https://b.example\"]\n\n[[upstreams]]\nname = \"billing\"\nurl = \
              \"https://billing.example/v1\"\ntimeout = \"3s\"\nmax_connections = 8\nmax_body = \
-             \"2MiB\"\nheaders = { Accept = \"application/json\" }\n",
+             \"2MiB\"\nhttp = \"2\"\nheaders = { Accept = \"application/json\" }\n",
         );
         let layered = layer(&path, &given(&[("port", &["9100"])]), &KNOWN).unwrap();
         assert_eq!(layered.settings["port"], ["9100"], "the flag wins");
@@ -552,6 +556,7 @@ mod tests {
         assert_eq!(billing.max_connections.map(|n| n.get()), Some(8));
         assert_eq!(billing.max_body, Some(bytesize::ByteSize::mib(2)));
         assert_eq!(billing.headers[0].name, "accept");
+        assert_eq!(billing.http, HttpVersion::Http2);
 
         let replaced = layer(
             &path,
@@ -635,6 +640,11 @@ mod tests {
                 "upstreams[0].headers.X-Key: expected a string, { env",
             ),
             ("port = [1, 2]\n", 1, "port: expected one value, not a list"),
+            (
+                "[[upstreams]]\nname = \"a\"\nurl = \"http://x\"\nhttp = \"3\"\n",
+                4,
+                "upstreams[0].http: \"3\": expected \"auto\", \"1.1\" or \"2\"",
+            ),
             (
                 "[[upstreams]]\nname = \"a\"\nurl = \"http://x\"\nheaders = \"Authorization: s3cr3t\"\n",
                 4,

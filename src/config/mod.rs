@@ -21,5 +21,5 @@ pub mod values;
 
 pub use cli::{Cli, Command, LoadError};
 pub use serve::*;
-pub use upstream::{MAX_UPSTREAMS, Upstream, url_port};
+pub use upstream::{HttpVersion, MAX_UPSTREAMS, Upstream, url_port};
 pub use values::{ForwardedHeader, LogFormat, Mount, Rate, TrustedProxies, UrlPath};

@@ -151,6 +151,7 @@ fn render_upstream(
     if let Some(path) = &upstream.ca_file {
         let _ = writeln!(out, "ca_file = {}", quoted(&path.display().to_string()));
     }
+    let _ = writeln!(out, "http = {}", quoted(upstream.http.as_str()));
     if upstream.headers.is_empty() {
         return;
     }

@@ -18,6 +18,41 @@ pub const MAX_UPSTREAMS: usize = 64;
 /// of every public CA is about 220 KiB.
 pub const MAX_CA_FILE_BYTES: u64 = 4 * 1024 * 1024;
 
+/// Which HTTP an upstream is called with (`http` in its `[[upstreams]]` table).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum HttpVersion {
+    /// Over TLS, HTTP/2 when the upstream offers it by ALPN, else HTTP/1.1; in the clear,
+    /// HTTP/1.1 (`auto`, the default).
+    #[default]
+    Auto,
+    /// HTTP/1.1 only (`1.1`).
+    Http1,
+    /// HTTP/2 only (`2`): offered alone by ALPN over TLS, with prior knowledge in the clear
+    /// (h2c).
+    Http2,
+}
+
+impl HttpVersion {
+    /// Reads `auto`, `1.1` or `2`.
+    pub fn parse(input: &str) -> Result<Self, String> {
+        match input {
+            "auto" => Ok(Self::Auto),
+            "1.1" => Ok(Self::Http1),
+            "2" => Ok(Self::Http2),
+            other => Err(format!("{other:?}: expected \"auto\", \"1.1\" or \"2\"")),
+        }
+    }
+
+    /// As the file writes it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Auto => "auto",
+            Self::Http1 => "1.1",
+            Self::Http2 => "2",
+        }
+    }
+}
+
 /// An upstream service of `GET /aggregate`: its name in the answer, its URL, and what the
 /// configuration file sets for it alone (unset, the `--upstream-*` settings apply).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -40,6 +75,8 @@ pub struct Upstream {
     pub ca_file: Option<PathBuf>,
     /// Headers sent with every call to it.
     pub headers: Vec<UpstreamHeader>,
+    /// Which HTTP it is called with.
+    pub http: HttpVersion,
 }
 
 impl Upstream {
@@ -106,6 +143,7 @@ impl Upstream {
             max_body: None,
             ca_file: None,
             headers: Vec::new(),
+            http: HttpVersion::Auto,
         })
     }
 

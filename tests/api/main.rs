@@ -40,4 +40,5 @@ mod socket_activation;
 mod spec_lint;
 mod test_upstream;
 mod truthful;
+mod upstream_http2;
 mod upstream_tls;

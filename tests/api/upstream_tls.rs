@@ -18,12 +18,12 @@ use crate::nginx::{Nginx, TempDir, find_program, free_port};
 use crate::test_upstream::source;
 
 /// A private CA, the certificates it signs, and one from a CA nobody trusts, as PEM files.
-struct Certificates {
+pub(crate) struct Certificates {
     dir: TempDir,
 }
 
 impl Certificates {
-    fn make() -> Self {
+    pub(crate) fn make() -> Self {
         let dir = TempDir::new("tls");
         let (ca_pem, ca) = certificate_authority("greeter test CA");
         std::fs::write(dir.0.join("ca.pem"), ca_pem).unwrap();
@@ -72,7 +72,7 @@ impl Certificates {
         Self { dir }
     }
 
-    fn path(&self, file: &str) -> PathBuf {
+    pub(crate) fn path(&self, file: &str) -> PathBuf {
         self.dir.0.join(file)
     }
 }
@@ -133,7 +133,7 @@ fn tls_upstreams(nginx: &Path, certificates: &Certificates) -> (Nginx, Vec<(&'st
     (Nginx::start(nginx, &servers, &listening), ports)
 }
 
-fn nginx_or_skip() -> Option<PathBuf> {
+pub(crate) fn nginx_or_skip() -> Option<PathBuf> {
     let found = find_program("nginx");
     if found.is_none() {
         skip("nginx is not installed (apt-get install nginx-light)");

@@ -1,6 +1,7 @@
-//! One upstream HTTP service, called with hyper's HTTP/1.1 client connections on the worker's
-//! event loop, over TLS for an `https://` upstream ([`super::tls`]): keep-alive connections
-//! pooled per worker and upstream, at most `--upstream-max-connections` of them.
+//! One upstream HTTP service, called on the worker's event loop, over TLS for an `https://`
+//! upstream ([`super::tls`]): with hyper's HTTP/1.1 client connections, kept alive and pooled
+//! per worker and upstream, at most `max_connections` of them; or over HTTP/2 as ALPN or the
+//! configuration says, calls sharing connections ([`super::http2`]).
 //!
 //! Two budgets of `--upstream-timeout` each, never one hidden in the other: waiting for a free
 //! connection (a call past the limit queues), then the call itself, from the moment it is sent
@@ -30,12 +31,13 @@ use tokio::net::TcpStream;
 use tokio::sync::Semaphore;
 
 use super::budget::{BodyBudget, Held};
+use super::http2;
 use super::json;
 use super::parameters::ParameterValues;
 use super::tls::{self, TlsClient};
 use super::{Failure, SourceErrorType, SourceKind, SourceResult};
-use crate::config::Upstream;
 use crate::config::parameters::Template;
+use crate::config::{HttpVersion, Upstream};
 use crate::lifecycle::memory;
 use crate::telemetry::metrics::Metrics;
 use crate::telemetry::trace_context::{TRACEPARENT, TRACESTATE, TraceContext};
@@ -57,6 +59,23 @@ enum Transport {
     /// An `https://` upstream that TLS cannot be set up for: every call fails as `tls`, saying
     /// why (not reachable from the command line, which refuses such an upstream).
     Unusable(String),
+}
+
+/// Which HTTP an upstream speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Protocol {
+    /// Not known before a connection's TLS handshake says (ALPN).
+    Unknown,
+    /// HTTP/1.1: a connection per call in flight, kept alive between calls.
+    Http1,
+    /// HTTP/2: calls are streams of shared connections.
+    Http2,
+}
+
+/// A connection just opened, in the HTTP it negotiated.
+enum Opened {
+    Http1(IdleConnection),
+    Http2(Rc<http2::Connection>),
 }
 
 /// A 2xx answer: its status, its JSON body (`None` when empty), and the body's bytes held
@@ -105,6 +124,16 @@ pub struct HttpSource {
     budget: BodyBudget,
     /// How connections are made: in the clear for `http://`, over TLS for `https://`.
     transport: Transport,
+    /// Which HTTP the configuration allows.
+    http: HttpVersion,
+    /// Which HTTP the upstream speaks, once known.
+    protocol: Cell<Protocol>,
+    /// Held while the first connection finds out which HTTP the upstream speaks.
+    first_connection: tokio::sync::Mutex<()>,
+    /// `scheme://authority`, for HTTP/2's absolute request URIs.
+    origin: String,
+    /// The HTTP/2 connections, once the upstream speaks it.
+    h2: Rc<http2::Pool>,
     /// One permit per connection the worker may hold to the upstream.
     connections: Semaphore,
     /// Connections to reuse.
@@ -214,14 +243,24 @@ impl HttpSource {
             // TLS client when any upstream is `https://`; if either is missing, every call
             // fails as `tls`: an `https://` upstream is never called in the clear.
             match (tls, tls::server_name(host)) {
-                (Some(client), Ok(name)) => Transport::Tls(client, name),
+                (Some(client), Ok(name)) => Transport::Tls(client.offering(upstream.http), name),
                 (None, _) => Transport::Unusable("no TLS client was set up".to_owned()),
                 (_, Err(why)) => Transport::Unusable(why),
             }
         } else {
             Transport::Plain
         };
+        let protocol = match (&transport, upstream.http) {
+            (_, HttpVersion::Http1) | (Transport::Plain, HttpVersion::Auto) => Protocol::Http1,
+            (Transport::Plain, HttpVersion::Http2) => Protocol::Http2,
+            _ => Protocol::Unknown,
+        };
         Self {
+            http: upstream.http,
+            protocol: Cell::new(protocol),
+            first_connection: tokio::sync::Mutex::new(()),
+            origin: format!("{}://{authority}", url.scheme_str().unwrap_or("http")),
+            h2: http2::Pool::new(limits.max_connections, IDLE_TIMEOUT),
             name: upstream.name.clone(),
             url: url.to_string(),
             address: format!("{host}:{port}"), // an IPv6 host keeps its brackets
@@ -315,19 +354,26 @@ impl HttpSource {
     /// The upstream's status and JSON body (`None` when empty), or why there are none.
     async fn answer(&self, context: &PassedOn) -> Result<Answer, Failure> {
         let timeout = self.limits.timeout;
-        let _permit = tokio::time::timeout(timeout, self.connections.acquire())
-            .await
-            .map_err(|_| {
-                Failure::new(
-                    SourceErrorType::Timeout,
-                    format!(
-                        "no free connection within {} (all {} in use)",
-                        humantime::format_duration(timeout),
-                        self.limits.max_connections
-                    ),
-                )
-            })?
-            .map_err(|_| Failure::new(SourceErrorType::Connect, "the upstream was closed"))?;
+        // Over HTTP/1.1 a call holds a connection; over HTTP/2 a stream (the pool bounds its
+        // connections).
+        let _permit = if self.protocol.get() == Protocol::Http2 {
+            None
+        } else {
+            let permit = tokio::time::timeout(timeout, self.connections.acquire())
+                .await
+                .map_err(|_| {
+                    Failure::new(
+                        SourceErrorType::Timeout,
+                        format!(
+                            "no free connection within {} (all {} in use)",
+                            humantime::format_duration(timeout),
+                            self.limits.max_connections
+                        ),
+                    )
+                })?
+                .map_err(|_| Failure::new(SourceErrorType::Connect, "the upstream was closed"))?;
+            Some(permit)
+        };
         let _in_use = self.idle.busy();
         let deadline = tokio::time::Instant::now() + timeout;
         let timed_out = |what: &str| {
@@ -345,31 +391,143 @@ impl HttpSource {
             })?
     }
 
-    /// Sends the request on an idle or a new connection and reads the whole answer; `answered`
-    /// holds the status once the answer's head has arrived.
+    /// Sends the request and reads the whole answer, in the HTTP the upstream speaks (the first
+    /// connection finds out); `answered` holds the status once the answer's head has arrived.
     async fn exchange(
         &self,
         context: &PassedOn,
         answered: &Cell<Option<u16>>,
     ) -> Result<Answer, Failure> {
+        if self.protocol.get() == Protocol::Unknown {
+            let first = self.first_connection.lock().await;
+            if self.protocol.get() == Protocol::Unknown {
+                match self.open().await? {
+                    Opened::Http1(connection) => {
+                        self.protocol.set(Protocol::Http1);
+                        self.keep(connection);
+                    }
+                    Opened::Http2(connection) => {
+                        self.protocol.set(Protocol::Http2);
+                        let stream = self.h2.add(connection);
+                        drop(first);
+                        return self.exchange_on_stream(stream, context, answered).await;
+                    }
+                }
+            }
+        }
+        match self.protocol.get() {
+            Protocol::Http2 => self.exchange_http2(context, answered).await,
+            _ => self.exchange_http1(context, answered).await,
+        }
+    }
+
+    /// An HTTP/2 exchange on a stream with room, on a new connection when none has.
+    async fn exchange_http2(
+        &self,
+        context: &PassedOn,
+        answered: &Cell<Option<u16>>,
+    ) -> Result<Answer, Failure> {
+        let stream = self.http2_stream().await?;
+        self.exchange_on_stream(stream, context, answered).await
+    }
+
+    /// A stream on a connection with room, or on a new connection.
+    async fn http2_stream(&self) -> Result<http2::Stream, Failure> {
+        let (stream, opening) = self.h2.stream().await;
+        if let Some(stream) = stream {
+            return Ok(stream);
+        }
+        let opened = self.open().await;
+        drop(opening);
+        match opened? {
+            Opened::Http2(connection) => Ok(self.h2.add(connection)),
+            Opened::Http1(connection) => {
+                self.protocol.set(Protocol::Http1);
+                self.keep(connection);
+                Err(Failure::new(
+                    SourceErrorType::Protocol,
+                    "the upstream no longer offers HTTP/2 (the next call uses HTTP/1.1)",
+                ))
+            }
+        }
+    }
+
+    /// Sends the request on `stream` and reads the whole answer; a stream the upstream refused
+    /// unprocessed is sent once more, on a new connection.
+    async fn exchange_on_stream(
+        &self,
+        stream: http2::Stream,
+        context: &PassedOn,
+        answered: &Cell<Option<u16>>,
+    ) -> Result<Answer, Failure> {
+        let mut stream = stream;
+        let mut sent = stream.send(self.http2_request(context)?).await;
+        if let Err(error) = &sent
+            && http2::was_refused(error)
+        {
+            if error.is_go_away() {
+                self.h2.retire(stream.connection());
+            }
+            drop(stream);
+            stream = self.http2_stream().await?;
+            sent = stream.send(self.http2_request(context)?).await;
+        }
+        let response = sent.map_err(|error| {
+            if error.is_go_away() {
+                self.h2.retire(stream.connection());
+            }
+            http2::failed(&error, false)
+        })?;
+        let answer = self
+            .read_answer(response, answered, &Cell::new(false))
+            .await;
+        drop(stream);
+        answer
+    }
+
+    /// The request over HTTP/2: its URI absolute, no `Host` (`:authority` says it).
+    fn http2_request(&self, context: &PassedOn) -> Result<Request<()>, Failure> {
+        let uri = Uri::try_from(format!("{}{}", self.origin, context.target)).map_err(|_| {
+            Failure::new(SourceErrorType::Protocol, "the request could not be made")
+        })?;
+        let mut request = Request::get(uri);
+        for (name, value) in self.passed_headers(context) {
+            request = request.header(name, value);
+        }
+        request
+            .body(())
+            .map_err(|_| Failure::new(SourceErrorType::Protocol, "the request could not be made"))
+    }
+
+    /// The headers every call sends but `Host`: the trace context, the configured headers,
+    /// `Accept` unless they name one, and the request id.
+    fn passed_headers(&self, context: &PassedOn) -> Vec<(HeaderName, HeaderValue)> {
+        let (traceparent, tracestate) = &context.trace;
+        let mut headers = vec![(HeaderName::from_static(TRACEPARENT), traceparent.clone())];
+        headers.extend(self.headers.iter().cloned());
+        if !self.headers.iter().any(|(name, _)| name == header::ACCEPT) {
+            headers.push((header::ACCEPT, HeaderValue::from_static("application/json")));
+        }
+        if let Some(state) = tracestate {
+            headers.push((HeaderName::from_static(TRACESTATE), state.clone()));
+        }
+        if let Some(id) = &context.request_id {
+            headers.push((REQUEST_ID, id.clone()));
+        }
+        headers
+    }
+
+    /// An HTTP/1.1 exchange on an idle or a new connection.
+    async fn exchange_http1(
+        &self,
+        context: &PassedOn,
+        answered: &Cell<Option<u16>>,
+    ) -> Result<Answer, Failure> {
         let request = || {
-            let (traceparent, tracestate) = &context.trace;
-            let mut request = Request::get(context.target.clone())
-                .header(header::HOST, self.host.clone())
-                .header(TRACEPARENT, traceparent.clone());
-            // The configured headers, then `Accept` unless they name one.
-            for (name, value) in &self.headers {
-                request = request.header(name, value.clone());
-            }
-            if !self.headers.iter().any(|(name, _)| name == header::ACCEPT) {
-                request =
-                    request.header(header::ACCEPT, HeaderValue::from_static("application/json"));
-            }
-            if let Some(state) = tracestate {
-                request = request.header(TRACESTATE, state.clone());
-            }
-            if let Some(id) = &context.request_id {
-                request = request.header(REQUEST_ID, id.clone());
+            let mut request =
+                Request::get(context.target.clone()).header(header::HOST, self.host.clone());
+            for (name, value) in self.passed_headers(context) {
+                request = request.header(name, value);
             }
             request.body(Empty::new()).map_err(|_| {
                 Failure::new(SourceErrorType::Protocol, "the request could not be made")
@@ -391,6 +549,27 @@ impl HttpSource {
         }
         let response = sent
             .map_err(|error| sending_failed(&error, connection.received.get() > received_before))?;
+        let complete = Cell::new(false);
+        let answer = self.read_answer(response, answered, &complete).await;
+        if complete.get() {
+            self.keep(connection);
+        }
+        answer
+    }
+
+    /// Reads the answer whose head is `response`: its status into `answered`, its whole body
+    /// (within the limits and the budget) into an [`Answer`], or why not; `complete` is set
+    /// when the body was read to its end (so that an HTTP/1.1 connection can be kept).
+    async fn read_answer<B>(
+        &self,
+        response: ::http::Response<B>,
+        answered: &Cell<Option<u16>>,
+        complete: &Cell<bool>,
+    ) -> Result<Answer, Failure>
+    where
+        B: hyper::body::Body<Data = Bytes> + Unpin,
+        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
         let code = response.status().as_u16();
         answered.set(Some(code));
         if code > 599 {
@@ -432,12 +611,16 @@ impl HttpSource {
                 Some(Err(error)) if error.is::<LengthLimitError>() => {
                     break Err(self.too_large().with_status(code));
                 }
-                Some(Err(_)) => {
-                    break Err(Failure::new(
-                        SourceErrorType::InvalidBody,
-                        "the body was cut short",
-                    )
-                    .with_status(code));
+                Some(Err(error)) => {
+                    let detail = match http2::reset_reason(&*error) {
+                        Some(reason) => {
+                            format!(
+                                "the body was cut short: the upstream reset the stream ({reason})"
+                            )
+                        }
+                        None => "the body was cut short".to_owned(),
+                    };
+                    break Err(Failure::new(SourceErrorType::InvalidBody, detail).with_status(code));
                 }
                 Some(Ok(frame)) => {
                     let Ok(data) = frame.into_data() else {
@@ -455,9 +638,7 @@ impl HttpSource {
                 }
             }
         };
-        if outcome.is_ok() {
-            self.keep(connection);
-        }
+        complete.set(outcome.is_ok());
         if !successful {
             return Err(http_status(code));
         }
@@ -508,8 +689,58 @@ impl HttpSource {
         Ok((self.connect().await?, false))
     }
 
-    /// A new connection, its work spawned on this worker's event loop.
+    /// A new HTTP/1.1 connection, its work spawned on this worker's event loop; an upstream
+    /// that now negotiates HTTP/2 is a `protocol` failure (the next call uses it).
     async fn connect(&self) -> Result<IdleConnection, Failure> {
+        match self.open().await? {
+            Opened::Http1(connection) => Ok(connection),
+            Opened::Http2(connection) => {
+                self.protocol.set(Protocol::Http2);
+                drop(self.h2.add(connection));
+                Err(Failure::new(
+                    SourceErrorType::Protocol,
+                    "the upstream now offers HTTP/2 (the next call uses it)",
+                ))
+            }
+        }
+    }
+
+    /// A new connection, in the HTTP it negotiates (over TLS, by ALPN) or the configuration
+    /// asks for (in the clear), its work spawned on this worker's event loop.
+    async fn open(&self) -> Result<Opened, Failure> {
+        let stream = self.tcp().await?;
+        let received = Rc::new(Cell::new(0));
+        let sender = match &self.transport {
+            Transport::Tls(client, host) => {
+                let stream = client.connect(host, stream).await?;
+                if tls::chose_h2(&stream) {
+                    return Ok(Opened::Http2(http2::handshake(stream).await?));
+                }
+                if self.http == HttpVersion::Http2 {
+                    return Err(Failure::new(
+                        SourceErrorType::Protocol,
+                        "the upstream does not offer HTTP/2 (its TLS handshake chose no h2)",
+                    ));
+                }
+                handshake(stream, &received).await?
+            }
+            Transport::Plain if self.http == HttpVersion::Http2 => {
+                return Ok(Opened::Http2(http2::handshake(stream).await?));
+            }
+            Transport::Plain => handshake(stream, &received).await?,
+            Transport::Unusable(why) => {
+                return Err(Failure::new(SourceErrorType::Tls, why.clone()));
+            }
+        };
+        Ok(Opened::Http1(IdleConnection {
+            sender,
+            since: Instant::now(),
+            received,
+        }))
+    }
+
+    /// A TCP connection to the upstream's first address that accepts one.
+    async fn tcp(&self) -> Result<TcpStream, Failure> {
         let addresses: Vec<_> = tokio::net::lookup_host(self.address.as_str())
             .await
             .map_err(|_| {
@@ -537,22 +768,7 @@ impl HttpSource {
             )
         })?;
         let _ = stream.set_nodelay(true);
-        let received = Rc::new(Cell::new(0));
-        let sender = match &self.transport {
-            Transport::Tls(client, host) => {
-                let stream = client.connect(host, stream).await?;
-                handshake(stream, &received).await?
-            }
-            Transport::Plain => handshake(stream, &received).await?,
-            Transport::Unusable(why) => {
-                return Err(Failure::new(SourceErrorType::Tls, why.clone()));
-            }
-        };
-        Ok(IdleConnection {
-            sender,
-            since: Instant::now(),
-            received,
-        })
+        Ok(stream)
     }
 
     /// Keeps a connection whose answer was read whole, for the next call.

@@ -7,6 +7,7 @@
 
 pub mod budget;
 pub mod http;
+pub mod http2;
 pub mod json;
 pub mod parameters;
 pub mod tls;
@@ -106,7 +107,8 @@ pub struct SourceError {
 pub enum SourceErrorType {
     /// No free connection, no answer or no complete body within `--upstream-timeout`.
     Timeout,
-    /// The connection was refused, unreachable, or lost before an answer.
+    /// The connection was refused, unreachable, lost before an answer, or ended by the
+    /// upstream's HTTP/2 `GOAWAY`.
     Connect,
     /// The upstream answered with a status other than 2xx (`status` says which).
     HttpStatus,
@@ -116,7 +118,8 @@ pub enum SourceErrorType {
     InvalidBody,
     /// The body is larger than `--upstream-max-body`; reading stopped there.
     TooLarge,
-    /// The upstream does not speak HTTP/1.1.
+    /// The upstream broke HTTP: an answer that is not HTTP/1.1, an HTTP/2 stream it reset
+    /// before answering, an HTTP version it does not speak.
     Protocol,
     /// The bodies all aggregates hold reached `--upstream-body-budget`: this one was not read
     /// (or not whole).

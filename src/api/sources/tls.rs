@@ -1,7 +1,8 @@
 //! HTTPS to upstreams, on rustls (no OpenSSL; its *ring* provider, see [`TlsClient::new`]): the upstream's certificate and host name are
 //! always verified, against Mozilla's roots compiled in (webpki-roots, so a `FROM scratch` image
 //! needs no CA files) and the PEM certificates of `--upstream-ca-file` (a private CA). There is
-//! no switch to turn verification off. TLS 1.2 and 1.3; ALPN offers `http/1.1`. One client
+//! no switch to turn verification off. TLS 1.2 and 1.3; ALPN offers `h2` and `http/1.1` (or one
+//! of them, as the upstream's `http` says). One client
 //! configuration serves every worker, so its session cache resumes sessions on reconnect
 //! whichever worker reconnects.
 //!
@@ -21,11 +22,12 @@ use tokio_rustls::client::TlsStream;
 
 use super::{Failure, SourceErrorType};
 use crate::config::files::read_regular_file;
-use crate::config::upstream::MAX_CA_FILE_BYTES;
+use crate::config::upstream::{HttpVersion, MAX_CA_FILE_BYTES};
 
 /// The TLS client every upstream call over `https://` uses.
 #[derive(Clone)]
 pub struct TlsClient {
+    config: Arc<ClientConfig>,
     connector: TlsConnector,
 }
 
@@ -62,10 +64,24 @@ impl TlsClient {
             .map_err(|error| format!("TLS cannot be set up: {error}"))?
             .with_root_certificates(roots)
             .with_no_client_auth();
-        config.alpn_protocols = vec![b"http/1.1".to_vec()];
-        Ok(Self {
-            connector: TlsConnector::from(Arc::new(config)),
-        })
+        config.alpn_protocols = alpn(HttpVersion::Auto);
+        Ok(Self::from_config(config))
+    }
+
+    fn from_config(config: ClientConfig) -> Self {
+        let config = Arc::new(config);
+        Self {
+            connector: TlsConnector::from(Arc::clone(&config)),
+            config,
+        }
+    }
+
+    /// The same client (its roots and its session cache) offering by ALPN what `version`
+    /// allows.
+    pub fn offering(&self, version: HttpVersion) -> Self {
+        let mut config = (*self.config).clone();
+        config.alpn_protocols = alpn(version);
+        Self::from_config(config)
     }
 
     /// Runs the handshake on `stream` with `host` (a name or an IP address, unbracketed), which
@@ -80,6 +96,20 @@ impl TlsClient {
             .await
             .map_err(|error| handshake_failed(&error, host))
     }
+}
+
+/// What ALPN offers for `version`: `h2` and `http/1.1`, or one of them.
+fn alpn(version: HttpVersion) -> Vec<Vec<u8>> {
+    match version {
+        HttpVersion::Auto => vec![b"h2".to_vec(), b"http/1.1".to_vec()],
+        HttpVersion::Http1 => vec![b"http/1.1".to_vec()],
+        HttpVersion::Http2 => vec![b"h2".to_vec()],
+    }
+}
+
+/// Whether the handshake on `stream` chose HTTP/2.
+pub(super) fn chose_h2(stream: &TlsStream<TcpStream>) -> bool {
+    stream.get_ref().1.alpn_protocol() == Some(b"h2")
 }
 
 /// The name a certificate must be valid for, from a URL's host (an IPv6 address bracketed).
@@ -140,6 +170,11 @@ fn handshake_failed(error: &io::Error, host: &ServerName<'_>) -> Failure {
         rustls::Error::InvalidMessage(_) => {
             "not TLS: the upstream answered the handshake with something else (plain HTTP on a \
              TLS port?)"
+                .to_owned()
+        }
+        rustls::Error::AlertReceived(AlertDescription::NoApplicationProtocol) => {
+            "no common application protocol: the upstream does not offer HTTP/2, which its \
+             http = \"2\" asks for (ALPN)"
                 .to_owned()
         }
         rustls::Error::AlertReceived(alert) => {
