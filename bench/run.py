@@ -147,6 +147,164 @@ def fan_out(args: argparse.Namespace, scenario: Scenario, repeats: int, log_dir:
     return {"about": scenario.about, "medians": medians, "runs": raw}
 
 
+# Fan-out to real HTTPS upstreams: three nginx servers (one nginx, echo module) that answer after
+# the wait with echo_sleep, certificates from a private CA made here with openssl. "https": HTTP/1.1
+# over TLS, the floor, greeter and the Python aggregators; "h2": the same upstreams offering h2,
+# greeter over HTTP/2 and over HTTP/1.1 (http = "1.1"); "h2 scale": 10,000 clients, so 30,000
+# upstream calls in flight: more sockets than one process may hold over HTTP/1.1.
+TLS_FULL = [
+    Scenario("https", 1000, 1000, 15, "3 nginx HTTPS upstreams answering after 1 s, 1,000 clients, 15 s"),
+    Scenario("h2", 1000, 1000, 15, "the same upstreams over HTTP/2, 1,000 clients, 15 s"),
+    Scenario("h2 scale", 1000, 10_000, 20, "the same over HTTP/2, 10,000 clients, 20 s"),
+]
+TLS_SMOKE = [
+    Scenario("https", 200, 50, 2, "3 nginx HTTPS upstreams answering after 0.2 s, 50 clients, 2 s"),
+    Scenario("h2", 200, 50, 2, "the same over HTTP/2, 50 clients, 2 s"),
+    Scenario("h2 scale", 200, 200, 2, "the same over HTTP/2, 200 clients, 2 s"),
+]
+ECHO_MODULE = Path("/usr/lib/nginx/modules/ngx_http_echo_module.so")
+GREETER_H1 = "greeter (HTTP/1.1)"
+
+
+def certificates(directory: Path) -> dict[str, Path]:
+    """A private CA and a certificate it signs for localhost and 127.0.0.1, made with openssl."""
+    def openssl(*args: str) -> None:
+        subprocess.run(["openssl", *args], cwd=directory, check=True, capture_output=True)
+
+    openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+            "-keyout", "ca.key", "-out", "ca.pem", "-days", "2", "-subj", "/CN=greeter bench CA")
+    openssl("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+            "-keyout", "leaf.key", "-out", "leaf.csr", "-subj", "/CN=localhost")
+    (directory / "leaf.ext").write_text("subjectAltName=DNS:localhost,IP:127.0.0.1\n"
+                                        "basicConstraints=CA:FALSE\n")
+    openssl("x509", "-req", "-in", "leaf.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
+            "-out", "leaf.pem", "-days", "2", "-extfile", "leaf.ext")
+    return {name: directory / f"{name}.pem" for name in ("ca", "leaf")} | {"key": directory / "leaf.key"}
+
+
+class Nginx:
+    """nginx serving `ports` over TLS (and h2 when asked), each answering `{"Hello":"World"}` after
+    `delay_ms`; its access log names each request's connection and whether its TLS session was
+    resumed."""
+
+    def __init__(self, ports: list[int], certs: dict[str, Path], delay_ms: int, h2: bool, log_dir: Path):
+        self.dir = Path(tempfile.mkdtemp(prefix="greeter-bench-nginx-", dir=log_dir))
+        servers = "".join(
+            f"  server {{ listen 127.0.0.1:{port} ssl{' http2' if h2 else ''}; "
+            f"ssl_certificate {certs['leaf']}; ssl_certificate_key {certs['key']};\n"
+            f"    location / {{ default_type application/json; echo_sleep {delay_ms / 1000}; "
+            f"echo '{{\"Hello\":\"World\"}}'; }} }}\n"
+            for port in ports)
+        d = self.dir
+        (d / "nginx.conf").write_text(
+            f"load_module {ECHO_MODULE};\ndaemon off;\nworker_processes 2;\nworker_rlimit_nofile 20000;\n"
+            f"pid {d}/nginx.pid;\nerror_log {d}/error.log;\nevents {{ worker_connections 10000; }}\n"
+            f"http {{\n  log_format bench '$connection $ssl_session_reused $server_protocol $status';\n"
+            f"  access_log {d}/access.log bench buffer=256k flush=1s;\n  keepalive_requests 1000000;\n"
+            f"  keepalive_timeout 60s;\n  client_body_temp_path {d}/body;\n  proxy_temp_path {d}/proxy;\n"
+            f"  fastcgi_temp_path {d}/fastcgi;\n  uwsgi_temp_path {d}/uwsgi;\n  scgi_temp_path {d}/scgi;\n"
+            f"{servers}}}\n")
+        self.proc = subprocess.Popen(["nginx", "-c", str(d / "nginx.conf"), "-p", str(d)],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                     start_new_session=True)
+        deadline = time.perf_counter() + 10
+        for port in ports:
+            while True:
+                try:
+                    socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                    break
+                except OSError:
+                    if time.perf_counter() > deadline or self.proc.poll() is not None:
+                        raise RuntimeError(f"nginx did not start: {(d / 'error.log').read_text()}")
+                    time.sleep(0.02)
+
+    def pids(self) -> list[int]:
+        return process_tree([self.proc.pid])
+
+    def stop(self) -> dict:
+        """Stops it; returns its connections, TLS handshakes (full and resumed) and requests."""
+        os.killpg(self.proc.pid, signal.SIGQUIT)  # graceful: the log buffer is written out
+        try:
+            self.proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait()
+        first: dict[str, str] = {}
+        requests = 0
+        for line in (self.dir / "access.log").read_text(errors="replace").splitlines():
+            connection, reused, *_ = line.split(" ")
+            first.setdefault(connection, reused)
+            requests += 1
+        resumed = sum(1 for reused in first.values() if reused == "r")
+        return {"connections": len(first), "full_handshakes": len(first) - resumed,
+                "resumed_handshakes": resumed, "requests": requests}
+
+
+def tls_aggregators(args: argparse.Namespace, port: int, urls: list[str], ca: Path, log_dir: Path) -> list[Server]:
+    """The aggregators over TLS: greeter (HTTP/2 when the upstreams offer it), greeter held to
+    HTTP/1.1 (`http = "1.1"` in a configuration file), FastAPI/httpx and aiohttp."""
+    config = log_dir / f"greeter-h1-{port}.toml"
+    config.write_text("".join(f'[[upstreams]]\nname = "u{i + 1}"\nurl = "{url}"\nhttp = "1.1"\n\n'
+                              for i, url in enumerate(urls)))
+    common = [args.greeter, "--port", str(port), "--workers", str(args.workers), "--io-delay", "0ms",
+              "--upstream-ca-file", str(ca)]
+    upstream_flags = [flag for i, url in enumerate(urls) for flag in ("--upstream", f"u{i + 1}={url}")]
+    joined = ",".join(urls)
+    return [
+        Server("greeter", [*common, *upstream_flags], env={"RUST_LOG": "info"}),
+        Server(GREETER_H1, [*common, "--config", str(config)], env={"RUST_LOG": "info"}),
+        Server("FastAPI/httpx", [str(VENV_BIN / "uvicorn"), "fanout_fastapi:app", "--host", "127.0.0.1",
+                                 "--port", str(port), "--workers", str(args.workers)],
+               cwd=BENCH / "python", env={"UPSTREAMS": joined, "UPSTREAM_CA": str(ca)}),
+        Server("aiohttp", [str(VENV_BIN / "python"), "fanout_aiohttp.py", str(port)],
+               cwd=BENCH / "python", processes=args.workers, env={"UPSTREAMS": joined, "UPSTREAM_CA": str(ca)}),
+    ]
+
+
+def tls_fan_out(args: argparse.Namespace, scenario: Scenario, repeats: int, log_dir: Path) -> dict:
+    """One TLS scenario: per aggregator (and the floor, oha straight to one upstream), req/s,
+    latency, errors, CPU per aggregate, and at the upstreams connections, handshakes and requests."""
+    h2 = scenario.name.startswith("h2")
+    if scenario.name == "https":
+        names = [FLOOR, "greeter", "FastAPI/httpx", "aiohttp"]
+    elif scenario.name == "h2":
+        names = [FLOOR, "greeter", GREETER_H1]
+    else:
+        names = [FLOOR, "greeter"]
+    names = [n for n in names if not args.servers or n in args.servers or n == FLOOR]
+    certs = certificates(Path(tempfile.mkdtemp(prefix="greeter-bench-tls-", dir=log_dir)))
+    raw: dict = {name: [] for name in names}
+    for repeat in range(repeats):
+        for name in rotated(names, repeat):
+            ports = [free_port() for _ in range(UPSTREAMS)]
+            urls = [f"https://localhost:{port}/" for port in ports]
+            nginx = Nginx(ports, certs, scenario.delay_ms, h2, log_dir)
+            running = None
+            try:
+                if name == FLOOR:
+                    extra = ["--cacert", str(certs["ca"]), *(["--http2"] if h2 else [])]
+                    result = load(args.oha, ports[0], scenario, nginx, url=urls[0], extra=extra)
+                else:
+                    port = free_port()
+                    server = next(s for s in tls_aggregators(args, port, urls, certs["ca"], log_dir)
+                                  if s.name == name)
+                    running = Running(server, port, log_dir)
+                    time.sleep(0.5)
+                    result = load(args.oha, port, scenario, running, "/aggregate")
+            finally:
+                if running is not None:
+                    running.stop()
+                upstream = nginx.stop()
+            result.update({f"upstream_{key}": value for key, value in upstream.items()})
+            raw[name].append(result)
+            print(f"[{repeat + 1}/{repeats}] {scenario.name:8} {name:18} {result['rps']:9.0f} req/s  p99 "
+                  f"{result['p99_ms']:8.1f} ms  errors {result['errors']:6}  cpu/aggregate "
+                  f"{(result['cpu_us_per_request'] or 0):8.1f} µs  upstream conns {upstream['connections']} "
+                  f"(full handshakes {upstream['full_handshakes']})", flush=True)
+    medians = {name: {key: median(runs, key) for key in runs[0]} for name, runs in raw.items()}
+    return {"about": scenario.about, "medians": medians, "runs": raw}
+
+
 
 @dataclass
 class Server:
@@ -275,8 +433,10 @@ class Running:
         self.log.close()
 
 
-def load(oha: str, port: int, scenario: Scenario, running: Running, path: str = "/") -> dict:
-    """Runs oha against `path` on the server, sampling its memory; returns the measurements."""
+def load(oha: str, port: int, scenario: Scenario, running: Running, path: str = "/",
+         url: str | None = None, extra: list[str] | None = None) -> dict:
+    """Runs oha against `path` on the server (or `url`, with oha's `extra` flags), sampling its
+    memory; returns the measurements."""
     # The process tree is fixed once the server answers; reading it once keeps the sampler light.
     pids = running.pids()
     peak = [rss_kib(pids)]
@@ -294,8 +454,8 @@ def load(oha: str, port: int, scenario: Scenario, running: Running, path: str = 
     user_before, system_before = cpu_times(pids)
     out = subprocess.run(
         [oha, "-z", f"{scenario.seconds}s", "-w", "-c", str(scenario.connections), "--no-tui",
-         "--output-format", "json", *(["--db-url", str(db)] if db else []),
-         f"http://127.0.0.1:{port}{path}"],
+         "--output-format", "json", *(["--db-url", str(db)] if db else []), *(extra or []),
+         url or f"http://127.0.0.1:{port}{path}"],
         capture_output=True, text=True, check=True,
     )
     user_after, system_after = cpu_times(pids)
@@ -448,6 +608,10 @@ def run(args: argparse.Namespace) -> dict:
     fan_out_results = None
     if not args.only or "fan-out" in args.only:
         fan_out_results = fan_out(args, FAN_OUT_SMOKE if args.smoke else FAN_OUT_FULL, repeats, log_dir)
+    tls_results = {}
+    for scenario in TLS_SMOKE if args.smoke else TLS_FULL:
+        if not args.only or scenario.name in args.only:
+            tls_results[scenario.name] = tls_fan_out(args, scenario, repeats, log_dir)
     medians = {
         scenario: {name: {key: median(runs, key) for key in runs[0]} for name, runs in by_server.items()}
         for scenario, by_server in raw.items()
@@ -463,6 +627,7 @@ def run(args: argparse.Namespace) -> dict:
         "medians": medians,
         "runs": raw,
         "fan_out": fan_out_results,
+        "tls_fan_out": tls_results,
     }
 
 
@@ -526,6 +691,29 @@ def table(results: dict) -> str:
                       f"opened {fmt(g['upstream_connections'])} for at most "
                       f"{fmt(UPSTREAMS * f['upstream_connections'])} calls at once "
                       f"({UPSTREAMS} upstreams x {fmt(f['upstream_connections'])} clients)."]
+    for scenario, fan in (results.get("tls_fan_out") or {}).items():
+        lines += ["", f"| {scenario} ({fan['about']}) | req/s | p50 ms | p99 ms | p99 connected ms | errors "
+                  "| CPU µs/aggregate | peak RSS MiB | upstream connections | full TLS handshakes "
+                  "| upstream requests per connection |",
+                  "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+        for name, r in fan["medians"].items():
+            cpu = fmt(r["cpu_us_per_request"], 1) + (" (nginx, per request)" if name == FLOOR else "")
+            per_connection = (r["upstream_requests"] / r["upstream_connections"]
+                              if r.get("upstream_connections") else None)
+            lines.append(f"| {name} | {fmt(r['rps'])} | {fmt(r['p50_ms'], 1)} | {fmt(r['p99_ms'], 1)} | "
+                         f"{fmt(r.get('p99_connected_ms'), 1)} | {fmt(r['errors'])} | {cpu} | "
+                         f"{'-' if name == FLOOR else fmt(r['peak_rss_mib'], 1)} | "
+                         f"{fmt(r['upstream_connections'])} | {fmt(r['upstream_full_handshakes'])} | "
+                         f"{fmt(per_connection, 1)} |")
+        if {"greeter", FLOOR} <= set(fan["medians"]):
+            g, f = fan["medians"]["greeter"], fan["medians"][FLOOR]
+            lines += ["", f"{scenario}: greeter against the floor, req/s {g['rps'] / f['rps']:.3f}x, p99 "
+                      f"connected {fmt(g.get('p99_connected_ms'), 1)} ms."]
+        if {"greeter", GREETER_H1} <= set(fan["medians"]):
+            g, h = fan["medians"]["greeter"], fan["medians"][GREETER_H1]
+            lines += ["", f"{scenario}: greeter over HTTP/2 against over HTTP/1.1, CPU per aggregate "
+                      f"{g['cpu_us_per_request'] / h['cpu_us_per_request']:.2f}x, upstream connections "
+                      f"{fmt(g['upstream_connections'])} against {fmt(h['upstream_connections'])}."]
     if "overhead" in medians and {"greeter", METRICS_OFF} <= set(medians["overhead"]):
         on, off = medians["overhead"]["greeter"], medians["overhead"][METRICS_OFF]
         lines += ["", "greeter's metrics, on against off (`--metrics-path off`) in the overhead scenario of "
@@ -609,6 +797,8 @@ def main() -> None:
     if args.smoke:
         broken = [f"{s}/{n}" for s, by_server in results["medians"].items() if s != "footprint"
                   for n, r in by_server.items() if not r["ok"]]
+        broken += [f"{s}/{n}" for s, fan in (results.get("tls_fan_out") or {}).items()
+                   for n, r in fan["medians"].items() if not r["ok"]]
         if broken:
             sys.exit(f"bench-smoke: no successful request for {', '.join(broken)}")
         print("bench-smoke: every server answered in every scenario")

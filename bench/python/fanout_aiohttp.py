@@ -5,6 +5,7 @@ port."""
 
 import asyncio
 import os
+import ssl
 import sys
 
 import aiohttp
@@ -33,7 +34,10 @@ async def root(request: web.Request) -> web.Response:
 
 
 async def session(app: web.Application):
-    app["session"] = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0))
+    # Over HTTPS, the upstreams' private CA (UPSTREAM_CA), as a user would give it.
+    ca = os.environ.get("UPSTREAM_CA")
+    tls = ssl.create_default_context(cafile=ca) if ca else True
+    app["session"] = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0, ssl=tls))
     yield
     await app["session"].close()
 

@@ -4,6 +4,7 @@ upstreams in UPSTREAMS (comma-separated URLs), each result's JSON or its error."
 
 import asyncio
 import os
+import ssl
 from contextlib import asynccontextmanager
 
 import httpx
@@ -14,7 +15,9 @@ UPSTREAMS = os.environ["UPSTREAMS"].split(",")
 
 @asynccontextmanager
 async def lifespan(app: FastAPI):
-    app.state.client = httpx.AsyncClient()
+    # Over HTTPS, the upstreams' private CA (UPSTREAM_CA), as a user would give it.
+    ca = os.environ.get("UPSTREAM_CA")
+    app.state.client = httpx.AsyncClient(verify=ssl.create_default_context(cafile=ca) if ca else True)
     yield
     await app.state.client.aclose()
 
