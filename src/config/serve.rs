@@ -435,6 +435,17 @@ impl ServeSettings {
                 ));
             }
         }
+        for parameter in &self.parameters {
+            if let Rule::String { max_length, .. } = parameter.rule
+                && max_length > self.max_uri_bytes() as u64
+            {
+                return Err(format!(
+                    "the parameter {}'s max_length {max_length} is past --max-uri-length {}: \
+                     no request could carry such a value",
+                    parameter.name, self.max_uri_length
+                ));
+            }
+        }
         let mut used = vec![false; self.parameters.len()];
         for upstream in &self.upstreams {
             for (name, slot) in upstream.target.placeholders() {

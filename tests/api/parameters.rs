@@ -40,7 +40,6 @@ async fn every_value_arrives_encoded_for_the_slot_it_fills() {
     .await;
     // (the value, as the client encodes it in its query, as it reaches the path, the query)
     let cases = [
-        ("../", "..%2F", "%2E%2E%2F", "..%2F"),
         ("/", "%2F", "%2F", "%2F"),
         ("?", "%3F", "%3F", "%3F"),
         ("#", "%23", "%23", "%23"),
@@ -48,7 +47,7 @@ async fn every_value_arrives_encoded_for_the_slot_it_fills() {
         ("%2F", "%252F", "%252F", "%252F"),
         ("a\r\nb", "a%0D%0Ab", "a%0D%0Ab", "a%0D%0Ab"),
         ("a\0b", "a%00b", "a%00b", "a%00b"),
-        ("..", "..", "%2E%2E", ".."),
+        ("a..b", "a..b", "a%2E%2Eb", "a..b"),
         (
             "São Paulo",
             "S%C3%A3o+Paulo",
@@ -74,6 +73,50 @@ async fn every_value_arrives_encoded_for_the_slot_it_fills() {
         1,
         "one kept connection"
     );
+    // A `.` or `..` segment in a path slot is refused: an upstream that decodes `%2F` and
+    // `%2E` first would climb out of its path (the next test shows nginx doing it).
+    for climbing in ["..", "../", ".", "a%2F..%2F..", "a%5C..%5Csecret"] {
+        let reply = app.get(&format!("/aggregate?q={climbing}")).await;
+        assert_eq!(reply.status, 422, "{climbing}");
+        assert_eq!(
+            reply.json()["detail"][0]["type"],
+            "value_error",
+            "{climbing}"
+        );
+    }
+}
+
+/// At nginx, which decodes `%2F` and `%2E` before it resolves `..`: no value reaches a location
+/// outside the configured path, though `a/b` stays below it.
+#[actix_web::test]
+async fn no_value_climbs_out_of_the_path_at_nginx() {
+    let Some(nginx) = crate::upstream_tls::nginx_or_skip() else {
+        return;
+    };
+    let port = crate::nginx::free_port();
+    let _upstream = crate::nginx::Nginx::start(
+        &nginx,
+        &format!(
+            "  server {{\n    listen 127.0.0.1:{port};\n    default_type application/json;\n    \
+             location /v1/ {{ return 200 '{{\"where\": \"v1\"}}'; }}\n    \
+             location / {{ return 200 '{{\"where\": \"outside\"}}'; }}\n  }}\n"
+        ),
+        &[port],
+    );
+    let app = spawn_app_with(ServeSettings {
+        upstreams: vec![Upstream::parse(&format!("u=http://127.0.0.1:{port}/v1/{{q}}/x")).unwrap()],
+        parameters: vec![declare(json!({"name": "q", "required": true}))],
+        ..test_settings()
+    });
+    for value in ["a%2Fb", "%2E%2E.", "b%2F.c%2F", "..."] {
+        let aggregate = app.get(&format!("/aggregate?q={value}")).await.json();
+        let body = &source(&aggregate, "u")["body"];
+        assert_eq!(body["where"], "v1", "{value}: {aggregate}");
+    }
+    for climbing in ["..", "a%2F..%2F..%2Fsecret", "%2E%2E%2Fx"] {
+        let reply = app.get(&format!("/aggregate?q={climbing}")).await;
+        assert_eq!(reply.status, 422, "{climbing}");
+    }
 }
 
 /// Missing and invalid parameters get FastAPI's `422`, every one listed, and no upstream is
@@ -219,6 +262,11 @@ fn placeholders_and_parameters_must_match() {
              [[parameters]]\nname = \"city\"\nmin_length = 0\ndefault = \"\"\n",
             "greeter.toml: the parameter city fills a path segment of the upstream a, so its \
              min_length must be at least 1",
+        ),
+        (
+            "[[upstreams]]\nname = \"a\"\nurl = \"http://127.0.0.1:9/?c={city}\"\n\n\
+             [[parameters]]\nname = \"city\"\nrequired = true\nmax_length = 5000\n",
+            "the parameter city's max_length 5000 is past --max-uri-length 4.0 KiB",
         ),
         (
             "[[upstreams]]\nname = \"a\"\nurl = \"http://127.0.0.1:9/{city\"\n",

@@ -180,6 +180,30 @@ async fn after_a_goaway_calls_go_on_a_new_connection() {
     assert_eq!(connections.len(), 4, "3 calls a connection: {calls:?}");
 }
 
+/// Under load, with a stream limit of 4 and a `GOAWAY` every 3 requests, streams past a
+/// `GOAWAY` go out again on other connections until one takes them: 300 aggregates, 50 at a
+/// time, none fails.
+#[actix_web::test]
+async fn goaways_under_load_lose_no_call() {
+    let Some(nginx) = nginx_or_skip() else { return };
+    let certificates = Certificates::make();
+    let (_upstream, port) = h2_over_tls(
+        &nginx,
+        &certificates,
+        &format!("http2_max_concurrent_streams 4;\n    keepalive_requests 3;\n    {JSON}"),
+    );
+    let url = format!("https://localhost:{port}/g");
+    let app = app_calling(&[("goaway", url, HttpVersion::Auto)], &certificates);
+
+    for _ in 0..6 {
+        let answers = join_all((0..50).map(|_| app.get("/aggregate"))).await;
+        for answer in answers {
+            let aggregate: Value = answer.json();
+            assert_eq!(source(&aggregate, "goaway")["ok"], true, "{aggregate}");
+        }
+    }
+}
+
 /// A stream the upstream resets (nginx's `return 444`) fails that call as `protocol`, and the
 /// other upstream of the same aggregate, on the same connection's server, is still ok.
 #[actix_web::test]

@@ -342,11 +342,17 @@ impl HttpSource {
         if let Some(target) = &self.fixed_target {
             return Ok(target.clone());
         }
-        // Every value is percent-encoded but for unreserved characters: always a valid target.
-        Uri::try_from(self.template.fill(|name| values.get(name))).map_err(|_| {
+        // Every value is percent-encoded but for unreserved characters: a valid target, unless
+        // longer than `http` takes (65,534 bytes; an encoded byte takes three).
+        let target = self.template.fill(|name| values.get(name));
+        let length = target.len();
+        Uri::try_from(target).map_err(|_| {
             Failure::new(
                 SourceErrorType::Protocol,
-                "the URL filled with the parameters' values is not a URL",
+                format!(
+                    "the URL filled with the parameters' values cannot be sent ({length} bytes \
+                     of path and query; at most 65,534)"
+                ),
             )
         })
     }
@@ -354,6 +360,18 @@ impl HttpSource {
     /// The upstream's status and JSON body (`None` when empty), or why there are none.
     async fn answer(&self, context: &PassedOn) -> Result<Answer, Failure> {
         let timeout = self.limits.timeout;
+        let deadline = tokio::time::Instant::now() + timeout;
+        let timed_out = |what: &str| {
+            Failure::new(
+                SourceErrorType::Timeout,
+                format!("{what} within {}", humantime::format_duration(timeout)),
+            )
+        };
+        if self.protocol.get() == Protocol::Unknown {
+            tokio::time::timeout_at(deadline, self.negotiate())
+                .await
+                .map_err(|_| timed_out("no connection"))??;
+        }
         // Over HTTP/1.1 a call holds a connection; over HTTP/2 a stream (the pool bounds its
         // connections).
         let _permit = if self.protocol.get() == Protocol::Http2 {
@@ -376,12 +394,6 @@ impl HttpSource {
         };
         let _in_use = self.idle.busy();
         let deadline = tokio::time::Instant::now() + timeout;
-        let timed_out = |what: &str| {
-            Failure::new(
-                SourceErrorType::Timeout,
-                format!("{what} within {}", humantime::format_duration(timeout)),
-            )
-        };
         let answered = Cell::new(None);
         tokio::time::timeout_at(deadline, self.exchange(context, &answered))
             .await
@@ -391,65 +403,70 @@ impl HttpSource {
             })?
     }
 
-    /// Sends the request and reads the whole answer, in the HTTP the upstream speaks (the first
-    /// connection finds out); `answered` holds the status once the answer's head has arrived.
+    /// Finds out which HTTP the upstream speaks (over TLS, by ALPN) with a first connection,
+    /// kept for the next call; the calls that come meanwhile wait for it rather than each
+    /// opening a connection.
+    async fn negotiate(&self) -> Result<(), Failure> {
+        let _first = self.first_connection.lock().await;
+        if self.protocol.get() != Protocol::Unknown {
+            return Ok(());
+        }
+        match self.open().await? {
+            Opened::Http1(connection) => {
+                self.protocol.set(Protocol::Http1);
+                self.keep(connection);
+            }
+            Opened::Http2(connection) => {
+                self.protocol.set(Protocol::Http2);
+                drop(self.h2.add(connection));
+            }
+        }
+        Ok(())
+    }
+
+    /// Sends the request and reads the whole answer, in the HTTP the upstream speaks; `answered`
+    /// holds the status once the answer's head has arrived.
     async fn exchange(
         &self,
         context: &PassedOn,
         answered: &Cell<Option<u16>>,
     ) -> Result<Answer, Failure> {
-        if self.protocol.get() == Protocol::Unknown {
-            let first = self.first_connection.lock().await;
-            if self.protocol.get() == Protocol::Unknown {
-                match self.open().await? {
-                    Opened::Http1(connection) => {
-                        self.protocol.set(Protocol::Http1);
-                        self.keep(connection);
-                    }
-                    Opened::Http2(connection) => {
-                        self.protocol.set(Protocol::Http2);
-                        let stream = self.h2.add(connection);
-                        drop(first);
-                        return self.exchange_on_stream(stream, context, answered).await;
-                    }
-                }
-            }
-        }
         match self.protocol.get() {
             Protocol::Http2 => self.exchange_http2(context, answered).await,
             _ => self.exchange_http1(context, answered).await,
         }
     }
 
-    /// An HTTP/2 exchange on a stream with room, on a new connection when none has.
+    /// An HTTP/2 exchange on a stream with room, on a new connection when none has; an
+    /// upstream that no longer offers HTTP/2 gets this call over HTTP/1.1 (and the next ones).
     async fn exchange_http2(
         &self,
         context: &PassedOn,
         answered: &Cell<Option<u16>>,
     ) -> Result<Answer, Failure> {
-        let stream = self.http2_stream().await?;
-        self.exchange_on_stream(stream, context, answered).await
+        match self.http2_stream().await? {
+            Ok(stream) => self.exchange_on_stream(stream, context, answered).await,
+            Err(connection) => {
+                self.protocol.set(Protocol::Http1);
+                self.exchange_on_connection(connection, false, context, answered)
+                    .await
+            }
+        }
     }
 
-    /// A stream on a connection with room, or on a new connection.
-    async fn http2_stream(&self) -> Result<http2::Stream, Failure> {
+    /// A stream on a connection with room, or on a new connection; or, when the new connection
+    /// negotiated HTTP/1.1, that connection.
+    async fn http2_stream(&self) -> Result<Result<http2::Stream, IdleConnection>, Failure> {
         let (stream, opening) = self.h2.stream().await;
         if let Some(stream) = stream {
-            return Ok(stream);
+            return Ok(Ok(stream));
         }
         let opened = self.open().await;
         drop(opening);
-        match opened? {
+        Ok(match opened? {
             Opened::Http2(connection) => Ok(self.h2.add(connection)),
-            Opened::Http1(connection) => {
-                self.protocol.set(Protocol::Http1);
-                self.keep(connection);
-                Err(Failure::new(
-                    SourceErrorType::Protocol,
-                    "the upstream no longer offers HTTP/2 (the next call uses HTTP/1.1)",
-                ))
-            }
-        }
+            Opened::Http1(connection) => Err(connection),
+        })
     }
 
     /// Sends the request on `stream` and reads the whole answer; a stream the upstream refused
@@ -462,14 +479,21 @@ impl HttpSource {
     ) -> Result<Answer, Failure> {
         let mut stream = stream;
         let mut sent = stream.send(self.http2_request(context)?).await;
-        if let Err(error) = &sent
+        // Unprocessed (past a GOAWAY's last stream, or refused): sent again, on another
+        // connection each time, until the call's deadline.
+        while let Err(error) = &sent
             && http2::was_refused(error)
         {
-            if error.is_go_away() {
-                self.h2.retire(stream.connection());
-            }
+            self.h2.retire(stream.connection());
             drop(stream);
-            stream = self.http2_stream().await?;
+            stream = match self.http2_stream().await? {
+                Ok(stream) => stream,
+                Err(connection) => {
+                    self.protocol.set(Protocol::Http1);
+                    self.keep(connection);
+                    return Err(http2::failed(error, false));
+                }
+            };
             sent = stream.send(self.http2_request(context)?).await;
         }
         let response = sent.map_err(|error| {
@@ -517,9 +541,31 @@ impl HttpSource {
         headers
     }
 
-    /// An HTTP/1.1 exchange on an idle or a new connection.
+    /// An HTTP/1.1 exchange on an idle or a new connection; an upstream that now offers
+    /// HTTP/2 gets this call over it (and the next ones).
     async fn exchange_http1(
         &self,
+        context: &PassedOn,
+        answered: &Cell<Option<u16>>,
+    ) -> Result<Answer, Failure> {
+        match self.connection().await? {
+            Ok((connection, reused)) => {
+                self.exchange_on_connection(connection, reused, context, answered)
+                    .await
+            }
+            Err(stream) => {
+                self.protocol.set(Protocol::Http2);
+                self.exchange_on_stream(stream, context, answered).await
+            }
+        }
+    }
+
+    /// Sends the request on `connection` (`reused`: kept from an earlier call) and reads the
+    /// whole answer; keeps the connection when it was read to its end.
+    async fn exchange_on_connection(
+        &self,
+        connection: IdleConnection,
+        reused: bool,
         context: &PassedOn,
         answered: &Cell<Option<u16>>,
     ) -> Result<Answer, Failure> {
@@ -533,7 +579,7 @@ impl HttpSource {
                 Failure::new(SourceErrorType::Protocol, "the request could not be made")
             })
         };
-        let (mut connection, reused) = self.connection().await?;
+        let mut connection = connection;
         let mut received_before = connection.received.get();
         let mut sent = connection.sender.send_request(request()?).await;
         // A kept connection the upstream closed just before the request went out (its close not
@@ -673,8 +719,9 @@ impl HttpSource {
         })
     }
 
-    /// The most recently used idle connection that is still open (and `true`), or a new one.
-    async fn connection(&self) -> Result<(IdleConnection, bool), Failure> {
+    /// The most recently used idle connection that is still open (and `true`), or a new one;
+    /// or a stream, when the new connection negotiated HTTP/2.
+    async fn connection(&self) -> Result<Result<(IdleConnection, bool), http2::Stream>, Failure> {
         loop {
             let Some(mut connection) = self.idle.take() else {
                 break;
@@ -683,10 +730,13 @@ impl HttpSource {
                 continue;
             }
             if connection.sender.ready().await.is_ok() {
-                return Ok((connection, true));
+                return Ok(Ok((connection, true)));
             }
         }
-        Ok((self.connect().await?, false))
+        Ok(match self.open().await? {
+            Opened::Http1(connection) => Ok((connection, false)),
+            Opened::Http2(connection) => Err(self.h2.add(connection)),
+        })
     }
 
     /// A new HTTP/1.1 connection, its work spawned on this worker's event loop; an upstream

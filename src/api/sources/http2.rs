@@ -5,8 +5,9 @@
 //! idle for the idle timeout is closed.
 //!
 //! A stream the upstream refuses (`REFUSED_STREAM`, or past a `GOAWAY`'s last stream) was not
-//! processed, so the call is sent once more on a new connection; a stream reset, a `GOAWAY` or
-//! a connection lost fail that call alone, each with its own typed error.
+//! processed, so the call is sent again, on another connection each time, until its deadline;
+//! a stream reset, any other `GOAWAY` or a connection lost fail that call alone, each with its
+//! own typed error.
 
 use std::cell::{Cell, RefCell};
 use std::pin::Pin;
@@ -26,8 +27,8 @@ use crate::lifecycle::memory;
 const STREAM_WINDOW: u32 = 1 << 20;
 /// How much of all the answers on one connection the upstream may send ahead.
 const CONNECTION_WINDOW: u32 = 16 << 20;
-/// How long a new connection waits for the upstream's SETTINGS (its stream limit) before its
-/// first stream is sent anyway (h2 then holds it until they come).
+/// How long a new connection waits for the upstream's SETTINGS (its stream limit); an upstream
+/// that sends none is no HTTP/2 server.
 const SETTINGS_WAIT: Duration = Duration::from_secs(1);
 
 /// One HTTP/2 connection to the upstream, shared by the calls in flight on it.
@@ -206,10 +207,19 @@ where
         let _ = connection.await; // its errors reach the calls through their streams
         on_end.set(true);
     });
-    // The SETTINGS are the upstream's first frame, a round trip away.
+    // The SETTINGS are the upstream's first frame, a round trip away. h2 tells of them by no
+    // event: looked for every millisecond, for at most SETTINGS_WAIT.
     let waited = Instant::now();
-    while sender.current_max_send_streams() == 0 && !ended.get() && waited.elapsed() < SETTINGS_WAIT
-    {
+    while sender.current_max_send_streams() == 0 && !ended.get() {
+        if waited.elapsed() >= SETTINGS_WAIT {
+            return Err(Failure::new(
+                SourceErrorType::Protocol,
+                format!(
+                    "the upstream sent no HTTP/2 SETTINGS within {} (not HTTP/2?)",
+                    humantime::format_duration(SETTINGS_WAIT)
+                ),
+            ));
+        }
         tokio::time::sleep(Duration::from_millis(1)).await;
     }
     Ok(Rc::new(Connection {
@@ -233,6 +243,13 @@ pub(super) fn failed(error: &h2::Error, answered: bool) -> Failure {
     let reason = error
         .reason()
         .map_or_else(|| "no reason".to_owned(), |reason| format!("{reason:?}"));
+    if error.is_go_away() && !error.is_remote() {
+        // h2 itself ended the connection: the upstream broke the protocol.
+        return Failure::new(
+            SourceErrorType::Protocol,
+            format!("the upstream does not speak HTTP/2 as it should ({reason})"),
+        );
+    }
     if error.is_go_away() {
         return Failure::new(
             SourceErrorType::Connect,

@@ -23,7 +23,7 @@ use utoipa::ToSchema;
 
 use crate::api::simulated_io::SimulatedIo;
 use crate::api::validation::HttpValidationError;
-use crate::config::parameters::Parameter;
+use crate::config::parameters::{Parameter, Slot};
 use crate::config::{ServeSettings, Upstream};
 use crate::telemetry::metrics::Metrics;
 use crate::telemetry::trace_context::TraceContext;
@@ -221,6 +221,8 @@ fn millis(elapsed: Duration) -> u64 {
 pub struct SourcesConfig {
     upstreams: Vec<UpstreamConfig>,
     parameters: std::sync::Arc<[Parameter]>,
+    /// Whether each parameter fills a path segment of some upstream's URL.
+    in_path: std::sync::Arc<[bool]>,
     io: SimulatedIo,
     budget: budget::BodyBudget,
     metrics: Option<Metrics>,
@@ -274,6 +276,18 @@ impl SourcesConfig {
         Ok(Self {
             upstreams,
             parameters: settings.parameters.clone().into(),
+            in_path: settings
+                .parameters
+                .iter()
+                .map(|parameter| {
+                    settings.upstreams.iter().any(|upstream| {
+                        upstream
+                            .target
+                            .placeholders()
+                            .any(|(name, slot)| name == parameter.name && slot == Slot::Path)
+                    })
+                })
+                .collect(),
             budget: budget::BodyBudget::new(settings.upstream_body_budget_bytes()),
             metrics: metrics.cloned(),
             io: SimulatedIo::new(settings.io_delay.into()),
@@ -304,6 +318,7 @@ impl SourcesConfig {
         Sources {
             sources,
             parameters: self.parameters.clone(),
+            in_path: self.in_path.clone(),
         }
     }
 }
@@ -312,6 +327,7 @@ impl SourcesConfig {
 pub struct Sources {
     sources: Vec<Source>,
     parameters: std::sync::Arc<[Parameter]>,
+    in_path: std::sync::Arc<[bool]>,
 }
 
 enum Source {
@@ -322,7 +338,7 @@ enum Source {
 impl Sources {
     /// The parameters' values in `query`, checked, or every invalid one in FastAPI's `422`.
     pub fn parameter_values(&self, query: &str) -> Result<ParameterValues, HttpValidationError> {
-        ParameterValues::from_query(query, &self.parameters)
+        ParameterValues::from_query(query, &self.parameters, &self.in_path)
     }
 
     /// Calls every source at once, with the parameters' `values`, forwarding `request_id` and
