@@ -1,5 +1,5 @@
 //! The container image `make image` builds (make test builds it first where docker or podman is
-//! installed): at most 12 MB, labelled, running greeter as a non-root user with nothing else in
+//! installed): at most 13 MB, labelled, running greeter as a non-root user with nothing else in
 //! it (no shell), answering `GET /` and `/docs/`, healthy by its own `HEALTHCHECK`, and stopped
 //! by `stop` with exit 0 within the drain and grace time.
 
@@ -80,7 +80,10 @@ fn the_image_serves_as_a_non_root_user_with_nothing_else_and_stops_cleanly() {
     let details: serde_json::Value = serde_json::from_slice(&inspect.stdout).unwrap();
     let details = &details[0];
     let size = details["Size"].as_u64().unwrap();
-    assert!(size <= 12_000_000, "the image is {size} bytes");
+    // 12 MB until HTTP/2 to upstreams (h2, 0.35 MB of code) and the configuration file
+    // (figment, toml) came in: 12.5 MB measured, with the start-up-only crates optimised for
+    // size (docs/benchmarks.md).
+    assert!(size <= 13_000_000, "the image is {size} bytes");
     let config = &details["Config"];
     assert_eq!(config["User"], "10001:10001");
     let labels = &config["Labels"];

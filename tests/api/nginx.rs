@@ -109,6 +109,16 @@ impl Nginx {
             .collect()
     }
 
+    /// The lines of the access log once there are `at_least` (or after 5 s): nginx writes a
+    /// line just after its answer, so it may come after the client has read the answer.
+    pub fn access_log_of(&self, at_least: usize) -> Vec<String> {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while self.access_log().len() < at_least && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        self.access_log()
+    }
+
     /// The error log so far.
     pub fn error_log(&self) -> String {
         std::fs::read_to_string(self.dir.0.join("error.log")).unwrap_or_default()

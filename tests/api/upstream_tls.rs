@@ -276,7 +276,7 @@ async fn sessions_are_resumed_on_reconnect() {
         );
     }
 
-    let lines = upstream.access_log();
+    let lines = upstream.access_log_of(4);
     assert_eq!(lines.len(), 4, "{lines:?}");
     let connections: std::collections::HashSet<&str> =
         lines.iter().map(|l| l.split(' ').next().unwrap()).collect();
@@ -303,7 +303,7 @@ async fn calls_reuse_a_kept_alive_tls_connection() {
         assert_eq!(source(&aggregate, "good")["ok"], true, "{aggregate}");
     }
 
-    let lines = upstream.access_log();
+    let lines = upstream.access_log_of(20);
     assert_eq!(lines.len(), 20, "{lines:?}");
     assert!(
         lines
@@ -352,5 +352,49 @@ fn an_unusable_ca_file_is_a_one_line_start_up_error() {
             "{stderr}"
         );
         assert!(!stderr.contains("listening on"), "{stderr}");
+    }
+}
+
+/// A burst of calls to an upstream whose handshakes do not finish opens at most
+/// `OPENING_AT_ONCE` connections at a time (not one per call: hundreds of handshakes at once
+/// would each take longer than the call's time on a busy machine).
+#[actix_web::test]
+async fn a_burst_opens_a_few_connections_at_a_time() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let accepted = Arc::new(AtomicUsize::new(0));
+    let counted = accepted.clone();
+    actix_rt::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((stream, _)) = listener.accept().await {
+            counted.fetch_add(1, Ordering::SeqCst);
+            held.push(stream); // never answers the handshake
+        }
+    });
+    // HTTP/1.1 only: no first connection to negotiate by ALPN before the others.
+    let mut silent = Upstream::parse(&format!("silent=https://localhost:{port}/")).unwrap();
+    silent.http = greeter::config::HttpVersion::Http1;
+    let app = spawn_app_with(ServeSettings {
+        workers: std::num::NonZeroUsize::MIN,
+        upstreams: vec![silent],
+        upstream_timeout: Duration::from_millis(600).into(),
+        ..test_settings()
+    });
+
+    let calls = futures_util::future::join_all((0..64).map(|_| app.get("/aggregate")));
+    let (answers, ()) = tokio::join!(calls, async {
+        actix_rt::time::sleep(Duration::from_millis(400)).await;
+        let opened = accepted.load(Ordering::SeqCst);
+        assert!(
+            (1..=greeter::api::sources::http::OPENING_AT_ONCE).contains(&opened),
+            "{opened} connections opened at once"
+        );
+    });
+
+    for answer in answers {
+        assert_eq!(source(&answer.json(), "silent")["error"]["type"], "timeout");
     }
 }

@@ -45,6 +45,12 @@ use crate::telemetry::trace_context::{TRACEPARENT, TRACESTATE, TraceContext};
 /// The header the caller's request id is forwarded in.
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
+/// The most connections a worker opens to one upstream at once. A burst of calls (1,000 clients
+/// starting together) would otherwise start hundreds of TLS handshakes at once, none finishing
+/// within the call's time on a busy machine; calls past it wait for a connection another call
+/// gives back, or for their turn to open one (docs/fan-out.md).
+pub const OPENING_AT_ONCE: usize = 16;
+
 /// How long a connection may sit idle before it is closed rather than reused: shorter than
 /// common upstreams' own idle timeouts (5 s), so that a call never reuses a connection the
 /// upstream is closing.
@@ -136,6 +142,8 @@ pub struct HttpSource {
     h2: Rc<http2::Pool>,
     /// One permit per connection the worker may hold to the upstream.
     connections: Semaphore,
+    /// One permit per connection being opened ([`OPENING_AT_ONCE`]).
+    opening: Semaphore,
     /// Connections to reuse.
     idle: Rc<IdlePool>,
     limits: CallLimits,
@@ -153,6 +161,8 @@ struct IdlePool {
     pruning: Cell<bool>,
     /// Connections taken out for a call and not yet back.
     in_use: Cell<usize>,
+    /// Told when a connection comes back, to a call waiting for one.
+    returned: tokio::sync::Notify,
 }
 
 impl IdlePool {
@@ -168,6 +178,7 @@ impl IdlePool {
     /// Keeps `connection` for the next call, arming the timer if it is not.
     fn keep(self: &Rc<Self>, connection: IdleConnection) {
         self.connections.borrow_mut().push(connection);
+        self.returned.notify_one();
         if self.pruning.replace(true) {
             return;
         }
@@ -280,6 +291,7 @@ impl HttpSource {
             transport,
             budget,
             connections: Semaphore::new(limits.max_connections),
+            opening: Semaphore::new(OPENING_AT_ONCE),
             idle: Rc::default(),
             limits,
             metrics,
@@ -723,20 +735,26 @@ impl HttpSource {
     /// or a stream, when the new connection negotiated HTTP/2.
     async fn connection(&self) -> Result<Result<(IdleConnection, bool), http2::Stream>, Failure> {
         loop {
-            let Some(mut connection) = self.idle.take() else {
-                break;
-            };
-            if connection.sender.is_closed() {
-                continue;
+            while let Some(mut connection) = self.idle.take() {
+                if connection.sender.is_closed() {
+                    continue;
+                }
+                if connection.sender.ready().await.is_ok() {
+                    return Ok(Ok((connection, true)));
+                }
             }
-            if connection.sender.ready().await.is_ok() {
-                return Ok(Ok((connection, true)));
+            // None idle: open one when it is this call's turn, or take one given back first.
+            let turn = tokio::select! {
+                permit = self.opening.acquire() => permit.ok(),
+                () = self.idle.returned.notified() => None,
+            };
+            if let Some(_turn) = turn {
+                return Ok(match self.open().await? {
+                    Opened::Http1(connection) => Ok((connection, false)),
+                    Opened::Http2(connection) => Err(self.h2.add(connection)),
+                });
             }
         }
-        Ok(match self.open().await? {
-            Opened::Http1(connection) => Ok((connection, false)),
-            Opened::Http2(connection) => Err(self.h2.add(connection)),
-        })
     }
 
     /// A new HTTP/1.1 connection, its work spawned on this worker's event loop; an upstream
