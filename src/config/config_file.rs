@@ -683,6 +683,25 @@ mod tests {
     }
 
     #[test]
+    fn a_file_of_the_largest_size_is_read_and_one_byte_more_is_not() {
+        let largest = MAX_CONFIG_FILE_BYTES as usize;
+        let padded = |size: usize| {
+            let setting = "port = 9000\n#";
+            format!("{setting}{}", "x".repeat(size - setting.len()))
+        };
+        let largest_text = padded(largest);
+        let (path, _remove) = file(&largest_text);
+        assert_eq!(
+            layer(&path, &BTreeMap::new(), &KNOWN).unwrap().settings["port"],
+            ["9000"]
+        );
+        let too_large = padded(largest + 1);
+        let (path, _remove) = file(&too_large);
+        let error = layer(&path, &BTreeMap::new(), &KNOWN).unwrap_err();
+        assert!(error.ends_with(": is larger than 1048576 bytes"), "{error}");
+    }
+
+    #[test]
     fn a_file_that_is_not_one_is_named() {
         let error = layer(Path::new("/nonexistent.toml"), &BTreeMap::new(), &KNOWN).unwrap_err();
         assert!(
